@@ -1,0 +1,195 @@
+//! Images in and out: decoding anything the `image` crate reads (with EXIF orientation, so phone
+//! photos come out upright), conversion to and from `[1, 3, H, W]` RGB tensors in 0..255, and
+//! encoding PNG or JPEG by file extension.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+
+use crate::atomic_write::atomic_write;
+use crate::error::{Error, Result};
+
+/// JPEG quality used when writing `.jpg` outputs.
+pub const JPEG_QUALITY: u8 = 95;
+
+fn image_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Image {
+        path: path.to_path_buf(),
+        message: format!("cannot decode image: {e}"),
+    }
+}
+
+/// Decodes the image at `path` (format guessed from its content, not its name) and applies its
+/// EXIF orientation.
+pub fn load_image(path: &Path) -> Result<DynamicImage> {
+    let reader = ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let mut decoder = reader.into_decoder().map_err(|e| image_error(path, e))?;
+    let orientation = decoder.orientation().map_err(|e| image_error(path, e))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(path, e))?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// Converts any image (grayscale, RGBA, 16-bit, ...) to 8-bit RGB. Transparent pixels are
+/// composited over white, since their colour values are often meaningless.
+pub fn to_rgb(img: &DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
+    let rgba = img.to_rgba8();
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let a = a as f32 / 255.0;
+        let over_white = |c: u8| (c as f32 * a + 255.0 * (1.0 - a)).round() as u8;
+        image::Rgb([over_white(r), over_white(g), over_white(b)])
+    })
+}
+
+/// An image as a `[1, 3, H, W]` f32 tensor of RGB values in 0..255 on `device`.
+pub fn image_to_tensor(img: &DynamicImage, device: &Device) -> Result<Tensor> {
+    let rgb = to_rgb(img);
+    let (w, h) = rgb.dimensions();
+    let hwc = Tensor::from_vec(rgb.into_raw(), (h as usize, w as usize, 3), device)?;
+    Ok(hwc.permute((2, 0, 1))?.to_dtype(DType::F32)?.unsqueeze(0)?)
+}
+
+/// A `[3, H, W]` or `[1, 3, H, W]` tensor of RGB values as an 8-bit image; values are rounded and
+/// clamped to 0..255.
+pub fn tensor_to_image(xs: &Tensor) -> Result<RgbImage> {
+    let xs = match xs.rank() {
+        4 => xs.squeeze(0)?,
+        _ => xs.clone(),
+    };
+    let (c, h, w) = xs.dims3()?;
+    if c != 3 {
+        return Err(Error::Invalid(format!(
+            "expected 3 channels to make an RGB image, got {c}"
+        )));
+    }
+    let bytes = xs
+        .to_device(&Device::Cpu)?
+        .to_dtype(DType::F32)?
+        .clamp(0f32, 255f32)?
+        .round()?
+        .to_dtype(DType::U8)?
+        .permute((1, 2, 0))?
+        .flatten_all()?
+        .to_vec1::<u8>()?;
+    RgbImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or_else(|| Error::Invalid("image buffer size mismatch".into()))
+}
+
+/// The output format for a file name: PNG for `.png`, JPEG for `.jpg`/`.jpeg` (any case).
+pub fn output_format(path: &Path) -> Result<ImageFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(ImageFormat::Png),
+        Some("jpg" | "jpeg") => Ok(ImageFormat::Jpeg),
+        _ => Err(Error::Invalid(format!(
+            "{}: cannot tell the output format; use a .png, .jpg or .jpeg name",
+            path.display()
+        ))),
+    }
+}
+
+/// Encodes `img` as PNG or JPEG according to `path`'s extension and writes it atomically.
+pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
+    let format = output_format(path)?;
+    let mut bytes = Vec::new();
+    let encoded = match format {
+        ImageFormat::Jpeg => {
+            img.write_with_encoder(JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY))
+        }
+        _ => img.write_to(&mut Cursor::new(&mut bytes), format),
+    };
+    encoded.map_err(|e| Error::Image {
+        path: path.to_path_buf(),
+        message: format!("cannot encode image: {e}"),
+    })?;
+    atomic_write(path, &bytes)
+}
+
+/// Shrinks or enlarges an image before stylization: first by `scale`, then, if its longest
+/// side still exceeds `max_side`, down to that. Sides never drop below one pixel.
+pub fn resize_for_stylizing(
+    img: &DynamicImage,
+    scale: Option<f32>,
+    max_side: Option<u32>,
+) -> DynamicImage {
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let mut factor = scale.map(f64::from).unwrap_or(1.0);
+    if let Some(max) = max_side {
+        let longest = w.max(h) * factor;
+        if longest > max as f64 {
+            factor *= max as f64 / longest;
+        }
+    }
+    if (factor - 1.0).abs() < 1e-9 {
+        return img.clone();
+    }
+    let nw = ((w * factor).round() as u32).max(1);
+    let nh = ((h * factor).round() as u32).max(1);
+    img.resize_exact(nw, nh, FilterType::Lanczos3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_round_trip_keeps_pixels_and_orientation() -> anyhow::Result<()> {
+        // Non-square so that a swapped width and height would show.
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 7]));
+        let t = image_to_tensor(&DynamicImage::ImageRgb8(img.clone()), &Device::Cpu)?;
+        assert_eq!(t.dims(), &[1, 3, 3, 5]);
+        // Channel 0 at (y=1, x=4) is 160.
+        let v = t.get(0)?.get(0)?.get(1)?.get(4)?.to_scalar::<f32>()?;
+        assert_eq!(v, 160.0);
+        assert_eq!(tensor_to_image(&t)?, img);
+        Ok(())
+    }
+
+    #[test]
+    fn out_of_range_values_are_clamped() -> anyhow::Result<()> {
+        let t = Tensor::new(&[-20f32, 300., 127.6], &Device::Cpu)?.reshape((3, 1, 1))?;
+        assert_eq!(tensor_to_image(&t)?.get_pixel(0, 0).0, [0, 255, 128]);
+        Ok(())
+    }
+
+    #[test]
+    fn transparent_pixels_become_white() {
+        let rgba = image::RgbaImage::from_pixel(1, 1, image::Rgba([0, 0, 0, 0]));
+        let rgb = to_rgb(&DynamicImage::ImageRgba8(rgba));
+        assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn resize_applies_scale_then_max_side() {
+        let img = DynamicImage::new_rgb8(400, 200);
+        let out = resize_for_stylizing(&img, Some(0.5), None);
+        assert_eq!((out.width(), out.height()), (200, 100));
+        let out = resize_for_stylizing(&img, Some(2.0), Some(100));
+        assert_eq!((out.width(), out.height()), (100, 50));
+        let out = resize_for_stylizing(&img, None, Some(1000));
+        assert_eq!((out.width(), out.height()), (400, 200));
+    }
+
+    #[test]
+    fn unknown_output_extension_is_refused() {
+        assert!(output_format(Path::new("x.gif")).is_err());
+        assert_eq!(
+            output_format(Path::new("x.JPEG")).unwrap(),
+            ImageFormat::Jpeg
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The style-model file other programs load: one safetensors file holding the transform
+//! network's tensors under pytorch/examples keys, plus string metadata saying what it is and how
+//! it was trained. A file with those keys and no Fauve metadata (a converted pytorch/examples
+//! checkpoint) loads as the default architecture.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::atomic_write::atomic_write;
+use crate::error::{Error, Result};
+use crate::safetensors_file::SafetensorsFile;
+use crate::transformer::{TransformerNet, ARCHITECTURE};
+
+/// Value of the `format` metadata key in files Fauve writes.
+pub const FORMAT_NAME: &str = "fauve-style-model";
+/// The newest format version this library reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const KEY_FORMAT: &str = "format";
+const KEY_VERSION: &str = "format_version";
+const KEY_ARCHITECTURE: &str = "architecture";
+const KEY_STYLE: &str = "style_name";
+const KEY_TRAINING: &str = "training";
+
+/// What a model file says about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMetadata {
+    /// Format version the file was written with.
+    pub format_version: u32,
+    /// Network architecture; only [`ARCHITECTURE`] exists so far.
+    pub architecture: String,
+    /// Human-readable style name (e.g. `starry_night`), if known.
+    pub style_name: Option<String>,
+    /// Training summary (config, steps, final losses, hashes of inputs), as JSON.
+    pub training: Option<serde_json::Value>,
+    /// Whether the file carried Fauve metadata at all (false for converted checkpoints).
+    pub from_fauve: bool,
+}
+
+impl Default for ModelMetadata {
+    fn default() -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            architecture: ARCHITECTURE.to_string(),
+            style_name: None,
+            training: None,
+            from_fauve: false,
+        }
+    }
+}
+
+impl ModelMetadata {
+    /// Metadata for a new model of the default architecture.
+    pub fn new(style_name: Option<String>, training: Option<serde_json::Value>) -> Self {
+        Self {
+            style_name,
+            training,
+            from_fauve: true,
+            ..Self::default()
+        }
+    }
+
+    fn to_header(&self) -> HashMap<String, String> {
+        let mut h = HashMap::from([
+            (KEY_FORMAT.to_string(), FORMAT_NAME.to_string()),
+            (KEY_VERSION.to_string(), FORMAT_VERSION.to_string()),
+            (KEY_ARCHITECTURE.to_string(), self.architecture.clone()),
+        ]);
+        if let Some(s) = &self.style_name {
+            h.insert(KEY_STYLE.to_string(), s.clone());
+        }
+        if let Some(t) = &self.training {
+            h.insert(KEY_TRAINING.to_string(), t.to_string());
+        }
+        h
+    }
+
+    fn from_header(path: &Path, h: &HashMap<String, String>) -> Result<Self> {
+        if h.get(KEY_FORMAT).map(String::as_str) != Some(FORMAT_NAME) {
+            return Ok(Self::default());
+        }
+        let bad = |message: String| Error::Metadata {
+            path: path.to_path_buf(),
+            message,
+        };
+        let version = h
+            .get(KEY_VERSION)
+            .ok_or_else(|| bad(format!("metadata has no `{KEY_VERSION}`")))?;
+        let format_version: u32 = version.parse().map_err(|_| {
+            bad(format!(
+                "metadata `{KEY_VERSION}` is `{version}`, not a number"
+            ))
+        })?;
+        if format_version > FORMAT_VERSION {
+            return Err(bad(format!(
+                "written by a newer Fauve (format version {format_version}); this build reads up to version {FORMAT_VERSION}\n\nhint: upgrade fauve"
+            )));
+        }
+        let architecture = h
+            .get(KEY_ARCHITECTURE)
+            .cloned()
+            .unwrap_or_else(|| ARCHITECTURE.to_string());
+        if architecture != ARCHITECTURE {
+            return Err(bad(format!(
+                "unknown architecture `{architecture}`; this build knows `{ARCHITECTURE}`"
+            )));
+        }
+        let training = h
+            .get(KEY_TRAINING)
+            .map(|s| serde_json::from_str(s))
+            .transpose()
+            .map_err(|e| bad(format!("metadata `{KEY_TRAINING}` is not valid JSON: {e}")))?;
+        Ok(Self {
+            format_version,
+            architecture,
+            style_name: h.get(KEY_STYLE).cloned(),
+            training,
+            from_fauve: true,
+        })
+    }
+}
+
+/// A loaded model file: its metadata and the transform network's tensors (f32).
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// What the file says about itself.
+    pub metadata: ModelMetadata,
+    /// The tensors under pytorch/examples keys, checked against the architecture.
+    pub tensors: HashMap<String, Tensor>,
+}
+
+impl ModelFile {
+    /// Reads and validates the file at `path`, putting its tensors on `device`. Extra tensors
+    /// (e.g. old checkpoints' `inN.running_mean`) are ignored; a missing or mis-shaped one fails
+    /// with an error naming the file and the first offending key.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let file = SafetensorsFile::open(path)?;
+        let metadata = ModelMetadata::from_header(path, &file.metadata()?)?;
+        let mut tensors = HashMap::new();
+        for (key, shape) in TransformerNet::parameter_shapes() {
+            let t = file.tensor_f32(&key, Some(&shape), device)?;
+            tensors.insert(key, t);
+        }
+        Ok(Self { metadata, tensors })
+    }
+
+    /// Builds the transform network from the loaded tensors.
+    pub fn network(&self, device: &Device) -> Result<TransformerNet> {
+        let vb = candle_nn::VarBuilder::from_tensors(
+            self.tensors.clone(),
+            candle_core::DType::F32,
+            device,
+        );
+        TransformerNet::new(vb)
+    }
+}
+
+/// Writes a model file atomically: `tensors` (every key of
+/// [`TransformerNet::parameter_shapes`], checked) as f32, with `metadata` in the header.
+pub fn save_model_file(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    metadata: &ModelMetadata,
+) -> Result<()> {
+    let mut out = Vec::new();
+    for (key, shape) in TransformerNet::parameter_shapes() {
+        let t = tensors.get(&key).ok_or_else(|| Error::MissingTensor {
+            path: path.to_path_buf(),
+            key: key.clone(),
+        })?;
+        if t.dims() != shape.as_slice() {
+            return Err(Error::WrongShape {
+                path: path.to_path_buf(),
+                key,
+                found: t.dims().to_vec(),
+                expected: shape,
+            });
+        }
+        let t = t
+            .to_dtype(candle_core::DType::F32)?
+            .to_device(&Device::Cpu)?
+            .contiguous()?;
+        out.push((key, t));
+    }
+    let bytes = safetensors::serialize(out, Some(metadata.to_header()))
+        .map_err(|e| Error::Invalid(format!("{}: cannot serialize model: {e}", path.display())))?;
+    atomic_write(path, &bytes)
+}

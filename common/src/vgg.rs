@@ -1,0 +1,159 @@
+//! The frozen VGG16 perceptual network up to relu4_3, loaded from a torchvision-layout
+//! safetensors file (`features.N.weight/bias`). Its weights are plain tensors, never `Var`s, so
+//! no optimizer can see them and no gradient is kept for them.
+
+use std::path::Path;
+
+use candle_core::{Device, Module, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig};
+
+use crate::error::{Error, Result};
+use crate::safetensors_file::SafetensorsFile;
+
+/// `features.N` indices of the ten convs up to conv4_3.
+const CONV_INDICES: [usize; 10] = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21];
+/// After which conv (position in [`CONV_INDICES`]) a feature is tapped and, but for the last,
+/// a 2x2 max-pool follows.
+const TAP_AFTER: [usize; 4] = [1, 3, 6, 9];
+
+/// Names of the four tapped activations, in the order [`VggFeatures::taps`] holds them.
+pub const TAP_NAMES: [&str; 4] = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"];
+
+/// Metadata key naming the input preprocessing the weights were trained with.
+pub const PREPROCESS_KEY: &str = "preprocess";
+
+/// How an RGB 0..255 image must be transformed before the VGG16 weights see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preprocess {
+    /// Caffe's original VGG: BGR order, 0..255, minus the per-channel mean.
+    CaffeBgr,
+    /// torchvision's VGG: RGB in 0..1, minus mean, divided by std.
+    Torchvision,
+}
+
+impl Preprocess {
+    /// The name used in metadata and configs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preprocess::CaffeBgr => "caffe_bgr",
+            Preprocess::Torchvision => "torchvision",
+        }
+    }
+
+    /// Parses a metadata value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "caffe_bgr" => Some(Preprocess::CaffeBgr),
+            "torchvision" => Some(Preprocess::Torchvision),
+            _ => None,
+        }
+    }
+
+    /// Applies the preprocessing to a `[B, 3, H, W]` RGB batch in 0..255.
+    pub fn apply(self, xs: &Tensor) -> Result<Tensor> {
+        let dev = xs.device();
+        let per_channel = |v: [f32; 3]| Tensor::new(&v, dev)?.reshape((1, 3, 1, 1));
+        Ok(match self {
+            Preprocess::CaffeBgr => {
+                let bgr = xs.index_select(&Tensor::new(&[2u32, 1, 0], dev)?, 1)?;
+                bgr.broadcast_sub(&per_channel([103.939, 116.779, 123.68])?)?
+            }
+            Preprocess::Torchvision => (xs / 255.0)?
+                .broadcast_sub(&per_channel([0.485, 0.456, 0.406])?)?
+                .broadcast_div(&per_channel([0.229, 0.224, 0.225])?)?,
+        })
+    }
+}
+
+/// The four tapped activations of one batch: relu1_2, relu2_2, relu3_3, relu4_3.
+#[derive(Debug, Clone)]
+pub struct VggFeatures {
+    /// Activations in the order of [`TAP_NAMES`].
+    pub taps: [Tensor; 4],
+}
+
+impl VggFeatures {
+    /// relu2_2, the content layer of Johnson et al.
+    pub fn relu2_2(&self) -> &Tensor {
+        &self.taps[1]
+    }
+}
+
+/// VGG16 convs up to relu4_3 with their preprocessing.
+#[derive(Debug, Clone)]
+pub struct Vgg16 {
+    convs: Vec<Conv2d>,
+    preprocess: Preprocess,
+}
+
+impl Vgg16 {
+    /// Loads the ten convs from `path`; channel counts come from the file's shapes, so narrow
+    /// test networks load too. The preprocessing comes from the file's `preprocess` metadata,
+    /// and a file without it is refused.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let file = SafetensorsFile::open(path)?;
+        let meta = file.metadata()?;
+        let preprocess = match meta.get(PREPROCESS_KEY) {
+            Some(v) => Preprocess::parse(v).ok_or_else(|| Error::Metadata {
+                path: path.to_path_buf(),
+                message: format!(
+                    "metadata `{PREPROCESS_KEY}` is `{v}`; expected `caffe_bgr` or `torchvision`"
+                ),
+            })?,
+            None => {
+                return Err(Error::Metadata {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "no `{PREPROCESS_KEY}` metadata, so the input preprocessing of these VGG16 weights is unknown\n\nhint: run scripts/fetch-vgg16.sh to make a file that has it, or add `{PREPROCESS_KEY}` = `caffe_bgr` (Caffe/Keras weights) or `torchvision` (torchvision weights) to the safetensors metadata"
+                    ),
+                })
+            }
+        };
+        let mut convs = Vec::with_capacity(CONV_INDICES.len());
+        let mut in_channels = 3;
+        for idx in CONV_INDICES {
+            let key = format!("features.{idx}.weight");
+            let shape = file.shape(&key)?;
+            let out_channels = shape.first().copied().unwrap_or(0);
+            let expected = [out_channels, in_channels, 3, 3];
+            let weight = file.tensor_f32(&key, Some(&expected), device)?;
+            let bias = file.tensor_f32(
+                &format!("features.{idx}.bias"),
+                Some(&[out_channels]),
+                device,
+            )?;
+            let cfg = Conv2dConfig {
+                padding: 1,
+                ..Default::default()
+            };
+            convs.push(Conv2d::new(weight, Some(bias), cfg));
+            in_channels = out_channels;
+        }
+        Ok(Self { convs, preprocess })
+    }
+
+    /// The preprocessing these weights expect.
+    pub fn preprocess(&self) -> Preprocess {
+        self.preprocess
+    }
+
+    /// Runs a `[B, 3, H, W]` RGB batch in 0..255 through the network (preprocessing included)
+    /// and returns the four taps. Gradients flow to `xs` only.
+    pub fn features(&self, xs: &Tensor) -> Result<VggFeatures> {
+        let mut ys = self.preprocess.apply(xs)?;
+        let mut taps = Vec::with_capacity(4);
+        for (i, conv) in self.convs.iter().enumerate() {
+            ys = conv.forward(&ys)?.relu()?;
+            if TAP_AFTER.contains(&i) {
+                taps.push(ys.clone());
+                if i != TAP_AFTER[3] {
+                    ys = ys.max_pool2d(2)?;
+                }
+            }
+        }
+        let taps: [Tensor; 4] = taps
+            .try_into()
+            .map_err(|_| Error::Invalid("VGG16 produced the wrong number of taps".into()))?;
+        Ok(VggFeatures { taps })
+    }
+}
