@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 /// Whether this build of the library can run on CUDA GPUs (the `cuda` cargo feature).
 pub const CUDA_COMPILED: bool = cfg!(feature = "cuda");
 
-/// Parses `cpu`, `cuda` or `cuda:N` into a device.
+/// Parses `cpu`, `cuda`, `cuda:N` or `auto` (the first GPU when CUDA is compiled in and one
+/// opens, else the CPU) into a device.
 ///
 /// Fails with a message that says how to rebuild when `cuda` is asked for but was not compiled
 /// in, and with the driver's message when no GPU can be opened.
@@ -16,6 +17,13 @@ pub fn parse_device(name: &str) -> Result<Device> {
     let name = name.trim().to_ascii_lowercase();
     if name == "cpu" {
         return Ok(Device::Cpu);
+    }
+    if name == "auto" {
+        return Ok(if CUDA_COMPILED {
+            Device::new_cuda(0).unwrap_or(Device::Cpu)
+        } else {
+            Device::Cpu
+        });
     }
     let ordinal = match name.as_str() {
         "cuda" | "gpu" => Some(0),
@@ -25,7 +33,7 @@ pub fn parse_device(name: &str) -> Result<Device> {
     };
     let Some(ordinal) = ordinal else {
         return Err(Error::Invalid(format!(
-            "unknown device `{name}`: expected `cpu`, `cuda` or `cuda:N`"
+            "unknown device `{name}`: expected `cpu`, `cuda`, `cuda:N` or `auto`"
         )));
     };
     if !CUDA_COMPILED {

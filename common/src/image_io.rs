@@ -23,13 +23,31 @@ fn image_error(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Whether JPEG data ends its last scan with an end-of-image marker. The decoder fills a
+/// truncated JPEG with grey and reports success; such a file is corrupt for our purposes.
+/// Entropy-coded data never contains `FF D9` or `FF DA` (0xFF bytes are stuffed), and embedded
+/// EXIF thumbnails come before the main image's scans, so the check is exact.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_marker = |m: u8| bytes.windows(2).rposition(|w| w == [0xFF, m]);
+    match (last_marker(0xDA), last_marker(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
+}
+
 /// Decodes the image at `path` (format guessed from its content, not its name) and applies its
-/// EXIF orientation.
+/// EXIF orientation. A truncated JPEG is an error, not a grey-filled image.
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
-    let reader = ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let reader = ImageReader::new(Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
+    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+        return Err(image_error(
+            path,
+            "truncated JPEG (no end-of-image marker after the last scan)",
+        ));
+    }
     let mut decoder = reader.into_decoder().map_err(|e| image_error(path, e))?;
     let orientation = decoder.orientation().map_err(|e| image_error(path, e))?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(path, e))?;
@@ -182,6 +200,16 @@ mod tests {
         assert_eq!((out.width(), out.height()), (100, 50));
         let out = resize_for_stylizing(&img, None, Some(1000));
         assert_eq!((out.width(), out.height()), (400, 200));
+    }
+
+    #[test]
+    fn jpeg_completeness_looks_after_the_last_scan() {
+        assert!(jpeg_is_complete(&[
+            0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0xD9
+        ]));
+        assert!(!jpeg_is_complete(&[0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 3]));
+        // An EXIF thumbnail's EOI before the main scan does not count.
+        assert!(!jpeg_is_complete(&[0xFF, 0xD9, 0xFF, 0xDA, 1, 0xFF, 0x00]));
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! Shared helpers: fixture paths, the deterministic weight generator that
+//! scripts/make-fixtures.py also implements, error measures, and the binaries under test.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use candle_core::{Device, Tensor};
+use fauve::TransformerNet;
+
+/// Path of a committed fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Loads every tensor of a fixture file.
+pub fn load_fixture(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(name), &Device::Cpu).expect("fixture loads")
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The weight generator of scripts/make-fixtures.py (see its docstring), bit for bit.
+pub fn generated(key: &str, n: usize, offset: f64, amplitude: f64) -> Vec<f32> {
+    let seed = fnv1a64(key.as_bytes());
+    (0..n as u64)
+        .map(|i| {
+            let u = (splitmix64(seed.wrapping_add(i)) >> 40) as f64 / (1u64 << 24) as f64;
+            (offset + amplitude * (2.0 * u - 1.0)) as f32
+        })
+        .collect()
+}
+
+/// The full-size transform network's tensors as the fixture script generates them.
+pub fn generated_transformer() -> HashMap<String, Tensor> {
+    TransformerNet::parameter_shapes()
+        .into_iter()
+        .map(|(key, shape)| {
+            let n: usize = shape.iter().product();
+            let (offset, amp) = if key.contains("conv2d") {
+                let fan_in: usize = if shape.len() == 4 {
+                    shape[1..].iter().product()
+                } else {
+                    // A bias: its conv's fan-in, from the matching weight's shape.
+                    let w = key.replace(".bias", ".weight");
+                    TransformerNet::parameter_shapes()
+                        .into_iter()
+                        .find(|(k, _)| *k == w)
+                        .map(|(_, s)| s[1..].iter().product())
+                        .expect("bias has a weight")
+                };
+                (0.0, 1.0 / (fan_in as f64).sqrt())
+            } else if key.ends_with(".weight") {
+                (1.0, 0.5)
+            } else {
+                (0.0, 0.5)
+            };
+            let data = generated(&key, n, offset, amp);
+            let t = Tensor::from_vec(data, shape, &Device::Cpu).expect("shape matches");
+            (key, t)
+        })
+        .collect()
+}
+
+/// Writes tensors as a safetensors file with optional metadata (no Fauve code involved).
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    metadata: Option<HashMap<String, String>>,
+) {
+    let mut items: Vec<_> = tensors.iter().collect();
+    items.sort_by_key(|(k, _)| k.as_str());
+    let bytes = safetensors::serialize(items, metadata).expect("serializes");
+    std::fs::write(path, bytes).expect("writes");
+}
+
+/// Relative L2 error ‖a − b‖ / ‖b‖ of two same-shaped tensors.
+pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let (mut num, mut den) = (0f64, 0f64);
+    for (x, y) in a.iter().zip(&b) {
+        num += (*x as f64 - *y as f64).powi(2);
+        den += (*y as f64).powi(2);
+    }
+    (num / den.max(f64::MIN_POSITIVE)).sqrt()
+}
+
+/// Path of a workspace binary, built (once per test run, same profile) if needed.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    // The test executable lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("test exe path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "fauve-infer", "-p", "fauve-train"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building the binaries failed");
+    });
+    profile_dir.join(name)
+}
