@@ -140,20 +140,29 @@ impl Vgg16 {
     /// Runs a `[B, 3, H, W]` RGB batch in 0..255 through the network (preprocessing included)
     /// and returns the four taps. Gradients flow to `xs` only.
     pub fn features(&self, xs: &Tensor) -> Result<VggFeatures> {
+        let taps: [Tensor; 4] = self
+            .taps_up_to(xs, 4)?
+            .try_into()
+            .map_err(|_| Error::Invalid("VGG16 produced the wrong number of taps".into()))?;
+        Ok(VggFeatures { taps })
+    }
+
+    /// The first `n` taps only (1..=4), stopping the network early: the content target needs
+    /// relu2_2 alone, which saves most of the cost of a full pass.
+    pub fn taps_up_to(&self, xs: &Tensor, n: usize) -> Result<Vec<Tensor>> {
+        let n = n.clamp(1, 4);
         let mut ys = self.preprocess.apply(xs)?;
-        let mut taps = Vec::with_capacity(4);
+        let mut taps = Vec::with_capacity(n);
         for (i, conv) in self.convs.iter().enumerate() {
             ys = conv.forward(&ys)?.relu()?;
             if TAP_AFTER.contains(&i) {
                 taps.push(ys.clone());
-                if i != TAP_AFTER[3] {
-                    ys = ys.max_pool2d(2)?;
+                if taps.len() == n {
+                    break;
                 }
+                ys = ys.max_pool2d(2)?;
             }
         }
-        let taps: [Tensor; 4] = taps
-            .try_into()
-            .map_err(|_| Error::Invalid("VGG16 produced the wrong number of taps".into()))?;
-        Ok(VggFeatures { taps })
+        Ok(taps)
     }
 }

@@ -1,8 +1,194 @@
-//! `fauve-train`: not built yet (see the project's issues); it only says so.
+//! `fauve-train`: train a style model from one painting and a folder of photos.
 
+mod adam;
+mod checkpoint;
+mod config;
+mod data;
+mod init;
+mod perceptual;
+mod progress;
+mod tensorboard;
+mod trainer;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use config::TrainConfig;
+use trainer::Outcome;
+
+/// Settings that may change when a run is resumed; the others define the run.
+const RESUMABLE_KEYS: &[&str] = &[
+    "steps",
+    "epochs",
+    "log_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "sample_every",
+    "workers",
+    "prefetch",
+    "device",
+];
+
+fn help() -> String {
+    format!(
+        "Train a Fauve style model: one painting, a folder of photos, a frozen VGG16 loss.
+
+Usage: fauve-train [--config FILE] [--KEY VALUE]...
+       fauve-train --resume RUN_DIR [--steps N] [--KEY VALUE]...
+
+Options:
+  --config FILE      TOML file with settings (see configs/); flags override it
+  --resume RUN_DIR   continue a run from its newest checkpoint (optionally to a new --steps)
+  -h, --help         print this help
+  -V, --version      print the version
+
+The run folder holds config.toml, checkpoints/, tb/ (TensorBoard: tensorboard --logdir
+RUN_DIR/tb), samples/ and, at the end, model.safetensors for fauve-infer. Ctrl-C writes a
+checkpoint and stops; resume with --resume RUN_DIR.
+
+{}",
+        config::keys_help()
+    )
+}
+
+struct Cli {
+    config: Option<PathBuf>,
+    resume: Option<PathBuf>,
+    overrides: Vec<String>,
+}
+
+enum Parsed {
+    Run(Cli),
+    Exit(String),
+}
+
+fn parse_cli(args: Vec<String>) -> Result<Parsed> {
+    let mut cli = Cli {
+        config: None,
+        resume: None,
+        overrides: Vec::new(),
+    };
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Exit(help())),
+            "-V" | "--version" => {
+                return Ok(Parsed::Exit(format!(
+                    "fauve-train {}\n",
+                    env!("CARGO_PKG_VERSION")
+                )))
+            }
+            "--config" => cli.config = Some(it.next().context("`--config` needs a file")?.into()),
+            "--resume" => {
+                cli.resume = Some(it.next().context("`--resume` needs a run folder")?.into())
+            }
+            _ => {
+                if let Some(v) = a.strip_prefix("--config=") {
+                    cli.config = Some(v.into());
+                } else if let Some(v) = a.strip_prefix("--resume=") {
+                    cli.resume = Some(v.into());
+                } else {
+                    cli.overrides.push(a);
+                }
+            }
+        }
+    }
+    Ok(Parsed::Run(cli))
+}
+
+fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode> {
+    let overrides = config::parse_overrides(&cli.overrides)?;
+    let (cfg, resume) = match &cli.resume {
+        None => (config::load(cli.config.as_deref(), &overrides)?, None),
+        Some(run_dir) => {
+            if cli.config.is_some() {
+                bail!("--resume takes its settings from the run's checkpoint; drop --config");
+            }
+            if let Some(k) = overrides.keys().find(|k| !RESUMABLE_KEYS.contains(&k.as_str())) {
+                bail!(
+                    "`--{}` cannot change when resuming; only {} can",
+                    k.replace('_', "-"),
+                    RESUMABLE_KEYS.join(", ")
+                );
+            }
+            let ckpt_dir = run_dir.join("checkpoints");
+            let ckpt = checkpoint::latest(&ckpt_dir)?.with_context(|| {
+                format!("no checkpoint to resume from in {}", ckpt_dir.display())
+            })?;
+            let saved: toml::Table = ckpt
+                .state
+                .config_toml
+                .parse()
+                .with_context(|| format!("{}: unreadable config", ckpt.path.display()))?;
+            let mut table = saved;
+            for (k, v) in &overrides {
+                table.insert(k.clone(), v.clone());
+            }
+            table.insert(
+                "run_dir".into(),
+                toml::Value::String(run_dir.display().to_string()),
+            );
+            let cfg: TrainConfig = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| anyhow::anyhow!("resumed config: {}", e.message()))?;
+            cfg.validate()?;
+            eprintln!("resuming from {}", ckpt.path.display());
+            (cfg, Some(ckpt))
+        }
+    };
+    match trainer::train(&cfg, resume, interrupted)? {
+        Outcome::Finished { model } => {
+            println!("model written to {}", model.display());
+            println!(
+                "stylize with: fauve-infer --model {} PHOTO...",
+                model.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Interrupted { checkpoint, step } => {
+            eprintln!(
+                "interrupted at step {step}; checkpoint {}\nresume with: fauve-train --resume {}",
+                checkpoint.display(),
+                cfg.run_dir().display()
+            );
+            Ok(ExitCode::from(130))
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    eprintln!("fauve-train is not built yet: training arrives with the training issue");
-    ExitCode::FAILURE
+    let cli = match parse_cli(std::env::args().skip(1).collect()) {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Exit(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: stopping without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: writing a checkpoint after this step (Ctrl-C again to abort)");
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupt will lose work since the last checkpoint");
+    }
+    match run(cli, interrupted) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

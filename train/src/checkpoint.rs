@@ -1,0 +1,163 @@
+//! Checkpoints for resuming: the model, Adam's moments and step count, the position in the
+//! data stream and the config, in one safetensors file under `checkpoints/`. Written to a
+//! temporary name, flushed, then renamed, so a crash never leaves a half-written file under a
+//! final name and the last good checkpoint always survives.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::{Device, Tensor};
+use fauve::SafetensorsFile;
+
+use crate::data::DataPosition;
+
+const MARKER: &str = "fauve_checkpoint";
+const PREFIX: &str = "step-";
+const SUFFIX: &str = ".safetensors";
+
+/// Fault injection for tests: when this variable is `before_rename`, the process aborts after
+/// writing the temporary file and before renaming it, as a crash or kill would.
+pub const FAULT_ENV: &str = "FAUVE_FAULT";
+
+/// Everything besides tensors that a resume needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainState {
+    pub step: usize,
+    pub data: DataPosition,
+    pub skipped: usize,
+    pub config_toml: String,
+}
+
+/// A checkpoint read back from disk.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub state: TrainState,
+    file: SafetensorsFile,
+}
+
+impl Checkpoint {
+    /// Tensor `name` of the checkpoint on `device`.
+    pub fn tensor(&self, name: &str, device: &Device) -> Result<Tensor> {
+        Ok(self.file.tensor_f32(name, None, device)?)
+    }
+}
+
+fn file_name(step: usize) -> String {
+    format!("{PREFIX}{step:08}{SUFFIX}")
+}
+
+fn step_of(path: &Path) -> Option<usize> {
+    path.file_name()?
+        .to_str()?
+        .strip_prefix(PREFIX)?
+        .strip_suffix(SUFFIX)?
+        .parse()
+        .ok()
+}
+
+/// Completed checkpoints in `dir`, oldest first.
+pub fn list(dir: &Path) -> Vec<(usize, PathBuf)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| step_of(&p).map(|s| (s, p)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Writes a checkpoint for `state.step` into `dir` and deletes all but the newest `keep`.
+pub fn save(
+    dir: &Path,
+    tensors: Vec<(String, Tensor)>,
+    state: &TrainState,
+    keep: usize,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = HashMap::from([
+        (MARKER.to_string(), "1".to_string()),
+        ("step".to_string(), state.step.to_string()),
+        ("epoch".to_string(), state.data.epoch.to_string()),
+        ("position".to_string(), state.data.position.to_string()),
+        ("skipped".to_string(), state.skipped.to_string()),
+        ("config".to_string(), state.config_toml.clone()),
+    ]);
+    let tensors = tensors
+        .into_iter()
+        .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(tensors, Some(meta)).context("cannot serialize checkpoint")?;
+    let final_path = dir.join(file_name(state.step));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(&bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write checkpoint {} (disk full?)", final_path.display()))?;
+    if std::env::var(FAULT_ENV).as_deref() == Ok("before_rename") {
+        // Simulated crash: keep the partial file on disk, as a kill would.
+        let _ = tmp.keep();
+        std::process::abort();
+    }
+    tmp.persist(&final_path)
+        .with_context(|| format!("cannot rename checkpoint into {}", final_path.display()))?;
+    let all = list(dir);
+    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(final_path)
+}
+
+fn read(path: &Path) -> Result<Checkpoint> {
+    let file = SafetensorsFile::open(path)?;
+    let meta = file.metadata()?;
+    if meta.get(MARKER).map(String::as_str) != Some("1") {
+        bail!("{}: not a Fauve checkpoint", path.display());
+    }
+    let num = |k: &str| -> Result<usize> {
+        meta.get(k)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("{}: checkpoint metadata lacks `{k}`", path.display()))
+    };
+    let state = TrainState {
+        step: num("step")?,
+        data: DataPosition {
+            epoch: num("epoch")?,
+            position: num("position")?,
+        },
+        skipped: num("skipped")?,
+        config_toml: meta
+            .get("config")
+            .cloned()
+            .with_context(|| format!("{}: checkpoint has no config", path.display()))?,
+    };
+    Ok(Checkpoint {
+        path: path.to_path_buf(),
+        state,
+        file,
+    })
+}
+
+/// The newest checkpoint in `dir` that reads back whole; damaged ones are reported and passed
+/// over, and leftover temporary files are removed.
+pub fn latest(dir: &Path) -> Result<Option<Checkpoint>> {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.extension().is_some_and(|e| e == "partial") {
+            eprintln!("warning: removing unfinished checkpoint {}", p.display());
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+    for (_, path) in list(dir).into_iter().rev() {
+        match read(&path) {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) => eprintln!("warning: skipping damaged checkpoint: {e:#}"),
+        }
+    }
+    Ok(None)
+}

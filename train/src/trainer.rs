@@ -1,0 +1,347 @@
+//! The training loop: transform network trainable, VGG16 frozen, Adam; with checkpoints,
+//! resume, TensorBoard, samples, progress, and a clean stop on Ctrl-C or a non-finite loss.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use fauve::{ModelMetadata, TransformerNet, Vgg16};
+use image::RgbImage;
+use sha2::{Digest, Sha256};
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, Checkpoint, TrainState};
+use crate::config::{default_weights, TrainConfig};
+use crate::data::{list_images, BatchLoader, DataPosition, LoaderConfig};
+use crate::init::seeded_init;
+use crate::perceptual::{LossWeights, PerceptualLoss};
+use crate::progress::Progress;
+use crate::tensorboard::Tensorboard;
+
+/// How a run ended without an error.
+pub enum Outcome {
+    Finished { model: PathBuf },
+    Interrupted { checkpoint: PathBuf, step: usize },
+}
+
+/// Mean of each loss term over a log interval.
+#[derive(Default, Clone, Copy)]
+struct LossMeans {
+    content: f64,
+    style: f64,
+    tv: f64,
+    total: f64,
+    n: usize,
+}
+
+impl LossMeans {
+    fn add(&mut self, c: f64, s: f64, tv: f64, t: f64) {
+        self.content += c;
+        self.style += s;
+        self.tv += tv;
+        self.total += t;
+        self.n += 1;
+    }
+    fn mean(&self) -> (f64, f64, f64, f64) {
+        let n = self.n.max(1) as f64;
+        (self.content / n, self.style / n, self.tv / n, self.total / n)
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn named_vars(varmap: &VarMap) -> HashMap<String, Var> {
+    varmap
+        .data()
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default()
+}
+
+fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
+    let img = fauve::load_image(&cfg.style_image).with_context(|| {
+        format!(
+            "cannot load the style image\n\nhint: set --style-image to a painting (scripts/fetch-samples.sh gets {})",
+            TrainConfig::default().style_image.display()
+        )
+    })?;
+    let img = fauve::resize_for_stylizing(&img, None, cfg.style_size.map(|s| s as u32));
+    Ok(fauve::image_to_tensor(&img, device)?)
+}
+
+fn stylize_sample(net: &TransformerNet, sample: &Tensor) -> Result<RgbImage> {
+    let out = net.forward(sample)?.detach();
+    let (_, _, h, w) = sample.dims4()?;
+    let img = fauve::tensor_to_image(&out)?;
+    Ok(if img.dimensions() == (w as u32, h as u32) {
+        img
+    } else {
+        image::imageops::resize(&img, w as u32, h as u32, image::imageops::FilterType::CatmullRom)
+    })
+}
+
+/// Runs (or resumes) training as configured. `interrupted` is set by the Ctrl-C handler.
+pub fn train(
+    cfg: &TrainConfig,
+    resume: Option<Checkpoint>,
+    interrupted: Arc<AtomicBool>,
+) -> Result<Outcome> {
+    // Everything that can be wrong with the inputs fails here, before any compute.
+    let device = fauve::parse_device(&cfg.device)?;
+    let files = list_images(&cfg.data_dir)?;
+    let vgg = Vgg16::load(&cfg.vgg, &device).with_context(|| {
+        "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg".to_string()
+    })?;
+    let style = load_style(cfg, &device)?;
+    let sample = match &cfg.sample_image {
+        Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
+        None => fauve::load_image(&files[0]).unwrap_or_else(|_| image::DynamicImage::new_rgb8(64, 64)),
+    };
+    let sample = fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
+    let sample = fauve::image_to_tensor(&sample, &device)?;
+
+    let (cw, sw) = default_weights(vgg.preprocess());
+    let weights = LossWeights {
+        content: cfg.content_weight.unwrap_or(cw),
+        style: cfg.style_weight.unwrap_or(sw),
+        tv: cfg.tv_weight,
+        content_index: cfg.content_index(),
+        style_indices: cfg.style_indices(),
+    };
+    let steps_per_epoch = files.len().div_ceil(cfg.batch_size);
+    let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
+
+    let run_dir = cfg.run_dir();
+    let ckpt_dir = run_dir.join("checkpoints");
+    let samples_dir = run_dir.join("samples");
+    for d in [&run_dir, &ckpt_dir, &samples_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let config_toml = cfg.to_toml()?;
+    fauve::atomic_write(&run_dir.join("config.toml"), config_toml.as_bytes())?;
+
+    // The model and optimizer, fresh or from the checkpoint.
+    let varmap = VarMap::new();
+    let net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    let vars = named_vars(&varmap);
+    seeded_init(&vars, cfg.seed, &device)?;
+    let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
+    let mut state = TrainState {
+        step: 0,
+        data: DataPosition::default(),
+        skipped: 0,
+        config_toml: config_toml.clone(),
+    };
+    if let Some(ckpt) = &resume {
+        for (name, var) in &vars {
+            var.set(&ckpt.tensor(&format!("model/{name}"), &device)?)
+                .with_context(|| format!("{}: tensor model/{name}", ckpt.path.display()))?;
+        }
+        adam.restore(ckpt.state.step, |k| ckpt.tensor(k, &device))?;
+        state.step = ckpt.state.step;
+        state.data = ckpt.state.data;
+        state.skipped = ckpt.state.skipped;
+    }
+    if state.step >= total_steps {
+        bail!(
+            "the run is already at step {} of {total_steps}\n\nhint: resume with a larger --steps to train further",
+            state.step
+        );
+    }
+
+    let loss = PerceptualLoss::new(vgg, &style, weights.clone())?;
+    let workers = if cfg.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        cfg.workers
+    };
+    let loader = BatchLoader::start(
+        files.clone(),
+        LoaderConfig {
+            batch_size: cfg.batch_size,
+            image_size: cfg.image_size,
+            seed: cfg.seed,
+            random_crop: cfg.random_crop,
+            workers,
+            prefetch: cfg.prefetch,
+        },
+        state.data,
+    )?;
+    let mut tb = Tensorboard::open(&run_dir.join("tb"));
+
+    eprintln!(
+        "training `{}` on {} photos ({} steps of {} at {}px, {} epoch(s) ≈ {} steps each) on {}; weights content {:e}, style {:e}, tv {:e}; run folder {}",
+        cfg.style_name(),
+        files.len(),
+        total_steps,
+        cfg.batch_size,
+        cfg.image_size,
+        total_steps.div_ceil(steps_per_epoch),
+        steps_per_epoch,
+        if device.is_cpu() { "cpu" } else { "cuda" },
+        weights.content,
+        weights.style,
+        weights.tv,
+        run_dir.display()
+    );
+    if resume.is_some() {
+        eprintln!("resuming at step {} (epoch {}, photo {})", state.step, state.data.epoch + 1, state.data.position);
+    }
+
+    let progress = Progress::new(state.step, total_steps);
+    let mut means = LossMeans::default();
+    let mut last = LossMeans::default();
+    let mut interval_start = Instant::now();
+    let mut interval_images = 0usize;
+    let mut wait_secs = 0f64;
+    let mut decode_secs = 0f64;
+    let run_start = Instant::now();
+    let mut last_checkpoint: Option<PathBuf> = resume.as_ref().map(|c| c.path.clone());
+
+    let checkpoint_now = |state: &TrainState, adam: &Adam| -> Result<PathBuf> {
+        let mut tensors: Vec<(String, Tensor)> = vars
+            .iter()
+            .map(|(k, v)| (format!("model/{k}"), v.as_tensor().clone()))
+            .collect();
+        tensors.extend(adam.state());
+        checkpoint::save(&ckpt_dir, tensors, state, cfg.keep_checkpoints)
+    };
+
+    while state.step < total_steps {
+        if interrupted.load(Ordering::SeqCst) {
+            progress.finish();
+            let path = checkpoint_now(&state, &adam)?;
+            return Ok(Outcome::Interrupted {
+                checkpoint: path,
+                step: state.step,
+            });
+        }
+        let wait = Instant::now();
+        let batch = loader.next_batch()?;
+        wait_secs += wait.elapsed().as_secs_f64();
+        decode_secs += batch.decode_secs;
+        for (path, why) in &batch.skipped {
+            progress.println(format!("warning: skipping {}: {why}", path.display()));
+        }
+        state.skipped += batch.skipped.len();
+        let s = batch.image_size;
+        let x = Tensor::from_vec(batch.data, (batch.batch_size, 3, s, s), &device)?;
+
+        let y = net.forward(&x)?;
+        let terms = loss.compute(&y, &x)?;
+        let value = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+        let (c, st) = (value(&terms.content)?, value(&terms.style)?);
+        let tv = terms.tv.as_ref().map(value).transpose()?.unwrap_or(0.0);
+        let total = value(&terms.total)?;
+        if !total.is_finite() {
+            progress.finish();
+            bail!(
+                "the loss became non-finite at step {} (content {c}, style {st}, tv {tv}); stopping without saving this state\n\nlast good checkpoint: {}\nhint: lower --lr or --style-weight, then resume with --resume {}",
+                state.step + 1,
+                last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string()),
+                run_dir.display()
+            );
+        }
+        let grads = terms.total.backward()?;
+        adam.step(&grads)?;
+        state.step += 1;
+        state.data = batch.after;
+        means.add(c, st, tv, total);
+        interval_images += batch.batch_size;
+
+        let log_now = state.step % cfg.log_every == 0 || state.step == total_steps;
+        let secs = interval_start.elapsed().as_secs_f64();
+        let images_per_sec = interval_images as f64 / secs.max(1e-9);
+        progress.update(
+            state.step,
+            &format!(
+                "epoch {} | content {c:.4e} style {st:.4e} total {total:.4e} | {images_per_sec:.2} img/s",
+                state.data.epoch + 1
+            ),
+            log_now,
+        );
+        if log_now {
+            let (mc, ms, mtv, mt) = means.mean();
+            tb.scalar("loss/content", mc, state.step);
+            tb.scalar("loss/style", ms, state.step);
+            if weights.tv > 0.0 {
+                tb.scalar("loss/tv", mtv, state.step);
+            }
+            tb.scalar("loss/total", mt, state.step);
+            tb.scalar("perf/images_per_sec", images_per_sec, state.step);
+            tb.scalar("train/lr", adam.lr(), state.step);
+            tb.scalar("data/skipped_files", state.skipped as f64, state.step);
+            last = means;
+            means = LossMeans::default();
+            interval_start = Instant::now();
+            interval_images = 0;
+        }
+        if cfg.sample_every > 0 && (state.step % cfg.sample_every == 0 || state.step == total_steps) {
+            let img = stylize_sample(&net, &sample)?;
+            let path = samples_dir.join(format!("step-{:08}.png", state.step));
+            if let Err(e) = fauve::save_image(&img, &path) {
+                progress.println(format!("warning: cannot write sample: {e}"));
+            }
+            tb.image("sample", &img, state.step);
+            tb.flush();
+        }
+        if state.step % cfg.checkpoint_every == 0 || state.step == total_steps {
+            let path = checkpoint_now(&state, &adam)?;
+            if state.step != total_steps {
+                progress.println(format!("checkpoint {}", path.display()));
+            }
+            last_checkpoint = Some(path);
+        }
+    }
+    progress.finish();
+    tb.flush();
+    drop(loader);
+
+    let elapsed = run_start.elapsed().as_secs_f64();
+    let (fc, fs, ftv, ft) = last.mean();
+    let images = (total_steps - resume.as_ref().map_or(0, |c| c.state.step)) * cfg.batch_size;
+    let summary = serde_json::json!({
+        "config": toml::Value::try_from(cfg)?,
+        "steps": total_steps,
+        "epochs_completed": state.data.epoch,
+        "final_losses": {"content": fc, "style": fs, "tv": ftv, "total": ft},
+        "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv},
+        "style_image_sha256": sha256_file(&cfg.style_image)?,
+        "vgg_sha256": sha256_file(&cfg.vgg)?,
+        "vgg_preprocess": loss_preprocess(cfg)?,
+        "skipped_files": state.skipped,
+        "training_images": files.len(),
+        "fauve_version": env!("CARGO_PKG_VERSION"),
+    });
+    let tensors: HashMap<String, Tensor> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    let model = run_dir.join("model.safetensors");
+    fauve::save_model_file(&model, &tensors, &ModelMetadata::new(Some(cfg.style_name()), Some(summary)))?;
+    eprintln!(
+        "done: {total_steps} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {workers} threads, training waited {:.1} s for data); {} unreadable file(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
+        elapsed,
+        images as f64 / elapsed.max(1e-9),
+        images as f64 / decode_secs.max(1e-9) ,
+        wait_secs,
+        state.skipped
+    );
+    if !tb.is_active() {
+        eprintln!("warning: TensorBoard events are incomplete (logging failed during the run)");
+    }
+    Ok(Outcome::Finished { model })
+}
+
+fn loss_preprocess(cfg: &TrainConfig) -> Result<String> {
+    let meta = fauve::SafetensorsFile::open(&cfg.vgg)?.metadata()?;
+    Ok(meta.get(fauve::PREPROCESS_KEY).cloned().unwrap_or_default())
+}
