@@ -3,7 +3,7 @@
 //! temporary name, flushed, then renamed, so a crash never leaves a half-written file under a
 //! final name and the last good checkpoint always survives.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,8 @@ pub const FAULT_ENV: &str = "FAUVE_FAULT";
 pub struct TrainState {
     pub step: usize,
     pub data: DataPosition,
-    pub skipped: usize,
+    /// Indices (in the sorted file list) of photos found unreadable so far.
+    pub bad_files: BTreeSet<usize>,
     pub config_toml: String,
 }
 
@@ -82,14 +83,23 @@ pub fn save(
         ("step".to_string(), state.step.to_string()),
         ("epoch".to_string(), state.data.epoch.to_string()),
         ("position".to_string(), state.data.position.to_string()),
-        ("skipped".to_string(), state.skipped.to_string()),
+        (
+            "bad_files".to_string(),
+            state
+                .bad_files
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         ("config".to_string(), state.config_toml.clone()),
     ]);
     let tensors = tensors
         .into_iter()
         .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?.contiguous()?)))
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(tensors, Some(meta)).context("cannot serialize checkpoint")?;
+    let bytes =
+        safetensors::serialize(tensors, Some(meta)).context("cannot serialize checkpoint")?;
     let final_path = dir.join(file_name(state.step));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -98,7 +108,12 @@ pub fn save(
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(&bytes)
         .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write checkpoint {} (disk full?)", final_path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot write checkpoint {} (disk full?)",
+                final_path.display()
+            )
+        })?;
     if std::env::var(FAULT_ENV).as_deref() == Ok("before_rename") {
         // Simulated crash: keep the partial file on disk, as a kill would.
         let _ = tmp.keep();
@@ -130,7 +145,10 @@ fn read(path: &Path) -> Result<Checkpoint> {
             epoch: num("epoch")?,
             position: num("position")?,
         },
-        skipped: num("skipped")?,
+        bad_files: meta
+            .get("bad_files")
+            .map(|s| s.split(',').filter_map(|i| i.parse().ok()).collect())
+            .unwrap_or_default(),
         config_toml: meta
             .get("config")
             .cloned()

@@ -117,29 +117,62 @@ pub fn default_weights(p: Preprocess) -> (f64, f64) {
 
 /// One-line help for every key, in the order `--help` shows them.
 pub const KEY_HELP: &[(&str, &str)] = &[
-    ("style_name", "style name stored in the model (default: style image stem)"),
-    ("data_dir", "folder of training photos, searched recursively"),
+    (
+        "style_name",
+        "style name stored in the model (default: style image stem)",
+    ),
+    (
+        "data_dir",
+        "folder of training photos, searched recursively",
+    ),
     ("style_image", "the painting whose style is learned"),
-    ("vgg", "VGG16 weights with preprocess metadata (scripts/fetch-vgg16.sh)"),
+    (
+        "vgg",
+        "VGG16 weights with preprocess metadata (scripts/fetch-vgg16.sh)",
+    ),
     ("run_dir", "run folder (default: runs/<style_name>)"),
     ("image_size", "side of the square training crops"),
-    ("style_size", "longest side of the style image (default: as is)"),
+    (
+        "style_size",
+        "longest side of the style image (default: as is)",
+    ),
     ("batch_size", "photos per step"),
-    ("epochs", "passes over the photos; ignored when steps is set"),
+    (
+        "epochs",
+        "passes over the photos; ignored when steps is set",
+    ),
     ("steps", "total optimizer steps (overrides epochs)"),
     ("lr", "Adam learning rate"),
-    ("content_weight", "content loss weight (default depends on the VGG preprocessing)"),
-    ("style_weight", "style loss weight (default depends on the VGG preprocessing)"),
+    (
+        "content_weight",
+        "content loss weight (default depends on the VGG preprocessing)",
+    ),
+    (
+        "style_weight",
+        "style loss weight (default depends on the VGG preprocessing)",
+    ),
     ("tv_weight", "total-variation weight, 0 disables"),
     ("content_layer", "VGG16 layer of the content loss"),
-    ("style_layers", "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'"),
-    ("random_crop", "random crops instead of centre crops (true/false)"),
+    (
+        "style_layers",
+        "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'",
+    ),
+    (
+        "random_crop",
+        "random crops instead of centre crops (true/false)",
+    ),
     ("seed", "seed of init, shuffle and crops"),
     ("log_every", "TensorBoard scalars every N steps"),
     ("checkpoint_every", "checkpoint every N steps"),
     ("keep_checkpoints", "checkpoints kept"),
-    ("sample_every", "stylize the sample photo every N steps, 0 disables"),
-    ("sample_image", "photo stylized for samples (default: first training photo)"),
+    (
+        "sample_every",
+        "stylize the sample photo every N steps, 0 disables",
+    ),
+    (
+        "sample_image",
+        "photo stylized for samples (default: first training photo)",
+    ),
     ("workers", "photo-decoding threads, 0 = one per core"),
     ("prefetch", "batches decoded ahead"),
     ("device", "cpu, cuda, cuda:N or auto"),
@@ -148,14 +181,18 @@ pub const KEY_HELP: &[(&str, &str)] = &[
 /// The `--help` section listing every key with its default.
 pub fn keys_help() -> String {
     let defaults = toml::Value::try_from(TrainConfig::default()).ok();
-    let mut out = String::from("Config keys (TOML snake_case; each is also a --kebab-case flag):\n");
+    let mut out =
+        String::from("Config keys (TOML snake_case; each is also a --kebab-case flag):\n");
     for (key, help) in KEY_HELP {
         let default = defaults
             .as_ref()
             .and_then(|d| d.get(key))
             .map(|v| format!(" [default: {v}]"))
             .unwrap_or_default();
-        out.push_str(&format!("  --{:<18} {help}{default}\n", key.replace('_', "-")));
+        out.push_str(&format!(
+            "  --{:<18} {help}{default}\n",
+            key.replace('_', "-")
+        ));
     }
     out
 }
@@ -164,7 +201,9 @@ fn parse_value(raw: &str) -> toml::Value {
     // A bare TOML value (number, bool, array, quoted string); anything else is a string.
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
 }

@@ -2,6 +2,7 @@
 //! cropped on worker threads ahead of the training step, and assembled into batches. Unreadable
 //! files are skipped, counted and reported, never fatal.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -58,7 +59,8 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
 /// The order in which epoch `epoch` visits `n` photos: a permutation fixed by the seed.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
     let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     order.shuffle(&mut rng);
     order
 }
@@ -100,8 +102,11 @@ pub struct Batch {
     pub batch_size: usize,
     pub image_size: usize,
     pub after: DataPosition,
-    /// Files that failed to decode while filling this batch, with the reason.
+    /// Files that failed to decode for the first time while filling this batch, with the
+    /// reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// Indices of every file known to be unreadable so far (for checkpoints).
+    pub bad_files: BTreeSet<usize>,
     /// Wall time spent decoding and cropping this batch.
     pub decode_secs: f64,
 }
@@ -126,8 +131,14 @@ pub struct BatchLoader {
 }
 
 impl BatchLoader {
-    /// Starts reading `files` at `start`.
-    pub fn start(files: Vec<PathBuf>, cfg: LoaderConfig, start: DataPosition) -> Result<Self> {
+    /// Starts reading `files` at `start`; `bad_files` (indices) are known to be unreadable
+    /// and are passed over without another warning.
+    pub fn start(
+        files: Vec<PathBuf>,
+        cfg: LoaderConfig,
+        start: DataPosition,
+        bad_files: BTreeSet<usize>,
+    ) -> Result<Self> {
         let (tx, rx) = sync_channel(cfg.prefetch);
         let stop = Arc::new(AtomicBool::new(false));
         let pool = rayon::ThreadPoolBuilder::new()
@@ -139,7 +150,7 @@ impl BatchLoader {
         let handle = std::thread::Builder::new()
             .name("batch-loader".into())
             .spawn(move || {
-                let mut stream = Stream::new(files, cfg, start);
+                let mut stream = Stream::new(files, cfg, start, bad_files);
                 while !stop_flag.load(Ordering::Relaxed) {
                     let batch = pool.install(|| stream.next_batch());
                     let failed = batch.is_err();
@@ -182,16 +193,23 @@ struct Stream {
     cfg: LoaderConfig,
     pos: DataPosition,
     order: Vec<u32>,
+    bad: BTreeSet<usize>,
 }
 
 impl Stream {
-    fn new(files: Vec<PathBuf>, cfg: LoaderConfig, pos: DataPosition) -> Self {
+    fn new(
+        files: Vec<PathBuf>,
+        cfg: LoaderConfig,
+        pos: DataPosition,
+        bad: BTreeSet<usize>,
+    ) -> Self {
         let order = epoch_order(files.len(), cfg.seed, pos.epoch);
         Self {
             files,
             cfg,
             pos,
             order,
+            bad,
         }
     }
 
@@ -220,7 +238,11 @@ impl Stream {
         }
         let mut rng = self.cfg.random_crop.then(|| {
             let mix = (at.epoch as u64) << 32 ^ at.position as u64;
-            ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_add(mix.wrapping_mul(0x2545_f491_4f6c_dd1d)))
+            ChaCha8Rng::seed_from_u64(
+                self.cfg
+                    .seed
+                    .wrapping_add(mix.wrapping_mul(0x2545_f491_4f6c_dd1d)),
+            )
         });
         Ok(crop_photo(&img, self.cfg.image_size, rng.as_mut()))
     }
@@ -232,7 +254,14 @@ impl Stream {
         let mut filled = 0;
         let mut skipped = Vec::new();
         while filled < b {
-            let slots = self.take(b - filled);
+            if self.bad.len() >= self.files.len() {
+                bail!(
+                    "none of the {} files in the data folder could be decoded",
+                    self.files.len()
+                );
+            }
+            let mut slots = self.take(b - filled);
+            slots.retain(|(file, _)| !self.bad.contains(file));
             let decoded: Vec<_> = slots
                 .par_iter()
                 .map(|&(file, at)| self.decode(file, at))
@@ -243,14 +272,11 @@ impl Stream {
                         data.extend_from_slice(&pixels);
                         filled += 1;
                     }
-                    Err(e) => skipped.push((self.files[*file].clone(), e)),
+                    Err(e) => {
+                        self.bad.insert(*file);
+                        skipped.push((self.files[*file].clone(), e));
+                    }
                 }
-            }
-            if skipped.len() >= self.files.len() && filled == 0 {
-                bail!(
-                    "none of the {} files in the data folder could be decoded",
-                    self.files.len()
-                );
             }
         }
         Ok(Batch {
@@ -259,6 +285,7 @@ impl Stream {
             image_size: self.cfg.image_size,
             after: self.pos,
             skipped,
+            bad_files: self.bad.clone(),
             decode_secs: start.elapsed().as_secs_f64(),
         })
     }
@@ -291,7 +318,9 @@ mod tests {
 
     #[test]
     fn missing_and_empty_folders_are_errors() {
-        let err = list_images(Path::new("/no/such/photos")).unwrap_err().to_string();
+        let err = list_images(Path::new("/no/such/photos"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not exist"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("readme.txt"), "x").unwrap();

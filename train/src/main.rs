@@ -108,7 +108,10 @@ fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode> {
             if cli.config.is_some() {
                 bail!("--resume takes its settings from the run's checkpoint; drop --config");
             }
-            if let Some(k) = overrides.keys().find(|k| !RESUMABLE_KEYS.contains(&k.as_str())) {
+            if let Some(k) = overrides
+                .keys()
+                .find(|k| !RESUMABLE_KEYS.contains(&k.as_str()))
+            {
                 bail!(
                     "`--{}` cannot change when resuming; only {} can",
                     k.replace('_', "-"),

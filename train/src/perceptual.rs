@@ -59,8 +59,8 @@ impl PerceptualLoss {
             .unwrap_or(3);
         let fy = self.vgg.taps_up_to(y, deepest + 1)?;
         let fx = self.vgg.taps_up_to(x, w.content_index + 1)?;
-        let content = (content_loss(&fy[w.content_index], &fx[w.content_index].detach())?
-            * w.content)?;
+        let content =
+            (content_loss(&fy[w.content_index], &fx[w.content_index].detach())? * w.content)?;
         let grams = w
             .style_indices
             .iter()

@@ -74,7 +74,8 @@ impl Tensorboard {
     }
 
     /// Logs an RGB image. tensorboard-rs wants interleaved bytes and `[3, W, H]` (not the
-    /// documented CHW), or non-square images come out scrambled.
+    /// documented CHW), or non-square images come out scrambled. The PNG it encodes, which is
+    /// what TensorBoard shows, is then right; only the proto's width/height fields are swapped.
     pub fn image(&mut self, tag: &str, img: &RgbImage, step: usize) {
         let dim = [3, img.width() as usize, img.height() as usize];
         self.call(|w| w.add_image(tag, img.as_raw(), &dim, step));

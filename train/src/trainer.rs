@@ -49,7 +49,12 @@ impl LossMeans {
     }
     fn mean(&self) -> (f64, f64, f64, f64) {
         let n = self.n.max(1) as f64;
-        (self.content / n, self.style / n, self.tv / n, self.total / n)
+        (
+            self.content / n,
+            self.style / n,
+            self.tv / n,
+            self.total / n,
+        )
     }
 }
 
@@ -59,11 +64,7 @@ fn sha256_file(path: &Path) -> Result<String> {
 }
 
 fn named_vars(varmap: &VarMap) -> HashMap<String, Var> {
-    varmap
-        .data()
-        .lock()
-        .map(|m| m.clone())
-        .unwrap_or_default()
+    varmap.data().lock().map(|m| m.clone()).unwrap_or_default()
 }
 
 fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
@@ -84,7 +85,12 @@ fn stylize_sample(net: &TransformerNet, sample: &Tensor) -> Result<RgbImage> {
     Ok(if img.dimensions() == (w as u32, h as u32) {
         img
     } else {
-        image::imageops::resize(&img, w as u32, h as u32, image::imageops::FilterType::CatmullRom)
+        image::imageops::resize(
+            &img,
+            w as u32,
+            h as u32,
+            image::imageops::FilterType::CatmullRom,
+        )
     })
 }
 
@@ -98,12 +104,15 @@ pub fn train(
     let device = fauve::parse_device(&cfg.device)?;
     let files = list_images(&cfg.data_dir)?;
     let vgg = Vgg16::load(&cfg.vgg, &device).with_context(|| {
-        "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg".to_string()
+        "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
+            .to_string()
     })?;
     let style = load_style(cfg, &device)?;
     let sample = match &cfg.sample_image {
         Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
-        None => fauve::load_image(&files[0]).unwrap_or_else(|_| image::DynamicImage::new_rgb8(64, 64)),
+        None => {
+            fauve::load_image(&files[0]).unwrap_or_else(|_| image::DynamicImage::new_rgb8(64, 64))
+        }
     };
     let sample = fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
     let sample = fauve::image_to_tensor(&sample, &device)?;
@@ -137,7 +146,7 @@ pub fn train(
     let mut state = TrainState {
         step: 0,
         data: DataPosition::default(),
-        skipped: 0,
+        bad_files: Default::default(),
         config_toml: config_toml.clone(),
     };
     if let Some(ckpt) = &resume {
@@ -148,7 +157,7 @@ pub fn train(
         adam.restore(ckpt.state.step, |k| ckpt.tensor(k, &device))?;
         state.step = ckpt.state.step;
         state.data = ckpt.state.data;
-        state.skipped = ckpt.state.skipped;
+        state.bad_files = ckpt.state.bad_files.clone();
     }
     if state.step >= total_steps {
         bail!(
@@ -174,6 +183,7 @@ pub fn train(
             prefetch: cfg.prefetch,
         },
         state.data,
+        state.bad_files.clone(),
     )?;
     let mut tb = Tensorboard::open(&run_dir.join("tb"));
 
@@ -193,7 +203,12 @@ pub fn train(
         run_dir.display()
     );
     if resume.is_some() {
-        eprintln!("resuming at step {} (epoch {}, photo {})", state.step, state.data.epoch + 1, state.data.position);
+        eprintln!(
+            "resuming at step {} (epoch {}, photo {})",
+            state.step,
+            state.data.epoch + 1,
+            state.data.position
+        );
     }
 
     let progress = Progress::new(state.step, total_steps);
@@ -231,7 +246,7 @@ pub fn train(
         for (path, why) in &batch.skipped {
             progress.println(format!("warning: skipping {}: {why}", path.display()));
         }
-        state.skipped += batch.skipped.len();
+        state.bad_files = batch.bad_files;
         let s = batch.image_size;
         let x = Tensor::from_vec(batch.data, (batch.batch_size, 3, s, s), &device)?;
 
@@ -278,13 +293,18 @@ pub fn train(
             tb.scalar("loss/total", mt, state.step);
             tb.scalar("perf/images_per_sec", images_per_sec, state.step);
             tb.scalar("train/lr", adam.lr(), state.step);
-            tb.scalar("data/skipped_files", state.skipped as f64, state.step);
+            tb.scalar(
+                "data/skipped_files",
+                state.bad_files.len() as f64,
+                state.step,
+            );
             last = means;
             means = LossMeans::default();
             interval_start = Instant::now();
             interval_images = 0;
         }
-        if cfg.sample_every > 0 && (state.step % cfg.sample_every == 0 || state.step == total_steps) {
+        if cfg.sample_every > 0 && (state.step % cfg.sample_every == 0 || state.step == total_steps)
+        {
             let img = stylize_sample(&net, &sample)?;
             let path = samples_dir.join(format!("step-{:08}.png", state.step));
             if let Err(e) = fauve::save_image(&img, &path) {
@@ -317,7 +337,7 @@ pub fn train(
         "style_image_sha256": sha256_file(&cfg.style_image)?,
         "vgg_sha256": sha256_file(&cfg.vgg)?,
         "vgg_preprocess": loss_preprocess(cfg)?,
-        "skipped_files": state.skipped,
+        "skipped_files": state.bad_files.len(),
         "training_images": files.len(),
         "fauve_version": env!("CARGO_PKG_VERSION"),
     });
@@ -326,14 +346,18 @@ pub fn train(
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
     let model = run_dir.join("model.safetensors");
-    fauve::save_model_file(&model, &tensors, &ModelMetadata::new(Some(cfg.style_name()), Some(summary)))?;
+    fauve::save_model_file(
+        &model,
+        &tensors,
+        &ModelMetadata::new(Some(cfg.style_name()), Some(summary)),
+    )?;
     eprintln!(
         "done: {total_steps} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {workers} threads, training waited {:.1} s for data); {} unreadable file(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
         elapsed,
         images as f64 / elapsed.max(1e-9),
         images as f64 / decode_secs.max(1e-9) ,
         wait_secs,
-        state.skipped
+        state.bad_files.len()
     );
     if !tb.is_active() {
         eprintln!("warning: TensorBoard events are incomplete (logging failed during the run)");

@@ -6,3 +6,5 @@ mod infer_cli;
 mod model_file;
 mod parity;
 mod support;
+mod tensorboard;
+mod train_cli;

@@ -1,0 +1,424 @@
+//! `fauve-train` end to end on generated photos with the narrow random VGG16 fixture: the loss
+//! falls, the model loads, resume equals an uninterrupted run, a crash mid-checkpoint loses
+//! nothing, bad photos are skipped and counted, config errors are named.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::Device;
+use fauve::image::{DynamicImage, Rgb, RgbImage};
+
+use crate::image_io::test_photo;
+use crate::support::{binary, fixture};
+
+/// A folder with `n` generated photos, a style image, and the paths of both.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub photos: PathBuf,
+    pub style: PathBuf,
+}
+
+pub fn setup(n: usize) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(photos.join("nested")).unwrap();
+    for i in 0..n {
+        let (w, h) = (40 + 4 * (i as u32 % 3), 36 + 6 * (i as u32 % 2));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            let base = test_photo(w, h).get_pixel(x, y).0;
+            Rgb([base[0].wrapping_add(i as u8 * 30), base[1], base[2]])
+        });
+        // Some in a subfolder: the tree is searched recursively.
+        let sub = if i % 3 == 0 { "nested" } else { "" };
+        DynamicImage::ImageRgb8(img)
+            .save(photos.join(sub).join(format!("p{i:02}.jpg")))
+            .unwrap();
+    }
+    let style = dir.path().join("stripes.png");
+    RgbImage::from_fn(48, 40, |x, y| {
+        if (x / 4 + y / 6) % 2 == 0 {
+            Rgb([230, 200, 30])
+        } else {
+            Rgb([20, 40, 160])
+        }
+    })
+    .save(&style)
+    .unwrap();
+    Setup { dir, photos, style }
+}
+
+impl Setup {
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Base arguments for a small, fast run into `run`.
+    pub fn args(&self, run: &Path, steps: usize) -> Vec<String> {
+        let p = |p: &Path| p.display().to_string();
+        [
+            "--data-dir",
+            &p(&self.photos),
+            "--style-image",
+            &p(&self.style),
+            "--vgg",
+            &p(&fixture("vgg16_tiny.safetensors")),
+            "--run-dir",
+            &p(run),
+            "--image-size",
+            "32",
+            "--batch-size",
+            "2",
+            "--steps",
+            &steps.to_string(),
+            "--lr",
+            "0.01",
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            "4",
+            "--sample-every",
+            "5",
+            "--workers",
+            "2",
+            "--device",
+            "cpu",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+}
+
+pub fn train(args: &[String], envs: &[(&str, &str)]) -> Output {
+    Command::new(binary("fauve-train"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("fauve-train runs")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Total losses from the plain progress lines (`step N/M ... total X ...`).
+fn totals(o: &Output) -> Vec<f64> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.starts_with("step "))
+        .filter_map(|l| {
+            l.split(" total ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn model_tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
+    let m = fauve::ModelFile::load(path, &Device::Cpu).expect("model loads");
+    let mut v: Vec<_> = m
+        .tensors
+        .iter()
+        .map(|(k, t)| {
+            (
+                k.clone(),
+                t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn loss_falls_and_the_model_stylizes() -> anyhow::Result<()> {
+    let s = setup(6);
+    let run = s.run_dir("run");
+    let o = train(&s.args(&run, 30), &[]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let totals = totals(&o);
+    assert_eq!(totals.len(), 30, "{t}");
+    let first = totals[0];
+    let last: f64 = totals[25..].iter().sum::<f64>() / 5.0;
+    assert!(
+        last < 0.6 * first,
+        "loss must fall: first {first:e}, last {last:e}\n{t}"
+    );
+
+    // The run folder holds what it promises.
+    for p in [
+        "config.toml",
+        "model.safetensors",
+        "samples/step-00000030.png",
+    ] {
+        assert!(run.join(p).exists(), "{p} missing\n{t}");
+    }
+    assert!(std::fs::read_dir(run.join("tb"))?.count() >= 1);
+    let stylizer = fauve::Stylizer::load(run.join("model.safetensors"), &Device::Cpu)?;
+    let meta = stylizer.metadata();
+    assert_eq!(meta.style_name.as_deref(), Some("stripes"));
+    let training = meta.training.as_ref().expect("training summary");
+    assert_eq!(training["steps"], 30);
+    assert_eq!(training["vgg_preprocess"], "caffe_bgr");
+    assert_eq!(training["config"]["image_size"], 32);
+    assert_eq!(
+        training["style_image_sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    assert!(training["final_losses"]["total"].as_f64().unwrap() > 0.0);
+    let out = stylizer.stylize(&DynamicImage::ImageRgb8(test_photo(30, 20)))?;
+    assert_eq!(out.dimensions(), (30, 20));
+    Ok(())
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run_bit_for_bit() -> anyhow::Result<()> {
+    let s = setup(5);
+    let straight = s.run_dir("straight");
+    let o = train(&s.args(&straight, 10), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Stop at step 6 (crossing an epoch boundary: 5 photos, batches of 2), then resume to 10.
+    let split = s.run_dir("split");
+    let o = train(&s.args(&split, 6), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let resume = [
+        "--resume".to_string(),
+        split.display().to_string(),
+        "--steps".into(),
+        "10".into(),
+    ];
+    let o = train(&resume, &[]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("resuming at step 6"), "{t}");
+
+    let a = model_tensors(&straight.join("model.safetensors"));
+    let b = model_tensors(&split.join("model.safetensors"));
+    assert_eq!(a.len(), b.len());
+    for ((ka, va), (_, vb)) in a.iter().zip(&b) {
+        assert!(va == vb, "{ka} differs after resume");
+    }
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_the_run_resumes() -> anyhow::Result<()> {
+    let s = setup(4);
+    let run = s.run_dir("run");
+    let mut args = s.args(&run, 100_000);
+    args.extend(["--checkpoint-every".into(), "100000".into()]);
+    let mut child = Command::new(binary("fauve-train"))
+        .args(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // Wait for the second step, then interrupt.
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let mut log = String::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        log.push_str(&line);
+        log.push('\n');
+        if line.starts_with("step 2/") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    for line in lines {
+        log.push_str(&line?);
+        log.push('\n');
+    }
+    let status = child.wait()?;
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("resume with: fauve-train --resume"), "{log}");
+    let ckpts: Vec<_> = std::fs::read_dir(run.join("checkpoints"))?
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(ckpts.len(), 1, "{ckpts:?}");
+    let step: usize = ckpts[0]["step-".len()..ckpts[0].len() - ".safetensors".len()].parse()?;
+    assert!(step >= 2, "{ckpts:?}");
+
+    let o = train(
+        &[
+            "--resume".into(),
+            run.display().to_string(),
+            "--steps".into(),
+            (step + 2).to_string(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(run.join("model.safetensors").exists());
+    Ok(())
+}
+
+#[test]
+fn a_crash_between_write_and_rename_keeps_the_last_good_checkpoint() -> anyhow::Result<()> {
+    let s = setup(4);
+    let run = s.run_dir("run");
+    let o = train(&s.args(&run, 4), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let good = run.join("checkpoints/step-00000004.safetensors");
+    let good_bytes = std::fs::read(&good)?;
+
+    // Resume towards step 8; the checkpoint at step 8 "crashes" before its rename.
+    let resume = |steps: &str| {
+        vec![
+            "--resume".to_string(),
+            run.display().to_string(),
+            "--steps".into(),
+            steps.into(),
+        ]
+    };
+    let o = train(&resume("8"), &[("FAUVE_FAULT", "before_rename")]);
+    assert!(!o.status.success(), "the simulated crash must kill the run");
+    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))?
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "step-00000008.safetensors"),
+        "{names:?}"
+    );
+    assert_eq!(
+        std::fs::read(&good)?,
+        good_bytes,
+        "last good checkpoint untouched"
+    );
+
+    // The next resume starts from the good checkpoint and cleans up.
+    let o = train(&resume("8"), &[]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("resuming at step 4"), "{t}");
+    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))?
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+    Ok(())
+}
+
+#[test]
+fn unreadable_photos_are_skipped_and_counted() -> anyhow::Result<()> {
+    let s = setup(5);
+    std::fs::write(
+        s.photos.join("corrupt.jpg"),
+        b"\xFF\xD8\xFF\xE0\x00\x10JFIF broken",
+    )?;
+    std::fs::write(s.photos.join("empty.png"), b"")?;
+    std::fs::write(s.photos.join("nested/notes.jpg"), "just text, not an image")?;
+    let run = s.run_dir("run");
+    // 8 files, batches of 2: 12 steps visit every file at least twice.
+    let o = train(&s.args(&run, 12), &[]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // Each bad file is reported once, however often the epochs pass over it.
+    assert_eq!(t.matches("warning: skipping ").count(), 3, "{t}");
+    for name in ["corrupt.jpg", "empty.png", "notes.jpg"] {
+        assert!(t.contains(name), "{name} reported\n{t}");
+    }
+    assert!(t.contains("3 unreadable file(s) skipped"), "{t}");
+    let m = fauve::ModelFile::load(&run.join("model.safetensors"), &Device::Cpu)?;
+    assert_eq!(m.metadata.training.unwrap()["skipped_files"], 3);
+    Ok(())
+}
+
+#[test]
+fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Result<()> {
+    let s = setup(2);
+    let run = s.run_dir("run");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--learning-rate".into(), "0.1".into()],
+            "unknown setting `--learning-rate`",
+        ),
+        (
+            vec!["--lr".into(), "-0.001".into()],
+            "`lr` must be a positive number",
+        ),
+        (
+            vec!["--style-image".into(), "/no/such/painting.jpg".into()],
+            "/no/such/painting.jpg",
+        ),
+        (
+            vec!["--data-dir".into(), "/no/such/photos".into()],
+            "/no/such/photos",
+        ),
+        (
+            vec!["--vgg".into(), "/no/such/vgg.safetensors".into()],
+            "/no/such/vgg.safetensors",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = s.args(&run, 3);
+        args.extend(extra);
+        let o = train(&args, &[]);
+        let t = text(&o);
+        assert!(!o.status.success(), "{t}");
+        assert!(t.contains(needle), "expected `{needle}`:\n{t}");
+        assert!(!t.contains("panicked"), "{t}");
+        assert!(
+            !run.join("checkpoints").exists()
+                || std::fs::read_dir(run.join("checkpoints"))?.count() == 0
+        );
+    }
+    // Unknown key in a config file.
+    let cfg = s.dir.path().join("bad.toml");
+    std::fs::write(&cfg, "image_size = 32\nbatchsize = 2\n")?;
+    let o = train(&["--config".into(), cfg.display().to_string()], &[]);
+    assert!(text(&o).contains("batchsize"), "{}", text(&o));
+
+    let o = train(&["--help".into()], &[]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for key in [
+        "--data-dir",
+        "--style-image",
+        "--content-weight",
+        "--checkpoint-every",
+        "--resume",
+    ] {
+        assert!(help.contains(key), "{key} in help:\n{help}");
+    }
+    Ok(())
+}
+
+#[test]
+fn shipped_configs_parse() -> anyhow::Result<()> {
+    // Every TOML under configs/ is a valid config (checked by the binary itself, with a
+    // missing data folder so it stops right after parsing).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&root)? {
+        let path = entry?.path();
+        let o = train(
+            &[
+                "--config".into(),
+                path.display().to_string(),
+                "--data-dir".into(),
+                "/no/such/photos".into(),
+            ],
+            &[],
+        );
+        let t = text(&o);
+        assert!(
+            t.contains("data folder /no/such/photos does not exist"),
+            "{}: {t}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 2, "configs/ has starry_night.toml and demo.toml");
+    Ok(())
+}
