@@ -2,8 +2,9 @@
 //! upsampling followed by one (which avoids the checkerboard artefacts of transposed convs).
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Init, VarBuilder};
+use candle_nn::{Init, VarBuilder};
 
+use crate::conv::conv2d;
 use crate::error::Result;
 use crate::padding::reflection_pad2d;
 
@@ -11,7 +12,9 @@ use crate::padding::reflection_pad2d;
 /// `[out, in, k, k]`, `conv2d.bias` `[out]`.
 #[derive(Debug, Clone)]
 pub struct ConvLayer {
-    conv: Conv2d,
+    weight: Tensor,
+    bias: Tensor,
+    stride: usize,
     pad: usize,
 }
 
@@ -33,12 +36,10 @@ impl ConvLayer {
         let weight =
             vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
         let bias = vb.get_with_hints(out_channels, "bias", init)?;
-        let cfg = Conv2dConfig {
-            stride,
-            ..Default::default()
-        };
         Ok(Self {
-            conv: Conv2d::new(weight, Some(bias), cfg),
+            weight,
+            bias,
+            stride,
             pad: kernel / 2,
         })
     }
@@ -47,7 +48,8 @@ impl ConvLayer {
 impl Module for ConvLayer {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let padded = reflection_pad2d(xs, self.pad).map_err(candle_core::Error::wrap)?;
-        self.conv.forward(&padded)
+        let ys = conv2d(&padded, &self.weight, 0, self.stride)?;
+        ys.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
     }
 }
 

@@ -14,6 +14,8 @@
 //! ```
 
 mod atomic_write;
+pub mod conv;
+mod custom_grad;
 mod device;
 mod error;
 mod image_io;

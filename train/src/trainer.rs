@@ -130,6 +130,13 @@ pub fn train(
 
     let run_dir = cfg.run_dir();
     let ckpt_dir = run_dir.join("checkpoints");
+    if resume.is_none() && !crate::checkpoint::list(&ckpt_dir).is_empty() {
+        bail!(
+            "run folder {} already holds checkpoints of an earlier run\n\nhint: continue it with `fauve-train --resume {}`, or choose a new --run-dir",
+            run_dir.display(),
+            run_dir.display()
+        );
+    }
     let samples_dir = run_dir.join("samples");
     for d in [&run_dir, &ckpt_dir, &samples_dir] {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;

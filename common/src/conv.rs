@@ -1,0 +1,357 @@
+//! 2-D convolution whose backward pass computes only the gradients that are needed, and
+//! computes the input gradient with a forward conv (im2col + GEMM) instead of candle's CPU
+//! `conv_transpose2d`, which is a plain loop.
+//!
+//! candle's own conv2d backward always computes both gradients: the kernel gradient of the
+//! frozen VGG16 (a third of a training step's arithmetic, thrown away) and the input gradient
+//! of the first layer, whose input is data. Here the forward runs as a plain candle conv2d
+//! outside the graph, and a custom op re-attaches it to its inputs with the selective backward.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+
+/// How the conv is computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Method {
+    /// candle's conv2d (im2col + GEMM): good when the input has few channels or they match.
+    Im2col,
+    /// One GEMM to `Cout·k²` channels, then `k²` shifted adds: for many inputs and few outputs
+    /// (the last 9x9 conv, 32 -> 3), where im2col builds a huge matrix for a 3-column GEMM.
+    ShiftAdd,
+}
+
+/// The custom op: forward passes the precomputed output through; backward does the work.
+struct SelectiveConvGrad {
+    stride: usize,
+    padding: usize,
+    need_input: bool,
+    need_kernel: bool,
+    method: Method,
+}
+
+/// `[Cout, Cin, k, k]` to `[Cout·k², Cin]`, rows ordered (o, ki, kj).
+fn kernel_rows(kernel: &Tensor) -> Result<Tensor> {
+    let (cout, cin, k, _) = kernel.dims4()?;
+    kernel.permute((0, 2, 3, 1))?.reshape((cout * k * k, cin))
+}
+
+/// Forward of [`Method::ShiftAdd`] (stride 1, no padding): `z = W'·x`, then
+/// `y[o, i, j] = Σ z[(o, ki, kj), i + ki, j + kj]`; one kernel row at a time, so that `z` holds
+/// `Cout·k` channels rather than `Cout·k²` (a 1080p frame would need 2 GB otherwise).
+fn shift_add_forward(input: &Tensor, kernel: &Tensor) -> Result<Tensor> {
+    let (b, cin, h, w) = input.dims4()?;
+    let (cout, _, k, _) = kernel.dims4()?;
+    let (ho, wo) = (h + 1 - k, w + 1 - k);
+    let flat = input.reshape((b, cin, h * w))?;
+    let mut out: Option<Tensor> = None;
+    for ki in 0..k {
+        // [Cout, Cin, k] -> [Cout·k, Cin], rows ordered (o, kj).
+        let rows = kernel
+            .narrow(2, ki, 1)?
+            .squeeze(2)?
+            .permute((0, 2, 1))?
+            .reshape((cout * k, cin))?;
+        let z = rows.broadcast_matmul(&flat)?.reshape((b, cout, k, h, w))?;
+        for kj in 0..k {
+            let part = z.narrow(2, kj, 1)?.narrow(3, ki, ho)?.narrow(4, kj, wo)?;
+            out = Some(match out {
+                Some(o) => (o + part)?,
+                None => part.contiguous()?,
+            });
+        }
+    }
+    out.expect("kernel has at least one tap")
+        .reshape((b, cout, ho, wo))
+}
+
+/// Inserts `stride - 1` zeros between neighbouring pixels: `[B, C, H, W]` to
+/// `[B, C, (H-1)·s+1, (W-1)·s+1]`.
+fn dilate(xs: &Tensor, stride: usize) -> Result<Tensor> {
+    if stride == 1 {
+        return Ok(xs.clone());
+    }
+    let (b, c, h, w) = xs.dims4()?;
+    let zeros = xs.zeros_like()?;
+    let mut cols = vec![xs.unsqueeze(4)?];
+    cols.extend(
+        (1..stride)
+            .map(|_| zeros.unsqueeze(4))
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let wide = Tensor::cat(&cols, 4)?
+        .reshape((b, c, h, w * stride))?
+        .narrow(3, 0, (w - 1) * stride + 1)?;
+    let zeros = wide.zeros_like()?;
+    let mut rows = vec![wide.unsqueeze(3)?];
+    rows.extend(
+        (1..stride)
+            .map(|_| zeros.unsqueeze(3))
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let w2 = (w - 1) * stride + 1;
+    Tensor::cat(&rows, 3)?
+        .reshape((b, c, h * stride, w2))?
+        .narrow(2, 0, (h - 1) * stride + 1)
+}
+
+impl SelectiveConvGrad {
+    /// Gradient of the input: a full correlation of the output gradient, dilated by the stride
+    /// and extended by the rows and columns the striding left unvisited, with the flipped,
+    /// transposed kernel.
+    fn input_grad(&self, input: &Tensor, kernel: &Tensor, grad: &Tensor) -> Result<Tensor> {
+        let (_, _, in_h, in_w) = input.dims4()?;
+        let (_, _, out_h, out_w) = grad.dims4()?;
+        let k = kernel.dim(2)?;
+        let (p, s) = (self.padding, self.stride);
+        let rest_h = in_h + 2 * p - k - (out_h - 1) * s;
+        let rest_w = in_w + 2 * p - k - (out_w - 1) * s;
+        let flipped = kernel.flip(&[2, 3])?.transpose(0, 1)?.contiguous()?;
+        let g = dilate(grad, s)?
+            .pad_with_zeros(2, 0, rest_h)?
+            .pad_with_zeros(3, 0, rest_w)?;
+        g.conv2d(&flipped, k - 1 - p, 1, 1, 1)
+    }
+
+    /// Gradient of the kernel: the input correlated with the output gradient, batch and
+    /// channels swapped (as in candle's own backward; an unfolded-input GEMM measured slower).
+    fn kernel_grad(&self, input: &Tensor, kernel: &Tensor, grad: &Tensor) -> Result<Tensor> {
+        let (_, _, kh, kw) = kernel.dims4()?;
+        let gk = input
+            .transpose(0, 1)?
+            .conv2d(&grad.transpose(0, 1)?, self.padding, 1, self.stride, 1)?
+            .transpose(0, 1)?;
+        let (_, _, gh, gw) = gk.dims4()?;
+        if gh != kh || gw != kw {
+            gk.narrow(2, 0, kh)?.narrow(3, 0, kw)
+        } else {
+            Ok(gk)
+        }
+    }
+}
+
+impl SelectiveConvGrad {
+    /// Backward of [`Method::ShiftAdd`]: the gradient of `z` is the output gradient placed at
+    /// each of the k² shifts; both gradients are then single GEMMs.
+    fn shift_add_grads(
+        &self,
+        input: &Tensor,
+        kernel: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (b, cin, h, w) = input.dims4()?;
+        let (cout, _, k, _) = kernel.dims4()?;
+        let mut shifted = Vec::with_capacity(k * k);
+        for ki in 0..k {
+            for kj in 0..k {
+                shifted.push(grad.pad_with_zeros(2, ki, k - 1 - ki)?.pad_with_zeros(
+                    3,
+                    kj,
+                    k - 1 - kj,
+                )?);
+            }
+        }
+        // [B, Cout, k², H, W] -> [B, Cout·k², H·W], rows ordered (o, ki, kj) like W'.
+        let gz = Tensor::stack(&shifted, 2)?.reshape((b, cout * k * k, h * w))?;
+        let gx = if self.need_input {
+            let rows_t = kernel_rows(kernel)?.t()?.contiguous()?;
+            Some(rows_t.broadcast_matmul(&gz)?.reshape((b, cin, h, w))?)
+        } else {
+            None
+        };
+        let gk = if self.need_kernel {
+            let x_t = input.reshape((b, cin, h * w))?.transpose(1, 2)?;
+            let g_rows = gz.matmul(&x_t.contiguous()?)?.sum(0)?; // [Cout·k², Cin]
+            Some(
+                g_rows
+                    .reshape((cout, k, k, cin))?
+                    .permute((0, 3, 1, 2))?
+                    .contiguous()?,
+            )
+        } else {
+            None
+        };
+        Ok((gx, gk, None))
+    }
+}
+
+impl CustomOp3 for SelectiveConvGrad {
+    fn name(&self) -> &'static str {
+        "fauve-selective-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        out: &CpuStorage,
+        out_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        if !out_layout.is_contiguous() || out_layout.start_offset() != 0 {
+            candle_core::bail!("selective conv2d: precomputed output must be contiguous");
+        }
+        Ok((out.clone(), out_layout.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+        out: &candle_core::CudaStorage,
+        out_layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        use candle_core::backend::BackendStorage;
+        if !out_layout.is_contiguous() || out_layout.start_offset() != 0 {
+            candle_core::bail!("selective conv2d: precomputed output must be contiguous");
+        }
+        Ok((out.try_clone(out_layout)?, out_layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        input: &Tensor,
+        kernel: &Tensor,
+        _out: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if self.method == Method::ShiftAdd {
+            return self.shift_add_grads(input, kernel, grad);
+        }
+        let gx = if self.need_input {
+            Some(self.input_grad(input, kernel, grad)?)
+        } else {
+            None
+        };
+        let gk = if self.need_kernel {
+            Some(self.kernel_grad(input, kernel, grad)?)
+        } else {
+            None
+        };
+        Ok((gx, gk, None))
+    }
+}
+
+/// `conv2d(input, kernel)` with zero padding `padding` and stride `stride` (no dilation, one
+/// group), differentiable with respect to whichever of `input` and `kernel` are tracked:
+/// nothing is computed for a constant kernel (frozen VGG16) or a data input.
+pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    let need_input = input.track_op();
+    let need_kernel = kernel.track_op();
+    let (cout, cin, k, _) = kernel.dims4()?;
+    let method = if stride == 1 && padding == 0 && k > 1 && cout * 4 <= cin {
+        Method::ShiftAdd
+    } else {
+        Method::Im2col
+    };
+    let (x, w) = (input.detach(), kernel.detach());
+    let out = match method {
+        Method::Im2col => x.conv2d(&w, padding, stride, 1, 1)?,
+        Method::ShiftAdd => shift_add_forward(&x, &w)?,
+    }
+    .contiguous()?;
+    if !need_input && !need_kernel {
+        return Ok(out);
+    }
+    let op = SelectiveConvGrad {
+        stride,
+        padding,
+        need_input,
+        need_kernel,
+        method,
+    };
+    input.apply_op3(kernel, &out, op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn rel(a: &Tensor, b: &Tensor) -> f64 {
+        let d = (a - b).unwrap().sqr().unwrap().sum_all().unwrap();
+        let n = b.sqr().unwrap().sum_all().unwrap();
+        (d.to_scalar::<f32>().unwrap() as f64 / n.to_scalar::<f32>().unwrap() as f64).sqrt()
+    }
+
+    /// Output and both gradients against candle's own conv2d and its backward.
+    fn check(
+        shape: (usize, usize, usize, usize),
+        cout: usize,
+        k: usize,
+        pad: usize,
+        stride: usize,
+    ) {
+        let dev = Device::Cpu;
+        let (b, cin, h, w) = shape;
+        let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
+        let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
+        // Reference: explicit zero padding, then candle's unpadded conv (candle's backward is
+        // wrong for padded strided convs: its conv_transpose2d output padding is off).
+        let padded = x
+            .as_tensor()
+            .pad_with_zeros(2, pad, pad)
+            .unwrap()
+            .pad_with_zeros(3, pad, pad)
+            .unwrap();
+        let reference = padded.conv2d(wt.as_tensor(), 0, stride, 1, 1).unwrap();
+        let ours = conv2d(x.as_tensor(), wt.as_tensor(), pad, stride).unwrap();
+        assert_eq!(ours.dims(), reference.dims());
+        assert!(rel(&ours, &reference) < 1e-6);
+        // A random projection of the output as the loss, so every output gradient differs.
+        let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
+        let g_ref = (reference * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_ours = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        for (name, v) in [("input", &x), ("kernel", &wt)] {
+            let a = g_ours.get(v.as_tensor()).unwrap();
+            let e = g_ref.get(v.as_tensor()).unwrap();
+            let err = rel(a, e);
+            assert!(
+                err < 1e-5,
+                "{name} grad {shape:?} k{k} p{pad} s{stride}: {err:e}"
+            );
+        }
+    }
+
+    #[test]
+    fn matches_candle_conv2d_and_its_gradients() {
+        check((2, 3, 12, 10), 4, 3, 1, 1);
+        check((1, 5, 13, 11), 6, 3, 0, 1);
+        check((2, 3, 20, 18), 4, 9, 0, 1);
+        check((2, 4, 12, 10), 5, 3, 0, 2); // striding drops the last row and column
+        check((1, 4, 12, 10), 3, 3, 1, 2);
+        check((1, 2, 11, 13), 3, 3, 0, 2);
+        // Few outputs from many inputs: the shift-and-add path (the last 9x9 conv).
+        check((2, 32, 21, 19), 3, 9, 0, 1);
+        check((1, 16, 9, 8), 4, 3, 0, 1);
+        // (candle's own backward fails when H and W leave different remainders under the
+        // stride, e.g. 11x10: it uses H's output padding for W. Ours pads each side itself.)
+    }
+
+    #[test]
+    fn constant_kernel_gets_no_gradient_but_input_does() {
+        let dev = Device::Cpu;
+        let x = Var::randn(0f32, 1., (1, 2, 6, 6), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1., (3, 2, 3, 3), &dev).unwrap();
+        let y = conv2d(x.as_tensor(), &k, 1, 1).unwrap();
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        assert!(grads.get(x.as_tensor()).is_some());
+        assert!(grads.get(&k).is_none());
+    }
+
+    #[test]
+    fn untracked_inputs_build_no_graph() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1., (1, 2, 6, 6), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1., (3, 2, 3, 3), &dev).unwrap();
+        assert!(!conv2d(&x, &k, 1, 1).unwrap().track_op());
+    }
+}
