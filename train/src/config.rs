@@ -252,9 +252,22 @@ pub fn load(path: Option<&Path>, overrides: &toml::Table) -> Result<TrainConfig>
         table.insert(k.clone(), v.clone());
     }
     let where_ = path.map_or("command line".into(), |p| p.display().to_string());
-    let cfg: TrainConfig = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("{where_}: {}", e.message().trim()))?;
+    let cfg: TrainConfig =
+        toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                // Type errors from a Value carry no position: find the key that fails alone.
+                let culprit = table.iter().find(|(k, v)| {
+                    let one = toml::Table::from_iter([((*k).clone(), (*v).clone())]);
+                    toml::Value::Table(one).try_into::<TrainConfig>().is_err()
+                });
+                match culprit {
+                    Some((k, v)) => {
+                        anyhow::anyhow!("{where_}: `{k}` = {v}: {}", e.message().trim())
+                    }
+                    None => anyhow::anyhow!("{where_}: {}", e.message().trim()),
+                }
+            })?;
     cfg.validate()?;
     Ok(cfg)
 }
@@ -428,7 +441,7 @@ mod tests {
         for (flag, value, needle) in [
             ("--lr", "-0.001", "`lr` must be a positive number"),
             ("--batch-size", "0", "`batch_size` must be at least 1"),
-            ("--image-size", "abc", "image_size"),
+            ("--image-size", "abc", "`image_size` = \"abc\""),
             ("--content-layer", "relu9_9", "unknown layer `relu9_9`"),
             ("--style-weight", "nan", "`style_weight`"),
             ("--device", "tpu", "`device`"),
