@@ -24,9 +24,9 @@ fi
 
 OUT=out/demo
 PHOTOS=(data/photos/fruits.jpg data/photos/baboon.jpg data/photos/building.jpg data/photos/messi5.jpg)
-target/release/fauve-infer --model "$MODEL" "${PHOTOS[@]}" --max-size 512 -o "$OUT" --device cpu
+target/release/fauve-infer --model "$MODEL" "${PHOTOS[@]}" --max-size 320 -o "$OUT" --device cpu
 target/release/examples/triptych "$OUT/triptych.jpg" 300 \
-    data/photos/fruits.jpg data/styles/starry_night.jpg "$OUT/fruits-starry_night_demo.jpg"
+    data/photos/fruits.jpg data/styles/starry_night.jpg "$OUT/fruits-starry_night_demo.jpg" "$OUT/building-starry_night_demo.jpg"
 
 cat <<MSG
 
