@@ -317,6 +317,18 @@ mod tests {
     }
 
     #[test]
+    fn random_crops_are_seeded_and_stay_inside_the_image() {
+        let img = image::RgbImage::from_fn(40, 8, |x, _| image::Rgb([x as u8 * 5, 0, 0]));
+        let img = DynamicImage::ImageRgb8(img);
+        let crop = |seed| crop_photo(&img, 8, Some(&mut ChaCha8Rng::seed_from_u64(seed)));
+        assert_eq!(crop(1), crop(1));
+        let offsets: std::collections::BTreeSet<u32> =
+            (0..20).map(|s| crop(s)[0] as u32 / 5).collect();
+        assert!(offsets.len() > 3, "crops vary: {offsets:?}");
+        assert!(offsets.iter().all(|&x| x <= 32), "{offsets:?}");
+    }
+
+    #[test]
     fn missing_and_empty_folders_are_errors() {
         let err = list_images(Path::new("/no/such/photos"))
             .unwrap_err()

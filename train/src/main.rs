@@ -23,6 +23,7 @@ use trainer::Outcome;
 /// Settings that may change when a run is resumed; the others define the run.
 const RESUMABLE_KEYS: &[&str] = &[
     "steps",
+    "lr",
     "epochs",
     "log_every",
     "checkpoint_every",

@@ -266,10 +266,11 @@ pub fn train(
         if !total.is_finite() {
             progress.finish();
             bail!(
-                "the loss became non-finite at step {} (content {c}, style {st}, tv {tv}); stopping without saving this state\n\nlast good checkpoint: {}\nhint: lower --lr or --style-weight, then resume with --resume {}",
+                "the loss became non-finite at step {} (content {c}, style {st}, tv {tv}); stopping without saving this state\n\nlast good checkpoint: {}\nhint: resume from it with a lower learning rate (fauve-train --resume {} --lr {:e}), or start over with a new --run-dir and a lower --lr or --style-weight",
                 state.step + 1,
                 last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string()),
-                run_dir.display()
+                run_dir.display(),
+                cfg.lr / 10.0
             );
         }
         let grads = terms.total.backward()?;

@@ -311,6 +311,36 @@ fn a_crash_between_write_and_rename_keeps_the_last_good_checkpoint() -> anyhow::
 }
 
 #[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() -> anyhow::Result<()> {
+    let s = setup(4);
+    let run = s.run_dir("run");
+    let mut args = s.args(&run, 10);
+    // An absurd learning rate blows the weights up after the first update.
+    args.extend([
+        "--lr".into(),
+        "1e8".into(),
+        "--checkpoint-every".into(),
+        "1".into(),
+    ]);
+    let o = train(&args, &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("the loss became non-finite at step 2"), "{t}");
+    assert!(
+        t.contains("step-00000001.safetensors"),
+        "names the last good checkpoint: {t}"
+    );
+    assert!(!t.contains("panicked"), "{t}");
+    let ckpts: Vec<_> = std::fs::read_dir(run.join("checkpoints"))?
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(ckpts, vec!["step-00000001.safetensors".to_string()]);
+    assert!(!run.join("model.safetensors").exists());
+
+    Ok(())
+}
+
+#[test]
 fn unreadable_photos_are_skipped_and_counted() -> anyhow::Result<()> {
     let s = setup(5);
     std::fs::write(
