@@ -5,9 +5,14 @@
 //! candle's own conv2d backward always computes both gradients: the kernel gradient of the
 //! frozen VGG16 (a third of a training step's arithmetic, thrown away) and the input gradient
 //! of the first layer, whose input is data. Here the forward runs as a plain candle conv2d
-//! outside the graph, and a custom op re-attaches it to its inputs with the selective backward.
+//! outside the graph, and [`with_backward`] re-attaches it to its inputs with the selective
+//! backward.
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use std::sync::Arc;
+
+use candle_core::{Result, Tensor};
+
+use crate::custom_grad::with_backward;
 
 /// How the conv is computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,7 +24,7 @@ enum Method {
     ShiftAdd,
 }
 
-/// The custom op: forward passes the precomputed output through; backward does the work.
+/// The selective backward of one conv call.
 struct SelectiveConvGrad {
     stride: usize,
     padding: usize,
@@ -136,7 +141,7 @@ impl SelectiveConvGrad {
         input: &Tensor,
         kernel: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (b, cin, h, w) = input.dims4()?;
         let (cout, _, k, _) = kernel.dims4()?;
         let mut shifted = Vec::with_capacity(k * k);
@@ -169,55 +174,18 @@ impl SelectiveConvGrad {
         } else {
             None
         };
-        Ok((gx, gk, None))
+        Ok((gx, gk))
     }
 }
 
-impl CustomOp3 for SelectiveConvGrad {
-    fn name(&self) -> &'static str {
-        "fauve-selective-conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        out: &CpuStorage,
-        out_layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        if !out_layout.is_contiguous() || out_layout.start_offset() != 0 {
-            candle_core::bail!("selective conv2d: precomputed output must be contiguous");
-        }
-        Ok((out.clone(), out_layout.shape().clone()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        out: &candle_core::CudaStorage,
-        out_layout: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        use candle_core::backend::BackendStorage;
-        if !out_layout.is_contiguous() || out_layout.start_offset() != 0 {
-            candle_core::bail!("selective conv2d: precomputed output must be contiguous");
-        }
-        Ok((out.try_clone(out_layout)?, out_layout.shape().clone()))
-    }
-
-    fn bwd(
+impl SelectiveConvGrad {
+    /// The gradients of input and kernel (None where not needed) for output gradient `grad`.
+    fn grads(
         &self,
         input: &Tensor,
         kernel: &Tensor,
-        _out: &Tensor,
-        _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         if self.method == Method::ShiftAdd {
             return self.shift_add_grads(input, kernel, grad);
         }
@@ -231,7 +199,7 @@ impl CustomOp3 for SelectiveConvGrad {
         } else {
             None
         };
-        Ok((gx, gk, None))
+        Ok((gx, gk))
     }
 }
 
@@ -263,19 +231,16 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) ->
         need_kernel,
         method,
     };
-    input.apply_op3(kernel, &out, op)
+    // The backward sees detached copies: its results must carry no op history.
+    let backward = Arc::new(move |grad: &Tensor| op.grads(&x, &w, grad));
+    with_backward("fauve-selective-conv2d", input, kernel, out, backward)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::rel_l2;
     use candle_core::{Device, Var};
-
-    fn rel(a: &Tensor, b: &Tensor) -> f64 {
-        let d = (a - b).unwrap().sqr().unwrap().sum_all().unwrap();
-        let n = b.sqr().unwrap().sum_all().unwrap();
-        (d.to_scalar::<f32>().unwrap() as f64 / n.to_scalar::<f32>().unwrap() as f64).sqrt()
-    }
 
     /// Output and both gradients against candle's own conv2d and its backward.
     fn check(
@@ -300,7 +265,7 @@ mod tests {
         let reference = padded.conv2d(wt.as_tensor(), 0, stride, 1, 1).unwrap();
         let ours = conv2d(x.as_tensor(), wt.as_tensor(), pad, stride).unwrap();
         assert_eq!(ours.dims(), reference.dims());
-        assert!(rel(&ours, &reference) < 1e-6);
+        assert!(rel_l2(&ours, &reference) < 1e-6);
         // A random projection of the output as the loss, so every output gradient differs.
         let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
         let g_ref = (reference * &r)
@@ -313,7 +278,7 @@ mod tests {
         for (name, v) in [("input", &x), ("kernel", &wt)] {
             let a = g_ours.get(v.as_tensor()).unwrap();
             let e = g_ref.get(v.as_tensor()).unwrap();
-            let err = rel(a, e);
+            let err = rel_l2(a, e);
             assert!(
                 err < 1e-5,
                 "{name} grad {shape:?} k{k} p{pad} s{stride}: {err:e}"

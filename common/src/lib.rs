@@ -26,6 +26,8 @@ mod norm;
 mod padding;
 mod safetensors_file;
 mod stylizer;
+#[cfg(test)]
+mod test_util;
 mod transformer;
 mod vgg;
 

@@ -82,6 +82,7 @@ impl Module for InstanceNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::rel_l2;
     use candle_core::{DType, Device, Var};
     use std::collections::HashMap;
 
@@ -98,25 +99,6 @@ mod tests {
             .reshape((b, c, h, w))
     }
 
-    fn rel(a: &Tensor, b: &Tensor) -> f64 {
-        let d = (a - b)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        let n = b
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        (d as f64 / n as f64).sqrt()
-    }
-
     #[test]
     fn closed_form_backward_matches_candle_on_the_composition() -> anyhow::Result<()> {
         let dev = Device::Cpu;
@@ -131,11 +113,11 @@ mod tests {
         let r = Tensor::randn(0f32, 1., (2, 5, 7, 6), &dev)?;
         let ours = norm.forward(x.as_tensor())?;
         let reference = composed(x.as_tensor(), weight.as_tensor(), bias.as_tensor())?;
-        assert!(rel(&ours, &reference) < 1e-6);
+        assert!(rel_l2(&ours, &reference) < 1e-6);
         let g1 = (ours * &r)?.sum_all()?.backward()?;
         let g2 = (reference * &r)?.sum_all()?.backward()?;
         for (name, v) in [("x", &x), ("weight", &weight), ("bias", &bias)] {
-            let err = rel(
+            let err = rel_l2(
                 g1.get(v.as_tensor()).unwrap(),
                 g2.get(v.as_tensor()).unwrap(),
             );
