@@ -23,7 +23,7 @@ if [ ! -x "$T/bin/nvcc" ]; then
 fi
 export PATH="$T/bin:$PATH" CUDA_HOME="$T" CUDA_ROOT="$T"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
-export CARGO_TARGET_DIR=${FAUVE_CUDA_TARGET:-$HOME/.cache/fauve/cuda-target}
+export CARGO_TARGET_DIR=${FAUVE_CUDA_TARGET:-${HOME:-/tmp}/.cache/fauve/cuda-target}
 echo "cuda-check: nvcc $(nvcc --version | grep -o 'release [0-9.]*'), sm_$CUDA_COMPUTE_CAP, target $CARGO_TARGET_DIR"
 cargo check --locked --workspace --all-targets --features cuda
 echo "cuda-check: every CUDA path type-checks"
