@@ -16,6 +16,18 @@ use crate::error::{Error, Result};
 /// JPEG quality used when writing `.jpg` outputs.
 pub const JPEG_QUALITY: u8 = 95;
 
+/// File extensions taken to be images when a folder is searched for photos.
+pub const IMAGE_EXTENSIONS: [&str; 9] = [
+    "jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "jfif",
+];
+
+/// Whether `path` has one of [`IMAGE_EXTENSIONS`] (any case). Decoding still goes by content.
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 fn image_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Image {
         path: path.to_path_buf(),

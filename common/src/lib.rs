@@ -35,8 +35,8 @@ pub use atomic_write::atomic_write;
 pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{Error, Result};
 pub use image_io::{
-    image_to_tensor, load_image, output_format, resize_for_stylizing, save_image, tensor_to_image,
-    to_rgb, JPEG_QUALITY,
+    has_image_extension, image_to_tensor, load_image, output_format, resize_for_stylizing,
+    save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,
 };
 pub use layers::{ConvLayer, UpsampleConvLayer};
 pub use model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};

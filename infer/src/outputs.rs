@@ -5,17 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// File extensions picked up when an input is a directory.
-const IMAGE_EXTENSIONS: [&str; 9] = [
-    "jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "jfif",
-];
-
-fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 /// Expands inputs: files are kept as given (whatever their name; the decoder looks at content),
 /// directories become their image files, sorted. A missing input is an error.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -25,7 +14,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
                 .with_context(|| format!("cannot list {}", input.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && has_image_extension(p))
+                .filter(|p| p.is_file() && fauve::has_image_extension(p))
                 .collect();
             if found.is_empty() {
                 eprintln!(

@@ -18,10 +18,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-const IMAGE_EXTENSIONS: [&str; 9] = [
-    "jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "jfif",
-];
-
 /// All image files under `dir` (by extension, recursively), sorted so that the order, and so
 /// the shuffle, is the same on every machine. A missing or empty folder is an error.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -34,14 +30,7 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(true) {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let ext = entry
-            .path()
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if entry.file_type().is_file()
-            && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
-        {
+        if entry.file_type().is_file() && fauve::has_image_extension(entry.path()) {
             files.push(entry.into_path());
         }
     }
@@ -49,7 +38,7 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
         bail!(
             "data folder {} has no image files ({})",
             dir.display(),
-            IMAGE_EXTENSIONS.join(", ")
+            fauve::IMAGE_EXTENSIONS.join(", ")
         );
     }
     files.sort();
