@@ -10,8 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use fauve::{ModelMetadata, TransformerNet, Vgg16};
-use image::RgbImage;
+use fauve::{ModelMetadata, Stylizer, TransformerNet, Vgg16};
 use sha2::{Digest, Sha256};
 
 use crate::adam::Adam;
@@ -78,22 +77,6 @@ fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
     Ok(fauve::image_to_tensor(&img, device)?)
 }
 
-fn stylize_sample(net: &TransformerNet, sample: &Tensor) -> Result<RgbImage> {
-    let out = net.forward(sample)?.detach();
-    let (_, _, h, w) = sample.dims4()?;
-    let img = fauve::tensor_to_image(&out)?;
-    Ok(if img.dimensions() == (w as u32, h as u32) {
-        img
-    } else {
-        image::imageops::resize(
-            &img,
-            w as u32,
-            h as u32,
-            image::imageops::FilterType::CatmullRom,
-        )
-    })
-}
-
 /// Runs (or resumes) training as configured. `interrupted` is set by the Ctrl-C handler.
 pub fn train(
     cfg: &TrainConfig,
@@ -115,9 +98,9 @@ pub fn train(
         }
     };
     let sample = fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
-    let sample = fauve::image_to_tensor(&sample, &device)?;
 
-    let (cw, sw) = default_weights(vgg.preprocess());
+    let preprocess = vgg.preprocess();
+    let (cw, sw) = default_weights(preprocess);
     let weights = LossWeights {
         content: cfg.content_weight.unwrap_or(cw),
         style: cfg.style_weight.unwrap_or(sw),
@@ -313,7 +296,8 @@ pub fn train(
         }
         if cfg.sample_every > 0 && (state.step % cfg.sample_every == 0 || state.step == total_steps)
         {
-            let img = stylize_sample(&net, &sample)?;
+            let stylizer = Stylizer::from_network(net.clone(), ModelMetadata::default(), &device);
+            let img = stylizer.stylize(&sample)?;
             let path = samples_dir.join(format!("step-{:08}.png", state.step));
             if let Err(e) = fauve::save_image(&img, &path) {
                 progress.println(format!("warning: cannot write sample: {e}"));
@@ -344,7 +328,7 @@ pub fn train(
         "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv},
         "style_image_sha256": sha256_file(&cfg.style_image)?,
         "vgg_sha256": sha256_file(&cfg.vgg)?,
-        "vgg_preprocess": loss_preprocess(cfg)?,
+        "vgg_preprocess": preprocess.as_str(),
         "skipped_files": state.bad_files.len(),
         "training_images": files.len(),
         "fauve_version": env!("CARGO_PKG_VERSION"),
@@ -371,9 +355,4 @@ pub fn train(
         eprintln!("warning: TensorBoard events are incomplete (logging failed during the run)");
     }
     Ok(Outcome::Finished { model })
-}
-
-fn loss_preprocess(cfg: &TrainConfig) -> Result<String> {
-    let meta = fauve::SafetensorsFile::open(&cfg.vgg)?.metadata()?;
-    Ok(meta.get(fauve::PREPROCESS_KEY).cloned().unwrap_or_default())
 }
