@@ -68,34 +68,26 @@ fn shift_add_forward(input: &Tensor, kernel: &Tensor) -> Result<Tensor> {
         .reshape((b, cout, ho, wo))
 }
 
+/// Inserts `stride - 1` zeros after each element along `dim` (none after the last).
+fn dilate_dim(xs: &Tensor, dim: usize, stride: usize) -> Result<Tensor> {
+    let len = xs.dim(dim)?;
+    let zeros = xs.zeros_like()?.unsqueeze(dim + 1)?;
+    let mut parts = vec![xs.unsqueeze(dim + 1)?];
+    parts.extend(std::iter::repeat_n(zeros, stride - 1));
+    let mut dims = xs.dims().to_vec();
+    dims[dim] = len * stride;
+    Tensor::cat(&parts, dim + 1)?
+        .reshape(dims)?
+        .narrow(dim, 0, (len - 1) * stride + 1)
+}
+
 /// Inserts `stride - 1` zeros between neighbouring pixels: `[B, C, H, W]` to
 /// `[B, C, (H-1)·s+1, (W-1)·s+1]`.
 fn dilate(xs: &Tensor, stride: usize) -> Result<Tensor> {
     if stride == 1 {
         return Ok(xs.clone());
     }
-    let (b, c, h, w) = xs.dims4()?;
-    let zeros = xs.zeros_like()?;
-    let mut cols = vec![xs.unsqueeze(4)?];
-    cols.extend(
-        (1..stride)
-            .map(|_| zeros.unsqueeze(4))
-            .collect::<Result<Vec<_>>>()?,
-    );
-    let wide = Tensor::cat(&cols, 4)?
-        .reshape((b, c, h, w * stride))?
-        .narrow(3, 0, (w - 1) * stride + 1)?;
-    let zeros = wide.zeros_like()?;
-    let mut rows = vec![wide.unsqueeze(3)?];
-    rows.extend(
-        (1..stride)
-            .map(|_| zeros.unsqueeze(3))
-            .collect::<Result<Vec<_>>>()?,
-    );
-    let w2 = (w - 1) * stride + 1;
-    Tensor::cat(&rows, 3)?
-        .reshape((b, c, h * stride, w2))?
-        .narrow(2, 0, (h - 1) * stride + 1)
+    dilate_dim(&dilate_dim(xs, 3, stride)?, 2, stride)
 }
 
 impl SelectiveConvGrad {
@@ -131,9 +123,7 @@ impl SelectiveConvGrad {
             Ok(gk)
         }
     }
-}
 
-impl SelectiveConvGrad {
     /// Backward of [`Method::ShiftAdd`]: the gradient of `z` is the output gradient placed at
     /// each of the k² shifts; both gradients are then single GEMMs.
     fn shift_add_grads(
@@ -176,9 +166,7 @@ impl SelectiveConvGrad {
         };
         Ok((gx, gk))
     }
-}
 
-impl SelectiveConvGrad {
     /// The gradients of input and kernel (None where not needed) for output gradient `grad`.
     fn grads(
         &self,
