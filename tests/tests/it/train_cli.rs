@@ -106,6 +106,24 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Arguments that resume the run in `run` up to `steps` steps.
+fn resume_args(run: &Path, steps: usize) -> Vec<String> {
+    vec![
+        "--resume".into(),
+        run.display().to_string(),
+        "--steps".into(),
+        steps.to_string(),
+    ]
+}
+
+/// File names in the run's checkpoints folder.
+fn checkpoint_names(run: &Path) -> Vec<String> {
+    std::fs::read_dir(run.join("checkpoints"))
+        .expect("checkpoints folder")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
 /// Total losses from the plain progress lines (`step N/M ... total X ...`).
 fn totals(o: &Output) -> Vec<f64> {
     String::from_utf8_lossy(&o.stderr)
@@ -191,13 +209,7 @@ fn resumed_run_equals_uninterrupted_run_bit_for_bit() -> anyhow::Result<()> {
     let split = s.run_dir("split");
     let o = train(&s.args(&split, 6), &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let resume = [
-        "--resume".to_string(),
-        split.display().to_string(),
-        "--steps".into(),
-        "10".into(),
-    ];
-    let o = train(&resume, &[]);
+    let o = train(&resume_args(&split, 10), &[]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("resuming at step 6"), "{t}");
@@ -243,22 +255,12 @@ fn ctrl_c_writes_a_checkpoint_and_the_run_resumes() -> anyhow::Result<()> {
     let status = child.wait()?;
     assert_eq!(status.code(), Some(130), "{log}");
     assert!(log.contains("resume with: fauve-train --resume"), "{log}");
-    let ckpts: Vec<_> = std::fs::read_dir(run.join("checkpoints"))?
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let ckpts = checkpoint_names(&run);
     assert_eq!(ckpts.len(), 1, "{ckpts:?}");
     let step: usize = ckpts[0]["step-".len()..ckpts[0].len() - ".safetensors".len()].parse()?;
     assert!(step >= 2, "{ckpts:?}");
 
-    let o = train(
-        &[
-            "--resume".into(),
-            run.display().to_string(),
-            "--steps".into(),
-            (step + 2).to_string(),
-        ],
-        &[],
-    );
+    let o = train(&resume_args(&run, step + 2), &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(run.join("model.safetensors").exists());
     Ok(())
@@ -274,19 +276,9 @@ fn a_crash_between_write_and_rename_keeps_the_last_good_checkpoint() -> anyhow::
     let good_bytes = std::fs::read(&good)?;
 
     // Resume towards step 8; the checkpoint at step 8 "crashes" before its rename.
-    let resume = |steps: &str| {
-        vec![
-            "--resume".to_string(),
-            run.display().to_string(),
-            "--steps".into(),
-            steps.into(),
-        ]
-    };
-    let o = train(&resume("8"), &[("FAUVE_FAULT", "before_rename")]);
+    let o = train(&resume_args(&run, 8), &[("FAUVE_FAULT", "before_rename")]);
     assert!(!o.status.success(), "the simulated crash must kill the run");
-    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))?
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let names = checkpoint_names(&run);
     assert!(names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
     assert!(
         !names.iter().any(|n| n == "step-00000008.safetensors"),
@@ -299,13 +291,11 @@ fn a_crash_between_write_and_rename_keeps_the_last_good_checkpoint() -> anyhow::
     );
 
     // The next resume starts from the good checkpoint and cleans up.
-    let o = train(&resume("8"), &[]);
+    let o = train(&resume_args(&run, 8), &[]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("resuming at step 4"), "{t}");
-    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))?
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let names = checkpoint_names(&run);
     assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
     Ok(())
 }
@@ -331,9 +321,7 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() -> anyho
         "names the last good checkpoint: {t}"
     );
     assert!(!t.contains("panicked"), "{t}");
-    let ckpts: Vec<_> = std::fs::read_dir(run.join("checkpoints"))?
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let ckpts = checkpoint_names(&run);
     assert_eq!(ckpts, vec!["step-00000001.safetensors".to_string()]);
     assert!(!run.join("model.safetensors").exists());
 
