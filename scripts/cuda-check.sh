@@ -2,7 +2,7 @@
 # Type-check every CUDA code path on a machine without a GPU: installs the CUDA 13.4 compiler
 # wheels from PyPI into .venv-cuda/, has candle's build compile its kernels with nvcc for
 # sm_90 (Hopper; CUDA_COMPUTE_CAP overrides), and runs `cargo check --features cuda` on the whole
-# workspace. No linking, so no driver or CUDA libraries are needed. About 10 minutes the first
+# workspace, with and without cuDNN. No linking, so no driver or CUDA libraries are needed. About 10 minutes the first
 # time on 2 cores; the target folder is kept (FAUVE_CUDA_TARGET, default
 # ~/.cache/fauve/cuda-target), so later runs take seconds.
 set -euo pipefail
@@ -26,4 +26,7 @@ export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR=${FAUVE_CUDA_TARGET:-${HOME:-/tmp}/.cache/fauve/cuda-target}
 echo "cuda-check: nvcc $(nvcc --version | grep -o 'release [0-9.]*'), sm_$CUDA_COMPUTE_CAP, target $CARGO_TARGET_DIR"
 cargo check --locked --workspace --all-targets --features cuda
-echo "cuda-check: every CUDA path type-checks"
+# The cuDNN build (candle's convolutions through cuDNN) type-checks the same way: cudarc's
+# bindings are Rust, so no cuDNN headers or library are needed until linking.
+cargo check --locked --workspace --all-targets --features cudnn
+echo "cuda-check: every CUDA and cuDNN path type-checks"

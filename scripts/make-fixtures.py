@@ -105,10 +105,10 @@ POOLS = {4, 9, 16}
 
 def preprocess(x, kind):
     if kind == "caffe_bgr":
-        mean = torch.tensor([103.939, 116.779, 123.68], dtype=x.dtype).view(1, 3, 1, 1)
+        mean = torch.tensor([103.939, 116.779, 123.68], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return x.flip(1) - mean
-    mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x / 255 - mean) / std
 
 

@@ -228,7 +228,7 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) ->
 mod tests {
     use super::*;
     use crate::test_util::rel_l2;
-    use candle_core::{Device, Var};
+    use candle_core::Var;
 
     /// Output and both gradients against candle's own conv2d and its backward.
     fn check(
@@ -238,7 +238,7 @@ mod tests {
         pad: usize,
         stride: usize,
     ) {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         let (b, cin, h, w) = shape;
         let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
         let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn constant_kernel_gets_no_gradient_but_input_does() {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         let x = Var::randn(0f32, 1., (1, 2, 6, 6), &dev).unwrap();
         let k = Tensor::randn(0f32, 1., (3, 2, 3, 3), &dev).unwrap();
         let y = conv2d(x.as_tensor(), &k, 1, 1).unwrap();
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn untracked_inputs_build_no_graph() {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         let x = Tensor::randn(0f32, 1., (1, 2, 6, 6), &dev).unwrap();
         let k = Tensor::randn(0f32, 1., (3, 2, 3, 3), &dev).unwrap();
         assert!(!conv2d(&x, &k, 1, 1).unwrap().track_op());

@@ -1,7 +1,7 @@
 //! The two conv blocks of the transform network: reflection-padded conv, and nearest-neighbour
 //! upsampling followed by one (which avoids the checkerboard artefacts of transposed convs).
 
-use candle_core::{Module, Tensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::conv::conv2d;
@@ -16,6 +16,9 @@ pub struct ConvLayer {
     bias: Tensor,
     stride: usize,
     pad: usize,
+    /// The dtype the conv computes in (see [`crate::Precision`]); the output is in the
+    /// weights' dtype again.
+    compute: DType,
 }
 
 impl ConvLayer {
@@ -36,20 +39,34 @@ impl ConvLayer {
         let weight =
             vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
         let bias = vb.get_with_hints(out_channels, "bias", init)?;
+        let compute = weight.dtype();
         Ok(Self {
             weight,
             bias,
             stride,
             pad: kernel / 2,
+            compute,
         })
+    }
+
+    /// Sets the dtype the conv computes in; gradients still reach the weights in their own.
+    pub fn set_compute_dtype(&mut self, dtype: DType) {
+        self.compute = dtype;
     }
 }
 
 impl Module for ConvLayer {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let padded = reflection_pad2d(xs, self.pad).map_err(candle_core::Error::wrap)?;
-        let ys = conv2d(&padded, &self.weight, 0, self.stride)?;
-        ys.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+        let xs = xs.to_dtype(self.compute)?;
+        let padded = reflection_pad2d(&xs, self.pad).map_err(candle_core::Error::wrap)?;
+        let ys = conv2d(
+            &padded,
+            &self.weight.to_dtype(self.compute)?,
+            0,
+            self.stride,
+        )?;
+        ys.to_dtype(self.weight.dtype())?
+            .broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
     }
 }
 
@@ -71,11 +88,18 @@ impl UpsampleConvLayer {
             conv: ConvLayer::new(in_channels, out_channels, kernel, 1, vb)?,
         })
     }
+
+    /// Sets the dtype the upsampling and conv compute in.
+    pub fn set_compute_dtype(&mut self, dtype: DType) {
+        self.conv.set_compute_dtype(dtype);
+    }
 }
 
 impl Module for UpsampleConvLayer {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let (_, _, h, w) = xs.dims4()?;
+        // Cast first: the upsampled tensor is four times larger.
+        let xs = xs.to_dtype(self.conv.compute)?;
         self.conv.forward(&xs.upsample_nearest2d(2 * h, 2 * w)?)
     }
 }

@@ -24,6 +24,7 @@ pub mod loss;
 mod model_file;
 mod norm;
 mod padding;
+mod precision;
 mod safetensors_file;
 mod stylizer;
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use layers::{ConvLayer, UpsampleConvLayer};
 pub use model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
 pub use norm::{InstanceNorm, INSTANCE_NORM_EPS};
 pub use padding::reflection_pad2d;
+pub use precision::Precision;
 pub use safetensors_file::SafetensorsFile;
 pub use stylizer::{Stylizer, MIN_SIDE};
 pub use transformer::{TransformerNet, ARCHITECTURE};

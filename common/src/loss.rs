@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn style_loss_sums_layers_and_broadcasts_the_target() -> anyhow::Result<()> {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         // Layer 1: batch of 2 [1x1] grams [2], [4] against target [1]: ((1)² + (3)²) / 2 = 5.
         let gy1 = Tensor::new(&[2f32, 4.], &dev)?.reshape((2, 1, 1))?;
         let gs1 = Tensor::new(&[1f32], &dev)?.reshape((1, 1, 1))?;

@@ -83,7 +83,7 @@ impl Module for InstanceNorm {
 mod tests {
     use super::*;
     use crate::test_util::rel_l2;
-    use candle_core::{DType, Device, Var};
+    use candle_core::{DType, Var};
     use std::collections::HashMap;
 
     /// The plain candle composition, differentiated by candle: the reference.
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn closed_form_backward_matches_candle_on_the_composition() -> anyhow::Result<()> {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         let x = Var::randn(3f32, 2., (2, 5, 7, 6), &dev)?;
         let weight = Var::randn(1f32, 0.5, 5, &dev)?;
         let bias = Var::randn(0f32, 0.5, 5, &dev)?;
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn normalises_each_channel_then_applies_affine() -> anyhow::Result<()> {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         let ts = HashMap::from([
             ("weight".to_string(), Tensor::new(&[2f32, 1.], &dev)?),
             ("bias".to_string(), Tensor::new(&[0.5f32, -1.], &dev)?),

@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn closed_form_backward_matches_index_select_backward() -> anyhow::Result<()> {
-        let dev = Device::Cpu;
+        let dev = crate::test_util::test_device();
         let x = candle_core::Var::randn(0f32, 1., (2, 3, 9, 7), &dev)?;
         let r = Tensor::randn(0f32, 1., (2, 3, 17, 15), &dev)?;
         let ours = reflection_pad2d(x.as_tensor(), 4)?;

@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 use crate::error::Result;
 use crate::layers::{ConvLayer, UpsampleConvLayer};
 use crate::norm::InstanceNorm;
+use crate::precision::Precision;
 
 /// Name of the only architecture this version knows, as written in model-file metadata.
 pub const ARCHITECTURE: &str = "johnson2016-transformer-net";
@@ -119,6 +120,27 @@ impl TransformerNet {
         norm("in4", 64);
         norm("in5", 32);
         out
+    }
+}
+
+impl TransformerNet {
+    /// Runs the convolutions in `precision`; weights, instance norm and the output stay f32.
+    pub fn set_precision(&mut self, precision: Precision) {
+        let dtype = precision.conv_dtype();
+        for conv in [
+            &mut self.conv1,
+            &mut self.conv2,
+            &mut self.conv3,
+            &mut self.deconv3,
+        ] {
+            conv.set_compute_dtype(dtype);
+        }
+        for block in &mut self.res {
+            block.conv1.set_compute_dtype(dtype);
+            block.conv2.set_compute_dtype(dtype);
+        }
+        self.deconv1.set_compute_dtype(dtype);
+        self.deconv2.set_compute_dtype(dtype);
     }
 }
 

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::conv::conv2d;
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 use crate::safetensors_file::SafetensorsFile;
 
 /// `features.N` indices of the ten convs up to conv4_3.
@@ -129,6 +130,17 @@ impl Vgg16 {
         Ok(Self { convs, preprocess })
     }
 
+    /// Runs the convs in `precision` (weights converted once); taps come back in f32, so
+    /// Gram matrices and losses accumulate in f32.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        let dtype = precision.conv_dtype();
+        for (weight, bias) in &mut self.convs {
+            *weight = weight.to_dtype(dtype)?;
+            *bias = bias.to_dtype(dtype)?;
+        }
+        Ok(())
+    }
+
     /// The preprocessing these weights expect.
     pub fn preprocess(&self) -> Preprocess {
         self.preprocess
@@ -148,12 +160,13 @@ impl Vgg16 {
     /// relu2_2 alone, which saves most of the cost of a full pass.
     pub fn taps_up_to(&self, xs: &Tensor, n: usize) -> Result<Vec<Tensor>> {
         let n = n.clamp(1, 4);
-        let mut ys = self.preprocess.apply(xs)?;
+        let dtype = self.convs.first().map_or(DType::F32, |(w, _)| w.dtype());
+        let mut ys = self.preprocess.apply(xs)?.to_dtype(dtype)?;
         let mut taps = Vec::with_capacity(n);
         for (i, (weight, bias)) in self.convs.iter().enumerate() {
             ys = conv2d(&ys, weight, 1, 1)?.broadcast_add(bias)?.relu()?;
             if TAP_AFTER.contains(&i) {
-                taps.push(ys.clone());
+                taps.push(ys.to_dtype(xs.dtype())?);
                 if taps.len() == n {
                     break;
                 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use fauve::Preprocess;
+use fauve::{Precision, Preprocess};
 use serde::{Deserialize, Serialize};
 
 /// Every training setting. Field names are the TOML keys; each is also a `--kebab-case` flag.
@@ -65,6 +65,8 @@ pub struct TrainConfig {
     pub prefetch: usize,
     /// Compute device: cpu, cuda, cuda:N or auto.
     pub device: String,
+    /// Conv precision: f32, or bf16 (CUDA only; weights, norms and losses stay f32).
+    pub precision: String,
 }
 
 impl Default for TrainConfig {
@@ -96,6 +98,7 @@ impl Default for TrainConfig {
             workers: 0,
             prefetch: 4,
             device: "auto".into(),
+            precision: "f32".into(),
         }
     }
 }
@@ -176,6 +179,10 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("workers", "photo-decoding threads, 0 = one per core"),
     ("prefetch", "batches decoded ahead"),
     ("device", "cpu, cuda, cuda:N or auto"),
+    (
+        "precision",
+        "f32, or bf16 (CUDA only): convs in bf16, weights, norms and losses in f32",
+    ),
 ];
 
 /// The `--help` section listing every key with its default.
@@ -330,10 +337,19 @@ impl TrainConfig {
         for l in &self.style_layers {
             layer_index("style_layers", l)?;
         }
-        fauve::parse_device(&self.device)
-            .map(|_| ())
-            .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
+        let device =
+            fauve::parse_device(&self.device).map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
+        let precision = self.precision()?;
+        if precision == Precision::Bf16 && device.is_cpu() {
+            bail!("`precision` bf16 needs a CUDA device (candle has no bf16 matrix product on the CPU)\n\nhint: use --precision f32, or --device cuda with a CUDA build");
+        }
         Ok(())
+    }
+
+    /// The conv precision.
+    pub fn precision(&self) -> Result<Precision> {
+        Precision::parse(&self.precision)
+            .with_context(|| format!("`precision` must be f32 or bf16, got `{}`", self.precision))
     }
 
     /// The style name: configured, or the style image's file stem.
@@ -437,6 +453,14 @@ mod tests {
     }
 
     #[test]
+    fn bf16_on_the_cpu_is_refused_with_the_fix() {
+        let t = parse_overrides(&args(&["--precision", "bf16", "--device", "cpu"])).unwrap();
+        let err = load(None, &t).unwrap_err().to_string();
+        assert!(err.contains("bf16 needs a CUDA device"), "{err}");
+        assert!(err.contains("--precision f32"), "{err}");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         for (flag, value, needle) in [
             ("--lr", "-0.001", "`lr` must be a positive number"),
@@ -445,6 +469,7 @@ mod tests {
             ("--content-layer", "relu9_9", "unknown layer `relu9_9`"),
             ("--style-weight", "nan", "`style_weight`"),
             ("--device", "tpu", "`device`"),
+            ("--precision", "fp8", "`precision` must be f32 or bf16"),
         ] {
             let t = parse_overrides(&args(&[flag, value])).unwrap();
             let err = load(None, &t).unwrap_err().to_string();

@@ -1,15 +1,5 @@
 //! `fauve-train`: train a style model from one painting and a folder of photos.
 
-mod adam;
-mod checkpoint;
-mod config;
-mod data;
-mod init;
-mod perceptual;
-mod progress;
-mod tensorboard;
-mod trainer;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use config::TrainConfig;
-use trainer::Outcome;
+use fauve_train::checkpoint;
+use fauve_train::config::{self, TrainConfig};
+use fauve_train::trainer::{self, Outcome};
 
 /// Settings that may change when a run is resumed; the others define the run.
 const RESUMABLE_KEYS: &[&str] = &[

@@ -86,7 +86,8 @@ pub fn train(
     // Everything that can be wrong with the inputs fails here, before any compute.
     let device = fauve::parse_device(&cfg.device)?;
     let files = list_images(&cfg.data_dir)?;
-    let vgg = Vgg16::load(&cfg.vgg, &device).with_context(|| {
+    let precision = cfg.precision()?;
+    let mut vgg = Vgg16::load(&cfg.vgg, &device).with_context(|| {
         "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
             .to_string()
     })?;
@@ -129,7 +130,8 @@ pub fn train(
 
     // The model and optimizer, fresh or from the checkpoint.
     let varmap = VarMap::new();
-    let net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    let mut net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    net.set_precision(precision);
     let vars = named_vars(&varmap);
     seeded_init(&vars, cfg.seed, &device)?;
     let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
@@ -156,6 +158,7 @@ pub fn train(
         );
     }
 
+    vgg.set_precision(precision)?;
     let loss = PerceptualLoss::new(vgg, &style, weights.clone())?;
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -186,7 +189,7 @@ pub fn train(
         cfg.image_size,
         total_steps.div_ceil(steps_per_epoch),
         steps_per_epoch,
-        if device.is_cpu() { "cpu" } else { "cuda" },
+        if device.is_cpu() { "cpu".to_string() } else { format!("cuda, {}", precision.as_str()) },
         weights.content,
         weights.style,
         weights.tv,

@@ -7,7 +7,10 @@ use candle_core::{Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
 use fauve::{Stylizer, Vgg16};
 
-use crate::support::{fixture, generated_transformer, load_fixture, rel_l2, write_safetensors};
+use crate::support::{
+    check_parity, fixture, generated_transformer, load_fixture, load_fixture_on, rel_l2,
+    test_device, write_safetensors,
+};
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -28,21 +31,21 @@ fn write_converted_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn transformer_matches_pytorch_on_odd_sizes() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let stylizer = Stylizer::load(write_converted_checkpoint(dir.path()), &Device::Cpu)?;
+    let dev = test_device();
+    let stylizer = Stylizer::load(write_converted_checkpoint(dir.path()), &dev)?;
     assert!(!stylizer.metadata().from_fauve);
-    let fx = load_fixture("transformer_parity.safetensors");
+    let fx = load_fixture_on("transformer_parity.safetensors", &dev);
     let out = stylizer.forward(&fx["input"])?;
     // PyTorch's output for 37x45 is 40x48; the raw network must agree.
     assert_eq!(out.dims(), &[1, 3, 40, 48]);
-    let err = rel_l2(&out, &fx["output"]);
-    assert!(err < TOLERANCE, "relative L2 error {err:e}");
+    check_parity("transform network", rel_l2(&out, &fx["output"]), TOLERANCE);
     Ok(())
 }
 
 #[test]
 fn stylizer_returns_the_input_size() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let stylizer = Stylizer::load(write_converted_checkpoint(dir.path()), &Device::Cpu)?;
+    let stylizer = Stylizer::load(write_converted_checkpoint(dir.path()), &test_device())?;
     let img = fauve::image::DynamicImage::new_rgb8(45, 37);
     let out = stylizer.stylize(&img)?;
     assert_eq!(out.dimensions(), (45, 37));
@@ -63,20 +66,20 @@ fn vgg_with_preprocess(kind: &str, dir: &std::path::Path) -> anyhow::Result<Vgg1
     if kind == "caffe_bgr" {
         return Ok(Vgg16::load(
             &fixture("vgg16_tiny.safetensors"),
-            &Device::Cpu,
+            &test_device(),
         )?);
     }
     let tensors = load_fixture("vgg16_tiny.safetensors");
     let path = dir.join("vgg_tv.safetensors");
     let meta = HashMap::from([("preprocess".to_string(), kind.to_string())]);
     write_safetensors(&path, &tensors, Some(meta));
-    Ok(Vgg16::load(&path, &Device::Cpu)?)
+    Ok(Vgg16::load(&path, &test_device())?)
 }
 
 #[test]
 fn vgg_taps_and_losses_match_pytorch_under_both_preprocessings() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let fx = load_fixture("vgg_reference.safetensors");
+    let fx = load_fixture_on("vgg_reference.safetensors", &test_device());
     for kind in ["caffe_bgr", "torchvision"] {
         let vgg = vgg_with_preprocess(kind, dir.path())?;
         assert_eq!(vgg.preprocess().as_str(), kind);
@@ -85,15 +88,15 @@ fn vgg_taps_and_losses_match_pytorch_under_both_preprocessings() -> anyhow::Resu
         let fs = vgg.features(&fx["style"])?;
         for (tap, name) in fa.taps.iter().zip(fauve::TAP_NAMES) {
             let err = rel_l2(tap, &fx[&format!("{kind}.{name}")]);
-            assert!(err < TOLERANCE, "{kind} {name}: relative L2 error {err:e}");
+            check_parity(&format!("VGG16 {kind} {name}"), err, TOLERANCE);
         }
         let gram = gram_matrix(&fa.taps[2])?;
         let err = rel_l2(&gram, &fx[&format!("{kind}.gram_relu3_3")]);
-        assert!(err < TOLERANCE, "{kind} gram: {err:e}");
+        check_parity(&format!("{kind} Gram relu3_3"), err, TOLERANCE);
 
         let content = content_loss(fa.relu2_2(), fb.relu2_2())?.reshape(1)?;
         let err = rel_l2(&content, &fx[&format!("{kind}.content_loss")]);
-        assert!(err < TOLERANCE, "{kind} content loss: {err:e}");
+        check_parity(&format!("{kind} content loss"), err, TOLERANCE);
 
         let grams_a = fa
             .taps
@@ -107,11 +110,10 @@ fn vgg_taps_and_losses_match_pytorch_under_both_preprocessings() -> anyhow::Resu
             .collect::<Result<Vec<_>, _>>()?;
         let style = style_loss(&grams_a, &grams_s)?.reshape(1)?;
         let err = rel_l2(&style, &fx[&format!("{kind}.style_loss")]);
-        assert!(err < TOLERANCE, "{kind} style loss: {err:e}");
+        check_parity(&format!("{kind} style loss"), err, TOLERANCE);
     }
     let tv = total_variation(&fx["image_a"])?.reshape(1)?;
-    let err = rel_l2(&tv, &fx["tv_image_a"]);
-    assert!(err < TOLERANCE, "total variation: {err:e}");
+    check_parity("total variation", rel_l2(&tv, &fx["tv_image_a"]), TOLERANCE);
     Ok(())
 }
 
@@ -120,9 +122,74 @@ fn the_two_preprocessings_really_differ() -> anyhow::Result<()> {
     // Guards against a loader that ignores the metadata: the same weights must give different
     // features under the other preprocessing.
     let dir = tempfile::tempdir()?;
-    let fx = load_fixture("vgg_reference.safetensors");
+    let fx = load_fixture_on("vgg_reference.safetensors", &test_device());
     let caffe = vgg_with_preprocess("caffe_bgr", dir.path())?.features(&fx["image_a"])?;
     let tv = vgg_with_preprocess("torchvision", dir.path())?.features(&fx["image_a"])?;
     assert!(rel_l2(&caffe.taps[0], &tv.taps[0]) > 0.1);
+    Ok(())
+}
+
+/// bf16 keeps 8 bits of mantissa: a relative error around 1e-2 is what a correct bf16 pass
+/// gives; an error under 1e-5 would mean the switch did nothing. CUDA only (candle 0.11 has no
+/// bf16 matmul on the CPU): scripts/gpu-check.sh runs it with FAUVE_TEST_DEVICE=cuda.
+const BF16_TOLERANCE: f64 = 3e-2;
+
+#[test]
+fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
+    use candle_core::{DType, Module};
+    use candle_nn::{VarBuilder, VarMap};
+    let dev = test_device();
+    if dev.is_cpu() {
+        eprintln!(
+            "bf16 parity: skipped on the CPU (bf16 is CUDA-only); run with FAUVE_TEST_DEVICE=cuda"
+        );
+        return Ok(());
+    }
+    let fx = load_fixture_on("transformer_parity.safetensors", &dev);
+    let mut varmap = VarMap::new();
+    let mut net = fauve::TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    for (name, value) in generated_transformer() {
+        varmap.set_one(&name, value.to_device(&dev)?)?;
+    }
+    net.set_precision(fauve::Precision::Bf16);
+    let out = net.forward(&fx["input"])?;
+    assert_eq!(out.dtype(), DType::F32);
+    let err = rel_l2(&out, &fx["output"]);
+    check_parity("transform network in bf16", err, BF16_TOLERANCE);
+    assert!(
+        err > 1e-5,
+        "bf16 output equals f32's ({err:e}): the switch did nothing"
+    );
+
+    // Gradients reach the f32 master weights, close to the f32 pass's.
+    let grad_of = |net: &fauve::TransformerNet| -> anyhow::Result<Tensor> {
+        let loss = net.forward(&fx["input"])?.sqr()?.mean_all()?;
+        let grads = loss.backward()?;
+        let var = varmap.data().lock().unwrap()["res3.conv1.conv2d.weight"].clone();
+        Ok(grads.get(var.as_tensor()).expect("gradient").clone())
+    };
+    let g_bf16 = grad_of(&net)?;
+    assert_eq!(g_bf16.dtype(), DType::F32);
+    net.set_precision(fauve::Precision::F32);
+    let g_f32 = grad_of(&net)?;
+    check_parity(
+        "weight gradient in bf16",
+        rel_l2(&g_bf16, &g_f32),
+        BF16_TOLERANCE * 3.0,
+    );
+
+    let fx = load_fixture_on("vgg_reference.safetensors", &dev);
+    let mut vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev)?;
+    vgg.set_precision(fauve::Precision::Bf16)?;
+    let feats = vgg.features(&fx["image_a"])?;
+    for (tap, name) in feats.taps.iter().zip(fauve::TAP_NAMES) {
+        assert_eq!(tap.dtype(), DType::F32);
+        let err = rel_l2(tap, &fx[&format!("caffe_bgr.{name}")]);
+        check_parity(
+            &format!("VGG16 caffe_bgr {name} in bf16"),
+            err,
+            BF16_TOLERANCE,
+        );
+    }
     Ok(())
 }

@@ -18,7 +18,29 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Loads every tensor of a fixture file.
 pub fn load_fixture(name: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture(name), &Device::Cpu).expect("fixture loads")
+    load_fixture_on(name, &Device::Cpu)
+}
+
+/// Loads every tensor of a fixture file onto `device`.
+pub fn load_fixture_on(name: &str, device: &Device) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(name), device).expect("fixture loads")
+}
+
+/// The device the parity tests run on: the CPU, or CUDA when `FAUVE_TEST_DEVICE=cuda` (how
+/// scripts/gpu-check.sh checks the CUDA build against the PyTorch fixtures on a GPU).
+pub fn test_device() -> Device {
+    match std::env::var("FAUVE_TEST_DEVICE").as_deref() {
+        Ok("cuda") => Device::new_cuda(0)
+            .expect("FAUVE_TEST_DEVICE=cuda needs a CUDA build (--features cuda) and a GPU"),
+        Ok("cpu") | Err(_) => Device::Cpu,
+        Ok(other) => panic!("FAUVE_TEST_DEVICE must be cpu or cuda, not {other:?}"),
+    }
+}
+
+/// Asserts `err` is under `tolerance`, and prints it: gpu-check.sh reports these lines.
+pub fn check_parity(what: &str, err: f64, tolerance: f64) {
+    eprintln!("parity: {what}: relative L2 error {err:.2e}");
+    assert!(err < tolerance, "{what}: relative L2 error {err:e}");
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# One-command check of a CUDA build on a GPU machine (which has no Rust toolchain): run it there
+# from the binaries that scripts/gpu-bundle.sh built here. It
+#   1. runs the parity tests (PyTorch fixtures) and the custom-op tests on the device;
+#   2. trains briefly (the loss must fall), then interrupts-and-resumes the same run and
+#      compares the two final models;
+#   3. times inference (512x512 and 1920x1080) and the training step (batch 4 and 16 at
+#      256x256) for Fauve and for PyTorch eager on the same weights and inputs, with the
+#      relative error between them and the peak GPU memory of each process;
+#   4. repeats the parity tests and timings with the cuDNN build, if the bundle has one,
+#      and compares bf16 training with f32 training;
+# and prints one table (also written to OUT/table.md, with every log beside it).
+#
+# `--device cpu` runs the same sequence on the CPU at small sizes, from target/release.
+#
+# Usage: scripts/gpu-check.sh [--device cuda|cpu] [--bundle DIR] [--out DIR]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DEVICE=cuda
+BUNDLE=gpu-bundle
+OUTDIR=${OUT:-/tmp/fauve-gpu-check}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --device) DEVICE=$2; shift 2 ;;
+        --bundle) BUNDLE=$2; shift 2 ;;
+        --out) OUTDIR=$2; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$OUTDIR"
+RESULTS="$OUTDIR/results.jsonl"
+: >"$RESULTS"
+PY=${PYTHON:-python3}
+
+if [ "$DEVICE" = cuda ]; then
+    if [ -f "$BUNDLE/bins.tar.xz" ]; then
+        mkdir -p /tmp/fauve-bins
+        tar xJf "$BUNDLE/bins.tar.xz" -C /tmp/fauve-bins
+        BINS=/tmp/fauve-bins
+    else
+        BINS=$BUNDLE
+    fi
+    VARIANTS=()
+    for v in cuda cudnn; do [ -x "$BINS/$v/fauve-bench" ] && VARIANTS+=("$v"); done
+    [ ${#VARIANTS[@]} -gt 0 ] || { echo "gpu-check: no binaries under $BUNDLE/ (run scripts/gpu-bundle.sh here first)" >&2; exit 2; }
+    DATA=$BUNDLE/data
+    # candle loads cuBLAS, cuRAND, NVRTC (and cuDNN) at run time: take the machine's, from the
+    # NVIDIA wheels beside its PyTorch; the driver's libcuda comes from the system.
+    NV=$($PY -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
+    for d in "$NV"/cu13/lib "$NV"/cudnn/lib "$NV"/*/lib; do
+        [ -d "$d" ] && LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    done
+    export LD_LIBRARY_PATH
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUTDIR/gpu.txt"
+    INFER_SIZES=512,1080x1920
+    TRAIN_SPECS=4x256,16x256
+    WARMUP=5 RUNS=30 TRAIN_RUNS=10 TRAIN_SIZE=256 TRAIN_BATCH=4 TRAIN_STEPS=200
+else
+    VARIANTS=(cpu)
+    DATA=data
+    [ -x target/release/fauve-bench ] || cargo build --release --locked --bins
+    INFER_SIZES=256
+    TRAIN_SPECS=2x64
+    WARMUP=1 RUNS=3 TRAIN_RUNS=2 TRAIN_SIZE=64 TRAIN_BATCH=2 TRAIN_STEPS=20
+    echo "cpu: $(nproc) cores" | tee "$OUTDIR/gpu.txt"
+fi
+VGG=$DATA/vgg16.safetensors
+[ -f "$VGG" ] || VGG=models/vgg16.safetensors
+STYLE=$DATA/starry_night.jpg
+[ -f "$STYLE" ] || STYLE=data/styles/starry_night.jpg
+bindir() { if [ "$1" = cpu ]; then echo target/release; else echo "$BINS/$1"; fi; }
+
+# Records one result line: name, then key=value pairs (values as JSON).
+record() {
+    local name=$1; shift
+    $PY - "$name" "$@" >>"$RESULTS" <<'PYEOF'
+import json, sys
+row = {"name": sys.argv[1]}
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    try:
+        row[k] = json.loads(v)
+    except ValueError:
+        row[k] = v
+print(json.dumps(row))
+PYEOF
+}
+
+# Runs a command that prints one JSON line, polling the GPU's memory meanwhile; appends the
+# line with `name`, `gpu_peak_mib` (above the idle level) and `rc` to the results.
+measure() {
+    local name=$1; shift
+    local mem="$OUTDIR/$name.mem" poll=""
+    if [ "$DEVICE" = cuda ]; then
+        local idle
+        idle=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+        nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 20 >"$mem" &
+        poll=$!
+    fi
+    "$@" >"$OUTDIR/$name.json" 2>"$OUTDIR/$name.log"
+    local rc=$?
+    local peak=null
+    if [ -n "$poll" ]; then
+        kill "$poll" 2>/dev/null; wait "$poll" 2>/dev/null
+        peak=$(sort -n "$mem" | tail -1)
+        peak=$((peak - idle))
+    fi
+    $PY - "$name" "$rc" "$peak" "$OUTDIR/$name.json" >>"$RESULTS" <<'PYEOF'
+import json, sys
+name, rc, peak, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+lines = [l for l in open(path) if l.strip().startswith("{")]
+row = json.loads(lines[-1]) if lines else {}
+row.update(name=name, rc=rc, gpu_peak_mib=json.loads(peak))
+print(json.dumps(row))
+PYEOF
+    tail -1 "$OUTDIR/$name.json" 2>/dev/null
+    [ $rc -eq 0 ] || { echo "gpu-check: $name failed (rc $rc); log:"; tail -20 "$OUTDIR/$name.log"; }
+    return $rc
+}
+
+# 1. Parity and custom-op tests on the device.
+tests_on_device() {
+    local v=$1 dir
+    dir=$(bindir "$v")
+    local tdev=$DEVICE
+    if [ "$v" = cpu ]; then
+        # The CPU half runs the same test binaries through cargo.
+        FAUVE_TEST_DEVICE=cpu cargo test --locked -p fauve-tests --test it parity -- --nocapture \
+            >"$OUTDIR/parity-$v.log" 2>&1
+        local rc1=$?
+        FAUVE_TEST_DEVICE=cpu cargo test --locked -p fauve --lib >"$OUTDIR/ops-$v.log" 2>&1
+        local rc2=$?
+    else
+        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-it-tests" parity --nocapture >"$OUTDIR/parity-$v.log" 2>&1
+        local rc1=$?
+        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-lib-tests" >"$OUTDIR/ops-$v.log" 2>&1
+        local rc2=$?
+    fi
+    $PY - "$v" "$rc1" "$rc2" "$OUTDIR/parity-$v.log" "$OUTDIR/ops-$v.log" >>"$RESULTS" <<'PYEOF'
+import json, re, sys
+v, rc1, rc2, plog, olog = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+errs = [float(m.group(1)) for m in re.finditer(r"relative L2 error ([0-9.e+-]+)", open(plog).read())]
+def counts(path):
+    m = re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", open(path).read())
+    return [sum(int(a) for a, _ in m), sum(int(b) for _, b in m)]
+print(json.dumps({"name": f"tests-{v}", "parity_rc": rc1, "ops_rc": rc2,
+                  "parity_max_rel_l2": max(errs) if errs else None, "parity_checks": len(errs),
+                  "parity_passed_failed": counts(plog), "ops_passed_failed": counts(olog)}))
+PYEOF
+    tail -1 "$RESULTS"
+}
+
+# 2. A short training run (f32 and, on CUDA, bf16 on the same batches), and the f32 run
+#    interrupted halfway and resumed.
+train_and_resume() {
+    local v=$1 dir
+    dir=$(bindir "$v")
+    local common=(--config configs/demo.toml --data-dir "$DATA/photos" --style-image "$STYLE"
+                  --vgg "$VGG" --device "$DEVICE" --image-size "$TRAIN_SIZE" --batch-size "$TRAIN_BATCH"
+                  --log-every 5 --sample-every 0 --checkpoint-every $((TRAIN_STEPS / 2)) --workers 4
+                  --lr 1e-3)
+    rm -rf "$OUTDIR/train-$v" "$OUTDIR/resume-$v" "$OUTDIR/bf16-$v"
+    "$dir/fauve-train" "${common[@]}" --steps $TRAIN_STEPS --run-dir "$OUTDIR/train-$v" >"$OUTDIR/train-$v.log" 2>&1
+    local rc1=$?
+    "$dir/fauve-train" "${common[@]}" --steps $((TRAIN_STEPS / 2)) --run-dir "$OUTDIR/resume-$v" >"$OUTDIR/resume-$v.log" 2>&1 \
+        && "$dir/fauve-train" --resume "$OUTDIR/resume-$v" --steps $TRAIN_STEPS >>"$OUTDIR/resume-$v.log" 2>&1
+    local rc2=$?
+    local rc3=null
+    if [ "$DEVICE" = cuda ]; then
+        "$dir/fauve-train" "${common[@]}" --steps $TRAIN_STEPS --precision bf16 --run-dir "$OUTDIR/bf16-$v" \
+            >"$OUTDIR/bf16-$v.log" 2>&1
+        rc3=$?
+    fi
+    $PY - "$v" "$rc1" "$rc2" "$rc3" "$OUTDIR" "$TRAIN_STEPS" >>"$RESULTS" <<'PYEOF2'
+import json, os, re, sys
+v, rc1, rc2, rc3, out, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+row = {"name": f"train-{v}", "steps": steps, "train_rc": rc1, "resume_rc": rc2, "bf16_rc": rc3}
+def totals(name):
+    path = os.path.join(out, f"{name}.log")
+    return [float(x) for x in re.findall(r"total ([0-9.e+-]+)", open(path).read())] if os.path.exists(path) else []
+t = totals(f"train-{v}")
+ips = [float(x) for x in re.findall(r"([0-9.]+) img/s", open(os.path.join(out, f"train-{v}.log")).read())]
+if t:
+    row.update(first_total=t[0], last_total=t[-1], loss_fell=t[-1] < t[0])
+if ips:
+    row["images_per_s_last"] = ips[-1]
+b = totals(f"bf16-{v}")
+if t and b and len(b) == len(t):
+    # The last five logged steps (the same batches in both runs), averaged.
+    f32_end, bf16_end = sum(t[-5:]) / 5, sum(b[-5:]) / 5
+    row.update(f32_final=f32_end, bf16_final=bf16_end, bf16_rel_diff=abs(bf16_end - f32_end) / f32_end)
+a, r = (os.path.join(out, d, "model.safetensors") for d in (f"train-{v}", f"resume-{v}"))
+if os.path.exists(a) and os.path.exists(r):
+    import numpy as np
+    from safetensors.numpy import load_file
+    ta, tb = load_file(a), load_file(r)
+    row["resume_max_rel_diff"] = max(
+        float(np.linalg.norm(ta[k].astype(np.float64) - tb[k]) / max(np.linalg.norm(ta[k].astype(np.float64)), 1e-30))
+        for k in ta)
+    row["resume_bit_identical"] = all(np.array_equal(ta[k], tb[k]) for k in ta)
+print(json.dumps(row))
+PYEOF2
+    tail -1 "$RESULTS"
+}
+
+# 3. Timings beside PyTorch on the same inputs.
+REF="$OUTDIR/inputs"
+$PY scripts/bench_reference.py prepare --dir "$REF" --infer-sizes "$INFER_SIZES" --train "$TRAIN_SPECS" \
+    >"$OUTDIR/prepare.log" 2>&1 || { echo "gpu-check: preparing inputs failed:"; cat "$OUTDIR/prepare.log"; exit 1; }
+
+timings() {
+    local v=$1 dir
+    dir=$(bindir "$v")
+    local threads=()
+    [ "$DEVICE" = cpu ] && threads=(--threads "$(nproc)")
+    IFS=, read -ra sizes <<<"$INFER_SIZES"
+    for s in "${sizes[@]}"; do
+        measure "infer-$v-$s" "$dir/fauve-bench" infer --weights "$REF/weights.safetensors" \
+            --input "$REF/infer_$s.safetensors" --output "$OUTDIR/out-$v-$s.safetensors" \
+            --device "$DEVICE" --warmup $WARMUP --runs $RUNS
+        if [ "$DEVICE" = cuda ]; then
+            measure "infer-${v}_bf16-$s" "$dir/fauve-bench" infer --weights "$REF/weights.safetensors" \
+                --input "$REF/infer_$s.safetensors" --output "$OUTDIR/out-${v}_bf16-$s.safetensors" \
+                --device "$DEVICE" --warmup $WARMUP --runs $RUNS --precision bf16
+        fi
+        [ "$v" = "${VARIANTS[0]}" ] || continue
+        measure "infer-pytorch-$s" $PY scripts/bench_reference.py infer --dir "$REF" --size "$s" \
+            --device "$DEVICE" "${threads[@]}" --warmup $WARMUP --runs $RUNS \
+            --fauve-output "$OUTDIR/out-$v-$s.safetensors"
+    done
+    IFS=, read -ra specs <<<"$TRAIN_SPECS"
+    for b in "${specs[@]}"; do
+        measure "train-step-$v-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
+            --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
+            --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS
+        if [ "$DEVICE" = cuda ]; then
+            measure "train-step-${v}_bf16-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
+                --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
+                --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS --precision bf16
+        fi
+        [ "$v" = "${VARIANTS[0]}" ] || continue
+        measure "train-step-pytorch-$b" $PY scripts/bench_reference.py train-step --dir "$REF" \
+            --batch "$b" --vgg "$VGG" --device "$DEVICE" "${threads[@]}" --warmup 3 --runs $TRAIN_RUNS \
+            --fauve-losses "$(tail -1 "$OUTDIR/train-step-$v-$b.json")"
+    done
+}
+
+for v in "${VARIANTS[@]}"; do
+    echo "== $v: tests on $DEVICE"
+    tests_on_device "$v"
+    echo "== $v: timings"
+    timings "$v"
+    if [ "$v" = "${VARIANTS[0]}" ]; then
+        echo "== $v: training and resume"
+        train_and_resume "$v"
+    fi
+done
+
+echo
+$PY scripts/gpu_check_table.py "$RESULTS" "$OUTDIR/gpu.txt" | tee "$OUTDIR/table.md"

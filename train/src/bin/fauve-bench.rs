@@ -1,0 +1,280 @@
+//! `fauve-bench`: times Fauve's forward pass and training step on tensors written by
+//! scripts/bench_reference.py, which runs PyTorch on the same tensors beside it. Used by
+//! scripts/bench.sh (CPU) and scripts/gpu-check.sh (CUDA); prints one JSON line per run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use clap::{Parser, Subcommand};
+use fauve::{Precision, TransformerNet, Vgg16};
+use fauve_train::adam::Adam;
+use fauve_train::config::default_weights;
+use fauve_train::perceptual::{LossWeights, PerceptualLoss};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Time Fauve's forward pass and training step on tensors from scripts/bench_reference.py"
+)]
+struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args)]
+struct Timing {
+    /// cpu, cuda, cuda:N
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Untimed runs first (kernel compilation, allocator warm-up).
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed runs; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Conv precision: f32, or bf16 (CUDA only).
+    #[arg(long, default_value = "f32")]
+    precision: String,
+}
+
+impl Timing {
+    fn precision(&self) -> Result<Precision> {
+        Precision::parse(&self.precision)
+            .with_context(|| format!("--precision must be f32 or bf16, not {}", self.precision))
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Forward pass of the transform network on `input` from a safetensors file.
+    Infer {
+        /// Transform network weights (pytorch/examples key names).
+        #[arg(long)]
+        weights: PathBuf,
+        /// Safetensors file holding `input`, [1, 3, H, W] in 0..255.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the output (`output`) for comparison with PyTorch's.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// One training step: transform forward, VGG16 on output and input, content and style
+    /// loss, backward, Adam. Every run starts from the same weights, so the losses of the first
+    /// two steps can be compared with PyTorch's.
+    TrainStep {
+        /// Transform network weights (pytorch/examples key names).
+        #[arg(long)]
+        weights: PathBuf,
+        /// VGG16 file (as scripts/fetch-vgg16.sh writes it).
+        #[arg(long)]
+        vgg: PathBuf,
+        /// Safetensors file holding `content` [B, 3, S, S] and `style` [1, 3, H, W], 0..255.
+        #[arg(long)]
+        batch: PathBuf,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// Content weight (default: fauve-train's for the VGG file's preprocessing).
+        #[arg(long)]
+        content_weight: Option<f64>,
+        /// Style weight (default: fauve-train's for the VGG file's preprocessing).
+        #[arg(long)]
+        style_weight: Option<f64>,
+        #[command(flatten)]
+        timing: Timing,
+    },
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    match args.cmd {
+        Cmd::Infer {
+            weights,
+            input,
+            output,
+            timing,
+        } => infer(&weights, &input, output.as_deref(), &timing),
+        Cmd::TrainStep {
+            weights,
+            vgg,
+            batch,
+            lr,
+            content_weight,
+            style_weight,
+            timing,
+        } => train_step(
+            &weights,
+            &vgg,
+            &batch,
+            lr,
+            (content_weight, style_weight),
+            &timing,
+        ),
+    }
+}
+
+fn tensor_from(path: &Path, name: &str, device: &Device) -> Result<Tensor> {
+    let mut all = candle_core::safetensors::load(path, device)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let t = all
+        .remove(name)
+        .with_context(|| format!("{} holds no tensor `{name}`", path.display()))?;
+    Ok(t.to_dtype(DType::F32)?)
+}
+
+/// A transform network whose variables hold the file's weights.
+fn network(
+    weights: &Path,
+    device: &Device,
+    precision: Precision,
+) -> Result<(VarMap, TransformerNet)> {
+    let mut varmap = VarMap::new();
+    let mut net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    varmap
+        .load(weights)
+        .with_context(|| format!("cannot load weights {}", weights.display()))?;
+    net.set_precision(precision);
+    Ok((varmap, net))
+}
+
+/// Runs `step` `warmup` times untimed, then `runs` times timed (synchronised), and returns the
+/// times in milliseconds.
+fn time_runs(
+    device: &Device,
+    timing: &Timing,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<Vec<f64>> {
+    if timing.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    for _ in 0..timing.warmup {
+        step()?;
+    }
+    device.synchronize()?;
+    let mut times = Vec::with_capacity(timing.runs);
+    for _ in 0..timing.runs {
+        let start = Instant::now();
+        step()?;
+        device.synchronize()?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(times)
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    let n = t.len();
+    if n % 2 == 1 {
+        t[n / 2]
+    } else {
+        (t[n / 2 - 1] + t[n / 2]) / 2.0
+    }
+}
+
+/// The process's peak resident memory in MiB (Linux), or None elsewhere.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -> Result<()> {
+    let device = fauve::parse_device(&timing.device)?;
+    let (_varmap, net) = network(weights, &device, timing.precision()?)?;
+    let x = tensor_from(input, "input", &device)?;
+    let mut y = None;
+    let times = time_runs(&device, timing, || {
+        y = Some(net.forward(&x)?);
+        Ok(())
+    })?;
+    if let (Some(path), Some(y)) = (output, y) {
+        let y = y.to_device(&Device::Cpu)?;
+        candle_core::safetensors::save(&std::collections::HashMap::from([("output", y)]), path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let report = serde_json::json!({
+        "bench": "infer",
+        "device": timing.device,
+        "precision": timing.precision,
+        "shape": x.dims(),
+        "median_ms": median(&times),
+        "times_ms": times,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn train_step(
+    weights: &Path,
+    vgg: &Path,
+    batch: &Path,
+    lr: f64,
+    (content_weight, style_weight): (Option<f64>, Option<f64>),
+    timing: &Timing,
+) -> Result<()> {
+    let device = fauve::parse_device(&timing.device)?;
+    let mut vgg = Vgg16::load(vgg, &device)?;
+    vgg.set_precision(timing.precision()?)?;
+    let (cw, sw) = default_weights(vgg.preprocess());
+    let x = tensor_from(batch, "content", &device)?;
+    let style = tensor_from(batch, "style", &device)?;
+    let loss = PerceptualLoss::new(
+        vgg,
+        &style,
+        LossWeights {
+            content: content_weight.unwrap_or(cw),
+            style: style_weight.unwrap_or(sw),
+            tv: 0.0,
+            content_index: 1,
+            style_indices: vec![0, 1, 2, 3],
+        },
+    )?;
+    let (varmap, net) = network(weights, &device, timing.precision()?)?;
+    let vars: Vec<_> = varmap
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("variable map poisoned"))?
+        .clone()
+        .into_iter()
+        .collect();
+    let mut adam = Adam::new(vars, lr)?;
+    let mut losses: Vec<[f64; 3]> = Vec::new();
+    let times = time_runs(&device, timing, || {
+        let y = net.forward(&x)?;
+        let terms = loss.compute(&y, &x)?;
+        let grads = terms.total.backward()?;
+        adam.step(&grads)?;
+        if losses.len() < 2 {
+            let v = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+            losses.push([v(&terms.content)?, v(&terms.style)?, v(&terms.total)?]);
+        }
+        Ok(())
+    })?;
+    let ms = median(&times);
+    let report = serde_json::json!({
+        "bench": "train_step",
+        "device": timing.device,
+        "precision": timing.precision,
+        "shape": x.dims(),
+        "median_ms": ms,
+        "images_per_s": x.dims()[0] as f64 / (ms / 1e3),
+        "times_ms": times,
+        "losses_content_style_total": losses,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{report}");
+    Ok(())
+}

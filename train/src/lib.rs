@@ -1,0 +1,13 @@
+//! The training side of Fauve: configuration, photo loading, the perceptual loss, Adam,
+//! checkpoints and the training loop. `fauve-train` drives it from the command line and
+//! `fauve-bench` times its training step.
+
+pub mod adam;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod init;
+pub mod perceptual;
+pub mod progress;
+pub mod tensorboard;
+pub mod trainer;
