@@ -8,6 +8,9 @@ compares the two results. Prints one JSON line per measurement.
               init, instance-norm affine perturbed so a swapped scale/shift shows) and inputs
   infer       --dir D --size S [--device cpu|cuda] [--threads N] [--fauve-output F]
   train-step  --dir D --batch BxS --vgg F [--device] [--threads] [--fauve-losses JSON]
+  bf16-error  [--device cuda]   what bf16 autocast costs PyTorch on the parity test's case
+              (tests/fixtures input, generated weights): relative error of the output and of
+              the res3.conv1 weight gradient of mean(output^2), against f32
 
 The network is scripts/make-fixtures.py's op-by-op TransformerNet (the parity tests' reference),
 and the training step is pytorch/examples fast_neural_style's: Adam, VGG16 taps of the output and
@@ -177,6 +180,34 @@ def train_step(args):
     print(json.dumps(report))
 
 
+def bf16_error(args):
+    """PyTorch's own bf16 error on the case tests/it/parity.rs checks Fauve's bf16 path on."""
+    import numpy as np
+    from safetensors.numpy import load_file as load_np
+    device = torch.device(args.device)
+    fx = load_np(os.path.join(os.path.dirname(HERE), "tests", "fixtures", "transformer_parity.safetensors"))
+    x = torch.from_numpy(fx["input"]).to(device)
+    w = {k: torch.from_numpy(ref.generated(k, s, *p)).to(device).requires_grad_(True)
+         for k, s, p in ref.transformer_shapes()}
+    key = "res3.conv1.conv2d.weight"
+    results = {}
+    for mode in ("f32", "bf16"):
+        for t in w.values():
+            t.grad = None
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "bf16"):
+            y = ref.transformer_forward(w, x)
+        y = y.float()
+        y.pow(2).mean().backward()
+        results[mode] = (y.detach(), w[key].grad.detach().clone())
+    print(json.dumps({
+        "bench": "bf16_error", "impl": "pytorch-autocast", "device": args.device,
+        "tf32_conv": torch.backends.cudnn.allow_tf32,
+        "output_rel_l2_vs_pytorch_f32_fixture": rel_l2(results["bf16"][0], torch.from_numpy(fx["output"])),
+        "output_rel_l2_vs_f32": rel_l2(results["bf16"][0], results["f32"][0]),
+        "grad_rel_l2_vs_f32": rel_l2(results["bf16"][1], results["f32"][1]),
+    }))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -202,9 +233,11 @@ def main():
     qt.add_argument("--content-weight", type=float, default=30.0)
     qt.add_argument("--style-weight", type=float, default=800.0)
     qt.add_argument("--fauve-losses")
+    qb = sub.add_parser("bf16-error")
+    qb.add_argument("--device", default="cuda")
     args = p.parse_args()
     torch.manual_seed(0)
-    {"prepare": prepare, "infer": infer, "train-step": train_step}[args.cmd](args)
+    {"prepare": prepare, "infer": infer, "train-step": train_step, "bf16-error": bf16_error}[args.cmd](args)
     return 0
 
 

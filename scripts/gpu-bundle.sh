@@ -80,7 +80,7 @@ for v in "${VARIANTS[@]}"; do
     mkdir -p "$BUILT/$v"
     # One cargo invocation builds the binaries and the test executables with one feature set
     # (two would unify features differently and compile candle's kernels twice).
-    cargo test --locked --workspace --no-run --features "$v" --message-format=json-render-diagnostics \
+    cargo build --locked --workspace --bins --tests --features "$v" --message-format=json-render-diagnostics \
         | "$VENV/bin/python" -c '
 import json, sys
 tests = {"fauve": "fauve-lib-tests", "it": "fauve-it-tests"}

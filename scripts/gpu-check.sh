@@ -14,17 +14,20 @@
 # `--device cpu` runs the same sequence on the CPU at small sizes, from target/release.
 #
 # Usage: scripts/gpu-check.sh [--device cuda|cpu] [--bundle DIR] [--out DIR]
+#                            [--only tests,timings,train]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE=cuda
 BUNDLE=gpu-bundle
 OUTDIR=${OUT:-/tmp/fauve-gpu-check}
+ONLY=tests,timings,train
 while [ $# -gt 0 ]; do
     case "$1" in
         --device) DEVICE=$2; shift 2 ;;
         --bundle) BUNDLE=$2; shift 2 ;;
         --out) OUTDIR=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
         -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -35,24 +38,12 @@ RESULTS="$OUTDIR/results.jsonl"
 PY=${PYTHON:-python3}
 
 if [ "$DEVICE" = cuda ]; then
-    if [ -f "$BUNDLE/bins.tar.xz" ]; then
-        mkdir -p /tmp/fauve-bins
-        tar xJf "$BUNDLE/bins.tar.xz" -C /tmp/fauve-bins
-        BINS=/tmp/fauve-bins
-    else
-        BINS=$BUNDLE
-    fi
+    # shellcheck source=scripts/gpu-env.sh
+    . scripts/gpu-env.sh
     VARIANTS=()
     for v in cuda cudnn; do [ -x "$BINS/$v/fauve-bench" ] && VARIANTS+=("$v"); done
     [ ${#VARIANTS[@]} -gt 0 ] || { echo "gpu-check: no binaries under $BUNDLE/ (run scripts/gpu-bundle.sh here first)" >&2; exit 2; }
     DATA=$BUNDLE/data
-    # candle loads cuBLAS, cuRAND, NVRTC (and cuDNN) at run time: take the machine's, from the
-    # NVIDIA wheels beside its PyTorch; the driver's libcuda comes from the system.
-    NV=$($PY -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
-    for d in "$NV"/cu13/lib "$NV"/cudnn/lib "$NV"/*/lib; do
-        [ -d "$d" ] && LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    done
-    export LD_LIBRARY_PATH
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUTDIR/gpu.txt"
     INFER_SIZES=512,1080x1920
     TRAIN_SPECS=4x256,16x256
@@ -141,12 +132,15 @@ tests_on_device() {
     $PY - "$v" "$rc1" "$rc2" "$OUTDIR/parity-$v.log" "$OUTDIR/ops-$v.log" >>"$RESULTS" <<'PYEOF'
 import json, re, sys
 v, rc1, rc2, plog, olog = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-errs = [float(m.group(1)) for m in re.finditer(r"relative L2 error ([0-9.e+-]+)", open(plog).read())]
+found = re.findall(r"parity: (.*): relative L2 error ([0-9.e+-]+)", open(plog).read())
+errs = [float(e) for what, e in found if "bf16" not in what]
+bf16 = [float(e) for what, e in found if "bf16" in what]
 def counts(path):
     m = re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", open(path).read())
     return [sum(int(a) for a, _ in m), sum(int(b) for _, b in m)]
 print(json.dumps({"name": f"tests-{v}", "parity_rc": rc1, "ops_rc": rc2,
                   "parity_max_rel_l2": max(errs) if errs else None, "parity_checks": len(errs),
+                  "bf16_max_rel_l2": max(bf16) if bf16 else None,
                   "parity_passed_failed": counts(plog), "ops_passed_failed": counts(olog)}))
 PYEOF
     tail -1 "$RESULTS"
@@ -161,7 +155,7 @@ train_and_resume() {
                   --vgg "$VGG" --device "$DEVICE" --image-size "$TRAIN_SIZE" --batch-size "$TRAIN_BATCH"
                   --log-every 5 --sample-every 0 --checkpoint-every $((TRAIN_STEPS / 2)) --workers 4
                   --lr 1e-3)
-    rm -rf "$OUTDIR/train-$v" "$OUTDIR/resume-$v" "$OUTDIR/bf16-$v"
+    rm -rf "$OUTDIR/train-$v" "$OUTDIR/resume-$v" "$OUTDIR/bf16-$v" "$OUTDIR/f32lr-$v" "$OUTDIR/bf16lr-$v"
     "$dir/fauve-train" "${common[@]}" --steps $TRAIN_STEPS --run-dir "$OUTDIR/train-$v" >"$OUTDIR/train-$v.log" 2>&1
     local rc1=$?
     "$dir/fauve-train" "${common[@]}" --steps $((TRAIN_STEPS / 2)) --run-dir "$OUTDIR/resume-$v" >"$OUTDIR/resume-$v.log" 2>&1 \
@@ -172,7 +166,38 @@ train_and_resume() {
         "$dir/fauve-train" "${common[@]}" --steps $TRAIN_STEPS --precision bf16 --run-dir "$OUTDIR/bf16-$v" \
             >"$OUTDIR/bf16-$v.log" 2>&1
         rc3=$?
+        # The noise floor of that comparison: f32 again with the learning rate changed in the
+        # seventh digit, and bf16 likewise.
+        "$dir/fauve-train" "${common[@]}" --steps $TRAIN_STEPS --lr 1.000001e-3 --run-dir "$OUTDIR/f32lr-$v" \
+            >"$OUTDIR/f32lr-$v.log" 2>&1
+        "$dir/fauve-train" "${common[@]}" --steps $TRAIN_STEPS --lr 1.000001e-3 --precision bf16 \
+            --run-dir "$OUTDIR/bf16lr-$v" >"$OUTDIR/bf16lr-$v.log" 2>&1
     fi
+    # Every final model scored by the same f32 loss network on the same photos (a bf16 run's
+    # logged losses come from its own bf16 loss network). CUDA only, where bf16 runs.
+    [ "$DEVICE" = cuda ] && $PY - "$DATA/photos" "$STYLE" "$OUTDIR/eval-batch.safetensors" "$TRAIN_SIZE" <<'PYEOF3'
+import os, sys
+import numpy as np
+from PIL import Image
+from safetensors.numpy import save_file
+photos, style, out, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def crop(path):
+    im = Image.open(path).convert("RGB")
+    s = size / min(im.size)
+    im = im.resize((max(size, round(im.width * s)), max(size, round(im.height * s))), Image.BILINEAR)
+    l, t = (im.width - size) // 2, (im.height - size) // 2
+    return np.asarray(im.crop((l, t, l + size, t + size)), dtype=np.float32).transpose(2, 0, 1)
+names = sorted(os.listdir(photos))[:8]
+content = np.stack([crop(os.path.join(photos, n)) for n in names])
+st = np.asarray(Image.open(style).convert("RGB"), dtype=np.float32).transpose(2, 0, 1)[None]
+save_file({"content": np.ascontiguousarray(content), "style": np.ascontiguousarray(st)}, out)
+PYEOF3
+    for run in train resume bf16 f32lr bf16lr; do
+        [ -f "$OUTDIR/$run-$v/model.safetensors" ] || continue
+        "$dir/fauve-bench" train-step --weights "$OUTDIR/$run-$v/model.safetensors" --vgg "$VGG" \
+            --batch "$OUTDIR/eval-batch.safetensors" --device "$DEVICE" --warmup 0 --runs 1 \
+            >"$OUTDIR/eval-$run-$v.json" 2>"$OUTDIR/eval-$run-$v.log"
+    done
     $PY - "$v" "$rc1" "$rc2" "$rc3" "$OUTDIR" "$TRAIN_STEPS" >>"$RESULTS" <<'PYEOF2'
 import json, os, re, sys
 v, rc1, rc2, rc3, out, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5], int(sys.argv[6])
@@ -191,6 +216,15 @@ if t and b and len(b) == len(t):
     # The last five logged steps (the same batches in both runs), averaged.
     f32_end, bf16_end = sum(t[-5:]) / 5, sum(b[-5:]) / 5
     row.update(f32_final=f32_end, bf16_final=bf16_end, bf16_rel_diff=abs(bf16_end - f32_end) / f32_end)
+def evaluated(run):
+    path = os.path.join(out, f"eval-{run}-{v}.json")
+    lines = [l for l in open(path) if l.startswith("{")] if os.path.exists(path) else []
+    return json.loads(lines[-1])["losses_content_style_total"][0][2] if lines else None
+row["eval_total"] = {run: evaluated(run) for run in ("train", "f32lr", "bf16", "bf16lr")}
+for other in ("f32lr", "bf16lr"):
+    o = totals(f"{other}-{v}")
+    if t and o and len(o) == len(t):
+        row[f"{other}_final"] = sum(o[-5:]) / 5
 a, r = (os.path.join(out, d, "model.safetensors") for d in (f"train-{v}", f"resume-{v}"))
 if os.path.exists(a) and os.path.exists(r):
     import numpy as np
@@ -221,6 +255,8 @@ timings() {
             --input "$REF/infer_$s.safetensors" --output "$OUTDIR/out-$v-$s.safetensors" \
             --device "$DEVICE" --warmup $WARMUP --runs $RUNS
         if [ "$DEVICE" = cuda ]; then
+            measure "infer-${v}_tf32-$s" "$dir/fauve-bench" infer --weights "$REF/weights.safetensors" \
+                --input "$REF/infer_$s.safetensors" --device "$DEVICE" --warmup $WARMUP --runs $RUNS --tf32
             measure "infer-${v}_bf16-$s" "$dir/fauve-bench" infer --weights "$REF/weights.safetensors" \
                 --input "$REF/infer_$s.safetensors" --output "$OUTDIR/out-${v}_bf16-$s.safetensors" \
                 --device "$DEVICE" --warmup $WARMUP --runs $RUNS --precision bf16
@@ -236,6 +272,9 @@ timings() {
             --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
             --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS
         if [ "$DEVICE" = cuda ]; then
+            measure "train-step-${v}_tf32-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
+                --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
+                --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS --tf32
             measure "train-step-${v}_bf16-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
                 --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
                 --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS --precision bf16
@@ -247,16 +286,26 @@ timings() {
     done
 }
 
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for v in "${VARIANTS[@]}"; do
-    echo "== $v: tests on $DEVICE"
-    tests_on_device "$v"
-    echo "== $v: timings"
-    timings "$v"
-    if [ "$v" = "${VARIANTS[0]}" ]; then
+    if want tests; then
+        echo "== $v: tests on $DEVICE"
+        tests_on_device "$v"
+    fi
+    if want timings; then
+        echo "== $v: timings"
+        timings "$v"
+    fi
+    if want train && [ "$v" = "${VARIANTS[0]}" ]; then
         echo "== $v: training and resume"
         train_and_resume "$v"
     fi
 done
+if want tests && [ "$DEVICE" = cuda ]; then
+    # PyTorch's own bf16 error on the parity test's case, beside Fauve's.
+    $PY scripts/bench_reference.py bf16-error --device cuda >"$OUTDIR/bf16-error.json" 2>"$OUTDIR/bf16-error.log" \
+        && record bf16-error-pytorch "row=$(tail -1 "$OUTDIR/bf16-error.json")"
+fi
 
 echo
 $PY scripts/gpu_check_table.py "$RESULTS" "$OUTDIR/gpu.txt" | tee "$OUTDIR/table.md"

@@ -15,13 +15,19 @@ def main(results_path, machine_path):
     machine = open(machine_path).read().strip()
     out = [f"Machine: {machine}", ""]
 
-    out += ["| tests | parity vs PyTorch (max rel. L2, checks) | parity tests passed/failed | custom-op and unit tests passed/failed |",
-            "|---|---|---|---|"]
+    for r in rows:
+        if r["name"] == "bf16-error-pytorch" and isinstance(r.get("row"), dict):
+            b = r["row"]
+            out.append(f"PyTorch bf16 autocast on the parity case: output {b['output_rel_l2_vs_f32']:.2e}, "
+                       f"res3.conv1 weight gradient {b['grad_rel_l2_vs_f32']:.2e} relative L2 from its f32.")
+            out.append("")
+    out += ["| tests | f32 parity vs PyTorch (max rel. L2, checks) | bf16 checks (max rel. L2) | parity tests passed/failed | custom-op and unit tests passed/failed |",
+            "|---|---|---|---|---|"]
     for r in rows:
         if r["name"].startswith("tests-"):
             pf, of = r["parity_passed_failed"], r["ops_passed_failed"]
             out.append(f"| {r['name'][6:]} | {fmt(r['parity_max_rel_l2'], '.1e')} ({r['parity_checks']}) "
-                       f"| {pf[0]}/{pf[1]} | {of[0]}/{of[1]} |")
+                       f"| {fmt(r.get('bf16_max_rel_l2'), '.1e')} | {pf[0]}/{pf[1]} | {of[0]}/{of[1]} |")
     out.append("")
 
     for r in rows:
@@ -35,13 +41,25 @@ def main(results_path, machine_path):
                 out.append(f"bf16 run on the same batches: exit {r['bf16_rc']}, final loss (mean of the last five "
                            f"logged steps) {fmt(r.get('bf16_final'), '.4g')} vs f32 {fmt(r.get('f32_final'), '.4g')}: "
                            f"{fmt(100 * r['bf16_rel_diff'] if r.get('bf16_rel_diff') is not None else None, '.2f')}% apart (bound 2%).")
+            if r.get("f32lr_final") is not None and r.get("f32_final"):
+                f32, f32lr, bf16lr = r["f32_final"], r["f32lr_final"], r.get("bf16lr_final")
+                spread = [f32, f32lr] + ([r["bf16_final"]] if r.get("bf16_final") else []) + ([bf16lr] if bf16lr else [])
+                out.append(f"Noise floor: f32 with lr changed in the 7th digit ends at {f32lr:.4g} "
+                           f"({100 * abs(f32lr - f32) / f32:.2f}% from f32); bf16 likewise at {fmt(bf16lr, '.4g')}. "
+                           f"All four runs: {min(spread):.4g} to {max(spread):.4g}.")
+            ev = r.get("eval_total") or {}
+            if ev.get("train") and ev.get("bf16"):
+                f32s = [x for x in (ev.get("train"), ev.get("f32lr")) if x]
+                bf16s = [x for x in (ev.get("bf16"), ev.get("bf16lr")) if x]
+                f32m, bfm = sum(f32s) / len(f32s), sum(bf16s) / len(bf16s)
+                out.append(f"Final models scored by the same f32 loss network on 8 sample photos: f32 runs "
+                           f"{', '.join(f'{x:.4g}' for x in f32s)}; bf16 runs {', '.join(f'{x:.4g}' for x in bf16s)}: "
+                           f"bf16 {100 * (bfm - f32m) / f32m:+.2f}% from f32 (bound 2%).")
     out.append("")
 
     variants = sorted({r["name"].split("-")[1] for r in rows if r["name"].startswith("infer-")} - {"pytorch"})
-    head = "| measurement | " + " | ".join(f"Fauve {v}" for v in variants) + " | PyTorch | " + \
-        " | ".join(f"{v}/PyTorch" for v in variants) + " | rel. error vs PyTorch | peak GPU MiB (" + \
-        ", ".join(variants + ["PyTorch"]) + ") |"
-    out += [head, "|" + "---|" * (head.count("|") - 1)]
+    out += ["| measurement | implementation | result | time vs PyTorch | rel. error vs PyTorch | peak GPU MiB |",
+            "|---|---|---|---|---|---|"]
     keys = []
     for r in rows:
         for kind in ("infer", "train-step"):
@@ -50,25 +68,28 @@ def main(results_path, machine_path):
                 keys.append((kind, r["name"][len(prefix):]))
     for kind, spec in keys:
         ref = by.get(f"{kind}-pytorch-{spec}", {})
-        ours = [by.get(f"{kind}-{v}-{spec}", {}) for v in variants]
         if kind == "infer":
-            label = f"inference {spec}, ms/image"
+            label, unit = f"inference {spec}", "ms/image"
             val = lambda r: r.get("median_ms")
             ratio = lambda a, b: a / b if a and b else None
             err = ref.get("rel_l2_fauve_vs_pytorch")
         else:
-            b, s = spec.split("x")
-            label = f"training step, batch {b} at {s}px, images/s"
+            b, s_ = spec.split("x")
+            label, unit = f"training step, batch {b} at {s_}px", "images/s"
             val = lambda r: r.get("images_per_s")
             ratio = lambda a, b: b / a if a and b else None  # time ratio
             err = ref.get("loss_rel_err_fauve_vs_pytorch")
-        cells = [fmt(val(r), ".2f") for r in ours] + [fmt(val(ref), ".2f")]
-        cells += [fmt(ratio(val(r), val(ref)), ".2f") for r in ours]
-        cells += [fmt(err, ".1e")]
-        cells += [", ".join(fmt(r.get("gpu_peak_mib"), ".0f") for r in ours + [ref])]
-        out.append(f"| {label} | " + " | ".join(cells) + " |")
-    out += ["", "Ratios are Fauve time / PyTorch time (under 1 is faster). Training-step error: the worst "
-            "relative difference of the content, style and total losses of the first two steps."]
+        impls = [("PyTorch eager", ref)] + [(f"Fauve {v}", by.get(f"{kind}-{v}-{spec}", {})) for v in variants]
+        for i, (name, r) in enumerate(impls):
+            cells = [label if i == 0 else "", name, f"{fmt(val(r), '.2f')} {unit}",
+                     "1" if i == 0 else fmt(ratio(val(r), val(ref)), ".2f"),
+                     fmt(err, ".1e") if i == 1 else "", fmt(r.get("gpu_peak_mib"), ".0f")]
+            out.append("| " + " | ".join(cells) + " |")
+    out += ["", "Time vs PyTorch: Fauve's time over PyTorch's (under 1 is faster). Variants: `cuda` (candle's "
+            "kernels), `cudnn` (candle's convolutions through cuDNN), `_tf32` (cuBLAS allowed TF32 for f32 "
+            "products), `_bf16` (precision = bf16). Rel. error: the first Fauve variant's output against "
+            "PyTorch's (inference), or the worst relative difference of the content, style and total losses "
+            "of the first two steps (training)."]
     print("\n".join(out))
 
 

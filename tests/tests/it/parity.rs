@@ -13,6 +13,8 @@ use crate::support::{
 };
 
 const TOLERANCE: f64 = 1e-4;
+/// For cuDNN on a GPU, which may compute f32 convolutions in TF32.
+const TF32_TOLERANCE: f64 = 5e-3;
 
 /// A converted pytorch/examples checkpoint: no metadata, stray running statistics.
 fn write_converted_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
@@ -38,7 +40,14 @@ fn transformer_matches_pytorch_on_odd_sizes() -> anyhow::Result<()> {
     let out = stylizer.forward(&fx["input"])?;
     // PyTorch's output for 37x45 is 40x48; the raw network must agree.
     assert_eq!(out.dims(), &[1, 3, 40, 48]);
-    check_parity("transform network", rel_l2(&out, &fx["output"]), TOLERANCE);
+    // cuDNN runs f32 convolutions on TF32 tensor cores (10-bit mantissa) when it picks them, as
+    // PyTorch's cuDNN convs do by default: 1.3e-3 measured on an H100.
+    let tolerance = if cfg!(feature = "cudnn") && !dev.is_cpu() {
+        TF32_TOLERANCE
+    } else {
+        TOLERANCE
+    };
+    check_parity("transform network", rel_l2(&out, &fx["output"]), tolerance);
     Ok(())
 }
 
@@ -133,6 +142,8 @@ fn the_two_preprocessings_really_differ() -> anyhow::Result<()> {
 /// gives; an error under 1e-5 would mean the switch did nothing. CUDA only (candle 0.11 has no
 /// bf16 matmul on the CPU): scripts/gpu-check.sh runs it with FAUVE_TEST_DEVICE=cuda.
 const BF16_TOLERANCE: f64 = 3e-2;
+/// 1.5x what PyTorch's bf16 autocast gives for the same gradient (see the test).
+const BF16_GRAD_TOLERANCE: f64 = 0.22;
 
 #[test]
 fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
@@ -172,10 +183,13 @@ fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
     assert_eq!(g_bf16.dtype(), DType::F32);
     net.set_precision(fauve::Precision::F32);
     let g_f32 = grad_of(&net)?;
+    // PyTorch's bf16 autocast misses by 1.46e-1 on this very case (`scripts/bench_reference.py
+    // bf16-error`: bf16 rounding of the output gradient, then instance norm's backward subtracts
+    // two means of it); Fauve's path measured 1.47e-1 on an H100.
     check_parity(
         "weight gradient in bf16",
         rel_l2(&g_bf16, &g_f32),
-        BF16_TOLERANCE * 3.0,
+        BF16_GRAD_TOLERANCE,
     );
 
     let fx = load_fixture_on("vgg_reference.safetensors", &dev);

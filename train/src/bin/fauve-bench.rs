@@ -38,6 +38,10 @@ struct Timing {
     /// Conv precision: f32, or bf16 (CUDA only).
     #[arg(long, default_value = "f32")]
     precision: String,
+    /// Let cuBLAS use TF32 tensor cores for f32 matrix products (CUDA; what PyTorch allows its
+    /// cuDNN convolutions by default). A measurement switch: fauve-train does not set it.
+    #[arg(long)]
+    tf32: bool,
 }
 
 impl Timing {
@@ -97,6 +101,10 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<()> {
+    let timing = match &args.cmd {
+        Cmd::Infer { timing, .. } | Cmd::TrainStep { timing, .. } => timing,
+    };
+    candle_core::cuda::set_gemm_reduced_precision_f32(timing.tf32);
     match args.cmd {
         Cmd::Infer {
             weights,
@@ -208,6 +216,7 @@ fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -
         "bench": "infer",
         "device": timing.device,
         "precision": timing.precision,
+        "tf32": timing.tf32,
         "shape": x.dims(),
         "median_ms": median(&times),
         "times_ms": times,
@@ -268,6 +277,7 @@ fn train_step(
         "bench": "train_step",
         "device": timing.device,
         "precision": timing.precision,
+        "tf32": timing.tf32,
         "shape": x.dims(),
         "median_ms": ms,
         "images_per_s": x.dims()[0] as f64 / (ms / 1e3),

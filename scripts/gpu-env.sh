@@ -1,0 +1,17 @@
+# Sourced on the GPU machine by scripts/gpu-check.sh (and by hand before scripts/balance-sweep.sh):
+# unpacks gpu-bundle/bins.tar.xz into /tmp/fauve-bins and points LD_LIBRARY_PATH at the
+# machine's CUDA libraries (cuBLAS, cuRAND, NVRTC, cuDNN from the NVIDIA wheels beside its
+# PyTorch; the driver's libcuda comes from the system). Sets BINS.
+BUNDLE=${BUNDLE:-gpu-bundle}
+if [ -f "$BUNDLE/bins.tar.xz" ]; then
+    mkdir -p /tmp/fauve-bins
+    tar xJf "$BUNDLE/bins.tar.xz" -C /tmp/fauve-bins
+    BINS=/tmp/fauve-bins
+else
+    BINS=$BUNDLE
+fi
+_nv=$(${PYTHON:-python3} -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
+for _d in "$_nv"/cu13/lib "$_nv"/cudnn/lib "$_nv"/*/lib; do
+    [ -d "$_d" ] && LD_LIBRARY_PATH="$_d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+export LD_LIBRARY_PATH BINS
