@@ -8,6 +8,8 @@ compares the two results. Prints one JSON line per measurement.
               init, instance-norm affine perturbed so a swapped scale/shift shows) and inputs
   infer       --dir D --size S [--device cpu|cuda] [--threads N] [--fauve-output F]
   train-step  --dir D --batch BxS --vgg F [--device] [--threads] [--fauve-losses JSON]
+  ort-infer   --dir D --size S [--threads N] [--fauve-output F]
+              the same network exported to ONNX (static shape) and run by ONNX Runtime (CPU)
   bf16-error  [--device cuda]   what bf16 autocast costs PyTorch on the parity test's case
               (tests/fixtures input, generated weights): relative error of the output and of
               the res3.conv1 weight gradient of mean(output^2), against f32
@@ -134,6 +136,42 @@ def infer(args):
     print(json.dumps(report))
 
 
+def ort_infer(args):
+    import onnxruntime as ort
+
+    device = setup(args)
+    w = load_weights(args, device)
+    x = load_file(os.path.join(args.dir, f"infer_{args.size}.safetensors"))["input"]
+
+    class Net(torch.nn.Module):
+        def forward(self, inp):
+            return ref.transformer_forward(w, inp)
+
+    path = os.path.join(args.dir, f"transformer_{args.size}.onnx")
+    if not os.path.exists(path):
+        torch.onnx.export(Net(), (x,), path, input_names=["input"], output_names=["output"],
+                          opset_version=17, dynamo=False)
+    opts = ort.SessionOptions()
+    if args.threads:
+        opts.intra_op_num_threads = args.threads
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    feed = {"input": x.numpy()}
+    out = {}
+
+    def run():
+        out["y"] = sess.run(None, feed)[0]
+
+    times = time_runs(torch.device("cpu"), args.warmup, args.runs, run)
+    report = {"bench": "infer", "impl": "onnxruntime", "version": ort.__version__, "device": "cpu",
+              "shape": list(x.shape), "median_ms": median(times), "times_ms": times, "threads": args.threads}
+    if args.fauve_output:
+        fauve = load_file(args.fauve_output)["output"]
+        report["rel_l2_fauve_vs_onnxruntime"] = rel_l2(fauve, torch.from_numpy(out["y"]))
+    report.update(peak_memory(torch.device("cpu")))
+    print(json.dumps(report))
+
+
 def load_vgg(path, device):
     with safe_open(path, framework="pt") as f:
         kind = (f.metadata() or {}).get("preprocess", "torchvision")
@@ -216,16 +254,17 @@ def main():
     pp.add_argument("--seed", type=int, default=0)
     pp.add_argument("--infer-sizes", default="256,512,1024")
     pp.add_argument("--train", default="4x128,4x256")
-    for name in ("infer", "train-step"):
+    for name in ("infer", "ort-infer", "train-step"):
         q = sub.add_parser(name)
         q.add_argument("--dir", required=True)
         q.add_argument("--device", default="cpu")
         q.add_argument("--threads", type=int, default=0)
         q.add_argument("--warmup", type=int, default=2)
         q.add_argument("--runs", type=int, default=5)
-    qi = sub.choices["infer"]
-    qi.add_argument("--size", required=True)
-    qi.add_argument("--fauve-output")
+    for name in ("infer", "ort-infer"):
+        qi = sub.choices[name]
+        qi.add_argument("--size", required=True)
+        qi.add_argument("--fauve-output")
     qt = sub.choices["train-step"]
     qt.add_argument("--batch", required=True)
     qt.add_argument("--vgg", required=True)
@@ -237,7 +276,8 @@ def main():
     qb.add_argument("--device", default="cuda")
     args = p.parse_args()
     torch.manual_seed(0)
-    {"prepare": prepare, "infer": infer, "train-step": train_step, "bf16-error": bf16_error}[args.cmd](args)
+    {"prepare": prepare, "infer": infer, "ort-infer": ort_infer, "train-step": train_step,
+     "bf16-error": bf16_error}[args.cmd](args)
     return 0
 
 

@@ -52,9 +52,11 @@ else
     VARIANTS=(cpu)
     DATA=data
     [ -x target/release/fauve-bench ] || cargo build --release --locked --bins
-    INFER_SIZES=256
-    TRAIN_SPECS=2x64
-    WARMUP=1 RUNS=3 TRAIN_RUNS=2 TRAIN_SIZE=64 TRAIN_BATCH=2 TRAIN_STEPS=20
+    # scripts/bench.sh sets these for the full CPU benchmark.
+    INFER_SIZES=${FAUVE_BENCH_SIZES:-256}
+    TRAIN_SPECS=${FAUVE_BENCH_TRAIN:-2x64}
+    WARMUP=1 RUNS=${FAUVE_BENCH_RUNS:-3} TRAIN_RUNS=${FAUVE_BENCH_RUNS:-2}
+    TRAIN_SIZE=64 TRAIN_BATCH=2 TRAIN_STEPS=20
     echo "cpu: $(nproc) cores" | tee "$OUTDIR/gpu.txt"
 fi
 VGG=$DATA/vgg16.safetensors
@@ -265,6 +267,10 @@ timings() {
         measure "infer-pytorch-$s" $PY scripts/bench_reference.py infer --dir "$REF" --size "$s" \
             --device "$DEVICE" "${threads[@]}" --warmup $WARMUP --runs $RUNS \
             --fauve-output "$OUTDIR/out-$v-$s.safetensors"
+        if [ "$DEVICE" = cpu ] && $PY -c 'import onnxruntime' 2>/dev/null; then
+            measure "infer-onnxruntime-$s" $PY scripts/bench_reference.py ort-infer --dir "$REF" --size "$s" \
+                "${threads[@]}" --warmup $WARMUP --runs $RUNS --fauve-output "$OUTDIR/out-$v-$s.safetensors"
+        fi
     done
     IFS=, read -ra specs <<<"$TRAIN_SPECS"
     for b in "${specs[@]}"; do

@@ -57,8 +57,9 @@ def main(results_path, machine_path):
                            f"bf16 {100 * (bfm - f32m) / f32m:+.2f}% from f32 (bound 2%).")
     out.append("")
 
-    variants = sorted({r["name"].split("-")[1] for r in rows if r["name"].startswith("infer-")} - {"pytorch"})
-    out += ["| measurement | implementation | result | time vs PyTorch | rel. error vs PyTorch | peak GPU MiB |",
+    variants = sorted({r["name"].split("-")[1] for r in rows if r["name"].startswith("infer-")}
+                      - {"pytorch", "onnxruntime"})
+    out += ["| measurement | implementation | result | time vs PyTorch | rel. error vs PyTorch | peak memory MiB |",
             "|---|---|---|---|---|---|"]
     keys = []
     for r in rows:
@@ -79,11 +80,23 @@ def main(results_path, machine_path):
             val = lambda r: r.get("images_per_s")
             ratio = lambda a, b: b / a if a and b else None  # time ratio
             err = ref.get("loss_rel_err_fauve_vs_pytorch")
-        impls = [("PyTorch eager", ref)] + [(f"Fauve {v}", by.get(f"{kind}-{v}-{spec}", {})) for v in variants]
+        impls = [("PyTorch eager", ref)]
+        ort = by.get(f"{kind}-onnxruntime-{spec}")
+        if ort:
+            impls.append(("ONNX Runtime", ort))
+        impls += [(f"Fauve {v}", by.get(f"{kind}-{v}-{spec}", {})) for v in variants]
         for i, (name, r) in enumerate(impls):
-            cells = [label if i == 0 else "", name, f"{fmt(val(r), '.2f')} {unit}",
-                     "1" if i == 0 else fmt(ratio(val(r), val(ref)), ".2f"),
-                     fmt(err, ".1e") if i == 1 else "", fmt(r.get("gpu_peak_mib"), ".0f")]
+            rel = ""
+            if name == f"Fauve {variants[0]}":
+                rel = fmt(err, ".1e")
+            elif name == "ONNX Runtime":
+                rel = fmt(r.get("rel_l2_fauve_vs_onnxruntime"), ".1e") + " (vs Fauve)"
+            time_vs = "1" if i == 0 else fmt(ratio(val(r), val(ref)), ".2f")
+            if ort and name.startswith("Fauve"):
+                time_vs += f" ({fmt(ratio(val(r), val(ort)), '.2f')} vs ORT)"
+            mem = r.get("gpu_peak_mib")
+            mem = fmt(mem, ".0f") if mem is not None else fmt(r.get("peak_rss_mib"), ".0f") + " (RSS)"
+            cells = [label if i == 0 else "", name, f"{fmt(val(r), '.2f')} {unit}", time_vs, rel, mem]
             out.append("| " + " | ".join(cells) + " |")
     out += ["", "Time vs PyTorch: Fauve's time over PyTorch's (under 1 is faster). Variants: `cuda` (candle's "
             "kernels), `cudnn` (candle's convolutions through cuDNN), `_tf32` (cuBLAS allowed TF32 for f32 "
