@@ -200,7 +200,12 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -> Result<()> {
     let device = fauve::parse_device(&timing.device)?;
-    let (_varmap, net) = network(weights, &device, timing.precision()?)?;
+    // Constant weights, as fauve-infer loads them: with trainable variables every forward would
+    // build an autograd graph and keep each activation alive until the output is dropped.
+    let tensors = candle_core::safetensors::load(weights, &device)
+        .with_context(|| format!("cannot load weights {}", weights.display()))?;
+    let mut net = TransformerNet::new(VarBuilder::from_tensors(tensors, DType::F32, &device))?;
+    net.set_precision(timing.precision()?);
     let x = tensor_from(input, "input", &device)?;
     let mut y = None;
     let times = time_runs(&device, timing, || {
