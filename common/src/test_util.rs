@@ -20,13 +20,9 @@ pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
     (sq(diff) / sq(b)).sqrt()
 }
 
-/// The device the unit tests run on: the CPU, or CUDA when `FAUVE_TEST_DEVICE=cuda` (how
-/// scripts/gpu-check.sh runs the custom-op checks on a GPU).
+/// The device the unit tests run on: `FAUVE_TEST_DEVICE` (any name [`crate::parse_device`]
+/// takes; scripts/gpu-check.sh sets `cuda` to run the custom-op checks on a GPU), else the CPU.
 pub fn test_device() -> candle_core::Device {
-    match std::env::var("FAUVE_TEST_DEVICE").as_deref() {
-        Ok("cuda") => candle_core::Device::new_cuda(0)
-            .expect("FAUVE_TEST_DEVICE=cuda needs a CUDA build (--features cuda) and a GPU"),
-        Ok("cpu") | Err(_) => candle_core::Device::Cpu,
-        Ok(other) => panic!("FAUVE_TEST_DEVICE must be cpu or cuda, not {other:?}"),
-    }
+    let name = std::env::var("FAUVE_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    crate::parse_device(&name).expect("FAUVE_TEST_DEVICE names a device this build can open")
 }

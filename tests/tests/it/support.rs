@@ -26,15 +26,11 @@ pub fn load_fixture_on(name: &str, device: &Device) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixture(name), device).expect("fixture loads")
 }
 
-/// The device the parity tests run on: the CPU, or CUDA when `FAUVE_TEST_DEVICE=cuda` (how
-/// scripts/gpu-check.sh checks the CUDA build against the PyTorch fixtures on a GPU).
+/// The device the parity tests run on: `FAUVE_TEST_DEVICE` (any name `fauve::parse_device`
+/// takes; scripts/gpu-check.sh sets `cuda`), else the CPU.
 pub fn test_device() -> Device {
-    match std::env::var("FAUVE_TEST_DEVICE").as_deref() {
-        Ok("cuda") => Device::new_cuda(0)
-            .expect("FAUVE_TEST_DEVICE=cuda needs a CUDA build (--features cuda) and a GPU"),
-        Ok("cpu") | Err(_) => Device::Cpu,
-        Ok(other) => panic!("FAUVE_TEST_DEVICE must be cpu or cuda, not {other:?}"),
-    }
+    let name = std::env::var("FAUVE_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    fauve::parse_device(&name).expect("FAUVE_TEST_DEVICE names a device this build can open")
 }
 
 /// Asserts `err` is under `tolerance`, and prints it: gpu-check.sh reports these lines.
