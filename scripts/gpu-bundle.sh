@@ -39,8 +39,9 @@ WHEELS=(nvidia-cuda-nvcc==$CUDA_VER nvidia-cuda-runtime==$CUDA_VER nvidia-nvvm==
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 T="$SITE/nvidia/cu13"
-if ! "$VENV/bin/python" -m pip show nvidia-cuda-nvcc 2>/dev/null | grep -qx "Version: $CUDA_VER" \
-    || [ ! -f "$T/lib/libcublas.so.13" ] || [ ! -d "$SITE/nvidia/cudnn/lib" ]; then
+# (sed, not grep -q: grep quitting early would fail the pipeline under pipefail every time.)
+NVCC_VER=$("$VENV/bin/python" -m pip show nvidia-cuda-nvcc 2>/dev/null | sed -n 's/^Version: //p')
+if [ "$NVCC_VER" != "$CUDA_VER" ] || [ ! -f "$T/lib/libcublas.so.13" ] || [ ! -d "$SITE/nvidia/cudnn/lib" ]; then
     echo "gpu-bundle: installing the CUDA $CUDA_VER compiler and library wheels into $VENV (about 2 GB)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${WHEELS[@]}"
 fi

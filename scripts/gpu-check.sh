@@ -177,7 +177,8 @@ train_and_resume() {
     fi
     # Every final model scored by the same f32 loss network on the same photos (a bf16 run's
     # logged losses come from its own bf16 loss network). CUDA only, where bf16 runs.
-    [ "$DEVICE" = cuda ] && $PY - "$DATA/photos" "$STYLE" "$OUTDIR/eval-batch.safetensors" "$TRAIN_SIZE" <<'PYEOF3'
+    if [ "$DEVICE" = cuda ]; then
+        $PY - "$DATA/photos" "$STYLE" "$OUTDIR/eval-batch.safetensors" "$TRAIN_SIZE" <<'PYEOF3'
 import os, sys
 import numpy as np
 from PIL import Image
@@ -194,12 +195,13 @@ content = np.stack([crop(os.path.join(photos, n)) for n in names])
 st = np.asarray(Image.open(style).convert("RGB"), dtype=np.float32).transpose(2, 0, 1)[None]
 save_file({"content": np.ascontiguousarray(content), "style": np.ascontiguousarray(st)}, out)
 PYEOF3
-    for run in train resume bf16 f32lr bf16lr; do
-        [ -f "$OUTDIR/$run-$v/model.safetensors" ] || continue
-        "$dir/fauve-bench" train-step --weights "$OUTDIR/$run-$v/model.safetensors" --vgg "$VGG" \
-            --batch "$OUTDIR/eval-batch.safetensors" --device "$DEVICE" --warmup 0 --runs 1 \
-            >"$OUTDIR/eval-$run-$v.json" 2>"$OUTDIR/eval-$run-$v.log"
-    done
+        for run in train resume bf16 f32lr bf16lr; do
+            [ -f "$OUTDIR/$run-$v/model.safetensors" ] || continue
+            "$dir/fauve-bench" train-step --weights "$OUTDIR/$run-$v/model.safetensors" --vgg "$VGG" \
+                --batch "$OUTDIR/eval-batch.safetensors" --device "$DEVICE" --warmup 0 --runs 1 \
+                >"$OUTDIR/eval-$run-$v.json" 2>"$OUTDIR/eval-$run-$v.log"
+        done
+    fi
     $PY - "$v" "$rc1" "$rc2" "$rc3" "$OUTDIR" "$TRAIN_STEPS" >>"$RESULTS" <<'PYEOF2'
 import json, os, re, sys
 v, rc1, rc2, rc3, out, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5], int(sys.argv[6])
