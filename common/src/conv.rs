@@ -194,7 +194,13 @@ impl SelectiveConvGrad {
 /// `conv2d(input, kernel)` with zero padding `padding` and stride `stride` (no dilation, one
 /// group), differentiable with respect to whichever of `input` and `kernel` are tracked:
 /// nothing is computed for a constant kernel (frozen VGG16) or a data input.
+///
+/// f32 on the CPU runs the project's own kernels ([`crate::cpu_conv`]); other devices and
+/// dtypes run candle's conv2d forward with the selective backward below.
 pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    if crate::cpu_conv::supports(input, kernel) {
+        return crate::cpu_conv::conv2d(input, kernel, padding, stride);
+    }
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
     let (cout, cin, k, _) = kernel.dims4()?;
@@ -285,6 +291,10 @@ mod tests {
         // Few outputs from many inputs: the shift-and-add path (the last 9x9 conv).
         check((2, 32, 21, 19), 3, 9, 0, 1);
         check((1, 16, 9, 8), 4, 3, 0, 1);
+        // Large enough for several GEMM tiles, bands and channel chunks on the CPU path.
+        check((2, 128, 36, 30), 16, 3, 1, 1);
+        check((1, 64, 41, 37), 32, 3, 1, 2);
+        check((1, 32, 70, 66), 3, 9, 0, 1);
         // (candle's own backward fails when H and W leave different remainders under the
         // stride, e.g. 11x10: it uses H's output padding for W. Ours pads each side itself.)
     }

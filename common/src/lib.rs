@@ -15,6 +15,7 @@
 
 mod atomic_write;
 pub mod conv;
+mod cpu_conv;
 mod custom_grad;
 mod device;
 mod error;
