@@ -100,6 +100,12 @@ impl Module for UpsampleConvLayer {
         let (_, _, h, w) = xs.dims4()?;
         // Cast first: the upsampled tensor is four times larger.
         let xs = xs.to_dtype(self.conv.compute)?;
-        self.conv.forward(&xs.upsample_nearest2d(2 * h, 2 * w)?)
+        let up = if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+            use crate::cpu_gather::{gather_planes, upsample_indices};
+            gather_planes(&xs, upsample_indices(h, 2), upsample_indices(w, 2))?
+        } else {
+            xs.upsample_nearest2d(2 * h, 2 * w)?
+        };
+        self.conv.forward(&up)
     }
 }

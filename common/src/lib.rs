@@ -16,6 +16,9 @@
 mod atomic_write;
 pub mod conv;
 mod cpu_conv;
+mod cpu_gather;
+mod cpu_norm;
+mod cpu_slice;
 mod custom_grad;
 mod device;
 mod error;

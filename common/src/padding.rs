@@ -27,12 +27,16 @@ fn reflected_indices(len: usize, pad: usize) -> Vec<u32> {
         .collect()
 }
 
+fn too_short(pad: usize, len: usize) -> Error {
+    Error::Invalid(format!(
+        "reflection padding of {pad} needs a side longer than {pad} pixels, got {len}"
+    ))
+}
+
 fn pad_dim(xs: &Tensor, dim: usize, pad: usize, device: &Device) -> Result<Tensor> {
     let len = xs.dim(dim)?;
     if pad >= len {
-        return Err(Error::Invalid(format!(
-            "reflection padding of {pad} needs a side longer than {pad} pixels, got {len}"
-        )));
+        return Err(too_short(pad, len));
     }
     let idx = Tensor::new(reflected_indices(len, pad), device)?;
     Ok(xs.index_select(&idx, dim)?)
@@ -60,6 +64,21 @@ pub fn reflection_pad2d(xs: &Tensor, pad: usize) -> Result<Tensor> {
     if pad == 0 {
         return Ok(xs.clone());
     }
+    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+        let (_, _, h, w) = xs.dims4()?;
+        for len in [h, w] {
+            if pad >= len {
+                return Err(too_short(pad, len));
+            }
+        }
+        let (rows, cols) = (reflected_indices(h, pad), reflected_indices(w, pad));
+        return Ok(crate::cpu_gather::gather_planes(xs, rows, cols)?);
+    }
+    composed(xs, pad)
+}
+
+/// Reflection padding from candle ops (any device and dtype), with the closed-form backward.
+fn composed(xs: &Tensor, pad: usize) -> Result<Tensor> {
     let device = xs.device().clone();
     let padded = pad_dim(&xs.detach(), 3, pad, &device)?;
     let padded = pad_dim(&padded, 2, pad, &device)?;
@@ -105,21 +124,26 @@ mod tests {
         let dev = crate::test_util::test_device();
         let x = candle_core::Var::randn(0f32, 1., (2, 3, 9, 7), &dev)?;
         let r = Tensor::randn(0f32, 1., (2, 3, 17, 15), &dev)?;
-        let ours = reflection_pad2d(x.as_tensor(), 4)?;
-        let reference = pad_dim(&pad_dim(x.as_tensor(), 3, 4, &dev)?, 2, 4, &dev)?;
-        let (a, b) = (
-            ours.flatten_all()?.to_vec1::<f32>()?,
-            reference.flatten_all()?.to_vec1::<f32>()?,
-        );
-        assert_eq!(a, b);
-        let g1 = (ours * &r)?.sum_all()?.backward()?;
-        let g2 = (reference * &r)?.sum_all()?.backward()?;
-        let (g1, g2) = (
-            g1.get(x.as_tensor()).unwrap(),
-            g2.get(x.as_tensor()).unwrap(),
-        );
-        let diff = (g1 - g2)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(diff < 1e-5, "max difference {diff}");
+        // The device's path (a plane gather on the CPU) and the candle-op path used elsewhere.
+        for ours in [
+            reflection_pad2d(x.as_tensor(), 4)?,
+            composed(x.as_tensor(), 4)?,
+        ] {
+            let reference = pad_dim(&pad_dim(x.as_tensor(), 3, 4, &dev)?, 2, 4, &dev)?;
+            let (a, b) = (
+                ours.flatten_all()?.to_vec1::<f32>()?,
+                reference.flatten_all()?.to_vec1::<f32>()?,
+            );
+            assert_eq!(a, b);
+            let g1 = (ours * &r)?.sum_all()?.backward()?;
+            let g2 = (reference * &r)?.sum_all()?.backward()?;
+            let (g1, g2) = (
+                g1.get(x.as_tensor()).unwrap(),
+                g2.get(x.as_tensor()).unwrap(),
+            );
+            let diff = (g1 - g2)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "max difference {diff}");
+        }
         Ok(())
     }
 

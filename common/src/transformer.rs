@@ -40,7 +40,7 @@ impl ResidualBlock {
 
 impl Module for ResidualBlock {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let ys = self.in1.forward(&self.conv1.forward(xs)?)?.relu()?;
+        let ys = self.in1.forward_relu(&self.conv1.forward(xs)?)?;
         let ys = self.in2.forward(&self.conv2.forward(&ys)?)?;
         ys + xs
     }
@@ -147,15 +147,15 @@ impl TransformerNet {
 impl Module for TransformerNet {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         // [B, 3, H, W] -> [B, 32, H, W] -> [B, 64, H/2, W/2] -> [B, 128, H/4, W/4]
-        let ys = self.in1.forward(&self.conv1.forward(xs)?)?.relu()?;
-        let ys = self.in2.forward(&self.conv2.forward(&ys)?)?.relu()?;
-        let mut ys = self.in3.forward(&self.conv3.forward(&ys)?)?.relu()?;
+        let ys = self.in1.forward_relu(&self.conv1.forward(xs)?)?;
+        let ys = self.in2.forward_relu(&self.conv2.forward(&ys)?)?;
+        let mut ys = self.in3.forward_relu(&self.conv3.forward(&ys)?)?;
         for block in &self.res {
             ys = block.forward(&ys)?;
         }
         // [B, 128, H/4, W/4] -> [B, 64, H/2, W/2] -> [B, 32, H, W] -> [B, 3, H, W]
-        let ys = self.in4.forward(&self.deconv1.forward(&ys)?)?.relu()?;
-        let ys = self.in5.forward(&self.deconv2.forward(&ys)?)?.relu()?;
+        let ys = self.in4.forward_relu(&self.deconv1.forward(&ys)?)?;
+        let ys = self.in5.forward_relu(&self.deconv2.forward(&ys)?)?;
         self.deconv3.forward(&ys)
     }
 }
