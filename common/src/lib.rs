@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+mod allocator;
 mod atomic_write;
 pub mod conv;
 mod cpu_conv;
@@ -36,6 +37,7 @@ mod test_util;
 mod transformer;
 mod vgg;
 
+pub use allocator::keep_freed_memory;
 pub use atomic_write::atomic_write;
 pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{Error, Result};

@@ -162,6 +162,7 @@ fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    fauve::keep_freed_memory();
     let args = Args::parse();
     match run(args) {
         Ok(code) => code,

@@ -156,6 +156,7 @@ fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    fauve::keep_freed_memory();
     let cli = match parse_cli(std::env::args().skip(1).collect()) {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Exit(text)) => {

@@ -94,6 +94,7 @@ enum Cmd {
 }
 
 fn main() {
+    fauve::keep_freed_memory();
     if let Err(e) = run(Args::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
