@@ -146,9 +146,19 @@ def main():
     weights = {k: torch.from_numpy(generated(k, s, *p)).double() for k, s, p in transformer_shapes()}
     x = torch.rand(1, 3, 37, 45, generator=g, dtype=torch.float64) * 255
     x = x.float().double()  # the stored f32 input is exactly what was run
+    for wt in weights.values():
+        wt.requires_grad_(True)
+    x.requires_grad_(True)
     y = transformer_forward(weights, x)
-    save_file({"input": np32(x), "output": np32(y)},
-              os.path.join(OUT, "transformer_parity.safetensors"))
+    # Gradients of mean(y²): the input, and parameters of each kind of layer (strided conv,
+    # upsampling conv, the last 9x9 conv and its bias, instance norm scale and shift, one in a
+    # residual block), kept small: the 128-channel kernels would add 1 MB.
+    (y * y).mean().backward()
+    grad_keys = ["conv2.conv2d.weight", "deconv2.conv2d.weight", "deconv3.conv2d.weight",
+                 "deconv3.conv2d.bias", "in4.weight", "in4.bias", "res3.in1.weight"]
+    fixture = {"input": np32(x), "output": np32(y), "grad.input": np32(x.grad)}
+    fixture.update({f"grad.{k}": np32(weights[k].grad) for k in grad_keys})
+    save_file(fixture, os.path.join(OUT, "transformer_parity.safetensors"))
     print("transformer: input", tuple(x.shape), "-> output", tuple(y.shape))
 
     # A narrow random VGG16 (channel counts read from shapes by the loader).
@@ -176,6 +186,14 @@ def main():
         style = sum(F.mse_loss(gram(ta[n]), gram(ts[n]).expand(2, -1, -1)) for n in TAPS.values())
         out[f"{kind}.content_loss"] = np32(content.reshape(1))
         out[f"{kind}.style_loss"] = np32(style.reshape(1))
+        # The gradient that trains the transform network: content + style loss back through
+        # VGG16 (max pools, ReLUs, convs, Grams) to image a.
+        a_var = a.clone().requires_grad_(True)
+        ta_var = vgg_taps(vgg, a_var, kind)
+        content = F.mse_loss(ta_var["relu2_2"], tb["relu2_2"])
+        style = sum(F.mse_loss(gram(ta_var[n]), gram(ts[n]).expand(2, -1, -1)) for n in TAPS.values())
+        (content + style).backward()
+        out[f"{kind}.grad_image_a"] = np32(a_var.grad)
     tv = (a[:, :, 1:, :] - a[:, :, :-1, :]).abs().sum() + (a[:, :, :, 1:] - a[:, :, :, :-1]).abs().sum()
     out["tv_image_a"] = np32(tv.reshape(1))
     save_file(out, os.path.join(OUT, "vgg_reference.safetensors"))

@@ -199,7 +199,7 @@ impl SelectiveConvGrad {
 /// dtypes run candle's conv2d forward with the selective backward below.
 pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     if crate::cpu_conv::supports(input, kernel) {
-        return crate::cpu_conv::conv2d(input, kernel, padding, stride);
+        return crate::cpu_conv::conv2d(input, kernel, None, padding, stride, false);
     }
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
@@ -228,6 +228,29 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) ->
     // The backward sees detached copies: its results must carry no op history.
     let backward = Arc::new(move |grad: &Tensor| op.grads(&x, &w, grad));
     with_backward("fauve-selective-conv2d", input, kernel, out, backward)
+}
+
+/// `conv2d(input, kernel, padding, stride) + bias` (per output channel), then ReLU when
+/// `relu`. On the CPU in f32 one op with one backward (each op in candle's backward costs a
+/// zero-filled buffer and an addition over the activation); elsewhere candle ops.
+pub fn conv2d_bias(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    padding: usize,
+    stride: usize,
+    relu: bool,
+) -> Result<Tensor> {
+    if crate::cpu_conv::supports(input, kernel) && bias.dtype() == candle_core::DType::F32 {
+        return crate::cpu_conv::conv2d(input, kernel, Some(bias), padding, stride, relu);
+    }
+    let ys =
+        conv2d(input, kernel, padding, stride)?.broadcast_add(&bias.reshape((1, (), 1, 1))?)?;
+    if relu {
+        ys.relu()
+    } else {
+        Ok(ys)
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +320,75 @@ mod tests {
         check((1, 32, 70, 66), 3, 9, 0, 1);
         // (candle's own backward fails when H and W leave different remainders under the
         // stride, e.g. 11x10: it uses H's output padding for W. Ours pads each side itself.)
+    }
+
+    /// Bias and ReLU fused into the conv against candle's ops after candle's conv, for every
+    /// combination of tracked operands (VGG16 tracks only its input; the first transform
+    /// layer only its parameters).
+    #[test]
+    fn fused_bias_and_relu_match_candle_ops() {
+        let dev = crate::test_util::test_device();
+        let cases = [
+            ((2, 6, 13, 11), 5, 3, 1, 1, true),
+            ((1, 6, 12, 14), 4, 3, 0, 2, false),
+            ((2, 32, 21, 19), 3, 9, 0, 1, false), // the dual path
+        ];
+        for ((b, cin, h, w), cout, k, pad, stride, relu) in cases {
+            let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
+            let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
+            let bias = Var::randn(0f32, 0.5, cout, &dev).unwrap();
+            for (tx, tw, tb) in [
+                (true, true, true),
+                (true, false, false),
+                (false, true, true),
+                (false, false, true),
+            ] {
+                let pick = |v: &Var, tracked: bool| {
+                    if tracked {
+                        v.as_tensor().clone()
+                    } else {
+                        v.as_tensor().detach()
+                    }
+                };
+                let (xi, wi, bi) = (pick(&x, tx), pick(&wt, tw), pick(&bias, tb));
+                let ours = conv2d_bias(&xi, &wi, &bi, pad, stride, relu).unwrap();
+                let padded = xi
+                    .pad_with_zeros(2, pad, pad)
+                    .unwrap()
+                    .pad_with_zeros(3, pad, pad)
+                    .unwrap();
+                let mut reference = padded
+                    .conv2d(&wi, 0, stride, 1, 1)
+                    .unwrap()
+                    .broadcast_add(&bi.reshape((1, cout, 1, 1)).unwrap())
+                    .unwrap();
+                if relu {
+                    reference = reference.relu().unwrap();
+                }
+                assert!(rel_l2(&ours, &reference) < 1e-6);
+                let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
+                let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let g2 = (reference * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                for (name, v, tracked) in
+                    [("input", &x, tx), ("kernel", &wt, tw), ("bias", &bias, tb)]
+                {
+                    let got = g1.get(v.as_tensor());
+                    assert_eq!(got.is_some(), tracked, "{name} gradient presence");
+                    if let (Some(a), Some(e)) = (got, g2.get(v.as_tensor())) {
+                        let err = rel_l2(a, e);
+                        assert!(
+                            err < 1e-5,
+                            "{name} grad k{k} s{stride} relu {relu}: {err:e}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

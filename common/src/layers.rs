@@ -4,7 +4,7 @@
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use crate::conv::conv2d;
+use crate::conv::{conv2d, conv2d_bias};
 use crate::error::Result;
 use crate::padding::reflection_pad2d;
 
@@ -59,6 +59,9 @@ impl Module for ConvLayer {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let xs = xs.to_dtype(self.compute)?;
         let padded = reflection_pad2d(&xs, self.pad).map_err(candle_core::Error::wrap)?;
+        if self.compute == self.weight.dtype() {
+            return conv2d_bias(&padded, &self.weight, &self.bias, 0, self.stride, false);
+        }
         let ys = conv2d(
             &padded,
             &self.weight.to_dtype(self.compute)?,

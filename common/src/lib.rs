@@ -29,6 +29,7 @@ pub mod loss;
 mod model_file;
 mod norm;
 mod padding;
+mod pool;
 mod precision;
 mod safetensors_file;
 mod stylizer;

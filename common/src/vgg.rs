@@ -6,7 +6,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::conv::conv2d;
+use crate::conv::conv2d_bias;
 use crate::error::{Error, Result};
 use crate::precision::Precision;
 use crate::safetensors_file::SafetensorsFile;
@@ -124,7 +124,7 @@ impl Vgg16 {
                 Some(&[out_channels]),
                 device,
             )?;
-            convs.push((weight, bias.reshape((1, out_channels, 1, 1))?));
+            convs.push((weight, bias));
             in_channels = out_channels;
         }
         Ok(Self { convs, preprocess })
@@ -164,13 +164,13 @@ impl Vgg16 {
         let mut ys = self.preprocess.apply(xs)?.to_dtype(dtype)?;
         let mut taps = Vec::with_capacity(n);
         for (i, (weight, bias)) in self.convs.iter().enumerate() {
-            ys = conv2d(&ys, weight, 1, 1)?.broadcast_add(bias)?.relu()?;
+            ys = conv2d_bias(&ys, weight, bias, 1, 1, true)?;
             if TAP_AFTER.contains(&i) {
                 taps.push(ys.to_dtype(xs.dtype())?);
                 if taps.len() == n {
                     break;
                 }
-                ys = ys.max_pool2d(2)?;
+                ys = crate::pool::max_pool2x2(&ys)?;
             }
         }
         Ok(taps)

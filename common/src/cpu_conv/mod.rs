@@ -1,11 +1,14 @@
 //! The project's own CPU convolution: unfold + GEMM tiles on rayon's threads for the output
-//! and both gradients, used by [`crate::conv::conv2d`] for f32 tensors on the CPU.
+//! and both gradients, with the bias and an optional ReLU applied in the same op. Used by
+//! [`crate::conv`] for f32 tensors on the CPU.
 //!
 //! candle 0.11's CPU conv2d transposes the whole input to NHWC on one thread and unfolds it
-//! with scattered writes; its GEMMs ran at 20-60 GFLOP/s on this project's layers against ~180
-//! for the same GEMM on well-shaped tiles. Here the unfolding is row-segment copies, every
-//! thread runs its own tiles, and each gradient is one product per tile (no kernel gradient
-//! for a frozen kernel, no dilated convolution for strided input gradients).
+//! with scattered writes; its GEMMs ran at 20-60 GFLOP/s on this project's layers against
+//! 150-170 for the same GEMMs on well-shaped tiles. Here the unfolding is row-segment copies,
+//! every thread runs its own tiles, and each gradient is one product per tile (no kernel
+//! gradient for a frozen kernel, no dilated convolution for strided input gradients). Bias and
+//! ReLU ride along because in candle's backward every extra op costs a zero-filled gradient
+//! buffer and an addition over the whole activation.
 //!
 //! A conv with few outputs from many inputs (the transform network's last 9x9 conv, 32 -> 3)
 //! is a GEMM of 3 rows, which no kernel runs fast. It is computed through its *dual*: the
@@ -13,6 +16,7 @@
 //! output is this conv's input gradient, and whose kernel gradient is this conv's, flipped.
 //! All of the dual's GEMMs have `cin·k²` or `cout·k²` rows.
 
+mod epilogue;
 mod geometry;
 mod kernels;
 mod matmul;
@@ -20,12 +24,13 @@ mod unfold;
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 
+use crate::cpu_slice::with_cpu_f32;
 use crate::custom_grad::with_backward;
 use geometry::ConvGeom;
 
-/// Which product of the convolution an op computes.
+/// Which product of the convolution to compute.
 #[derive(Debug, Clone, Copy)]
 enum Product {
     /// `(input, kernel) -> output`
@@ -36,65 +41,34 @@ enum Product {
     KernelGrad,
 }
 
-struct ConvProduct {
-    geom: ConvGeom,
-    product: Product,
-}
-
-/// The f32 data of a contiguous CPU tensor, checked against the expected length.
-fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, len: usize, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("fauve cpu conv: {what} must be f32");
+/// Computes `product` of the conv `g` from CPU f32 tensors `a` and `b` (see [`Product`]).
+fn run(g: &ConvGeom, product: Product, a: &Tensor, b: &Tensor) -> Result<Vec<f32>> {
+    let input_len = g.batch * g.cin * g.in_plane();
+    let output_len = g.batch * g.cout * g.out_plane();
+    let kernel_len = g.cout * g.krows();
+    let (a_len, b_len) = match product {
+        Product::Output => (input_len, kernel_len),
+        Product::InputGrad => (output_len, kernel_len),
+        Product::KernelGrad => (input_len, output_len),
     };
-    match l.contiguous_offsets() {
-        Some((a, b)) if b - a == len => Ok(&v[a..b]),
-        Some(_) => candle_core::bail!("fauve cpu conv: {what} has the wrong size"),
-        None => candle_core::bail!("fauve cpu conv: {what} must be contiguous"),
+    if a.elem_count() != a_len || b.elem_count() != b_len {
+        candle_core::bail!(
+            "fauve cpu conv: operands {:?} and {:?} do not fit {g:?}",
+            a.dims(),
+            b.dims()
+        );
     }
+    with_cpu_f32(a, |a| {
+        with_cpu_f32(b, |b| match product {
+            Product::Output => kernels::forward(g, a, b),
+            Product::InputGrad => kernels::input_grad(g, a, b),
+            Product::KernelGrad => kernels::kernel_grad(g, a, b),
+        })
+    })?
 }
 
-impl CustomOp2 for ConvProduct {
-    fn name(&self) -> &'static str {
-        match self.product {
-            Product::Output => "fauve-cpu-conv2d",
-            Product::InputGrad => "fauve-cpu-conv2d-input-grad",
-            Product::KernelGrad => "fauve-cpu-conv2d-kernel-grad",
-        }
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let g = &self.geom;
-        let input_len = g.batch * g.cin * g.in_plane();
-        let output_len = g.batch * g.cout * g.out_plane();
-        let kernel_len = g.cout * g.krows();
-        let input_shape = Shape::from((g.batch, g.cin, g.h, g.w));
-        let output_shape = Shape::from((g.batch, g.cout, g.ho, g.wo));
-        let kernel_shape = Shape::from((g.cout, g.cin, g.k, g.k));
-        let (values, shape) = match self.product {
-            Product::Output => {
-                let x = contiguous_f32(s1, l1, input_len, "input")?;
-                let w = contiguous_f32(s2, l2, kernel_len, "kernel")?;
-                (kernels::forward(g, x, w), output_shape)
-            }
-            Product::InputGrad => {
-                let dy = contiguous_f32(s1, l1, output_len, "output gradient")?;
-                let w = contiguous_f32(s2, l2, kernel_len, "kernel")?;
-                (kernels::input_grad(g, dy, w), input_shape)
-            }
-            Product::KernelGrad => {
-                let x = contiguous_f32(s1, l1, input_len, "input")?;
-                let dy = contiguous_f32(s2, l2, output_len, "output gradient")?;
-                (kernels::kernel_grad(g, x, dy), kernel_shape)
-            }
-        };
-        Ok((CpuStorage::F32(values), shape))
-    }
+fn cpu_tensor(values: Vec<f32>, dims: &[usize]) -> Result<Tensor> {
+    Tensor::from_vec(values, dims, &Device::Cpu)
 }
 
 /// True when [`conv2d`] can run these tensors: f32 on the CPU.
@@ -102,19 +76,22 @@ pub fn supports(input: &Tensor, kernel: &Tensor) -> bool {
     input.device().is_cpu() && input.dtype() == DType::F32 && kernel.dtype() == DType::F32
 }
 
-fn apply(a: &Tensor, b: &Tensor, geom: ConvGeom, product: Product) -> Result<Tensor> {
-    a.contiguous()?
-        .apply_op2_no_bwd(&b.contiguous()?, &ConvProduct { geom, product })
-}
-
 /// A conv's kernel seen from its dual: flipped in space, inputs and outputs swapped.
 fn dual_kernel(kernel: &Tensor) -> Result<Tensor> {
     kernel.flip(&[2, 3])?.transpose(0, 1)?.contiguous()
 }
 
-/// `conv2d(input, kernel)` with zero padding and stride (square kernel, no dilation, one
-/// group), differentiable with respect to whichever of `input` and `kernel` are tracked.
-pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+/// `conv2d(input, kernel) + bias`, then ReLU when `relu`, with zero padding and stride (square
+/// kernel, no dilation, one group); differentiable with respect to whichever of `input`,
+/// `kernel` and `bias` are tracked, computing only those gradients.
+pub fn conv2d(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    padding: usize,
+    stride: usize,
+    relu: bool,
+) -> Result<Tensor> {
     let (b, cin, h, w) = input.dims4()?;
     let (cout, kcin, k, kw) = kernel.dims4()?;
     if kcin != cin || kw != k {
@@ -124,49 +101,90 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) ->
             input.dims()
         );
     }
+    if bias.is_some_and(|t| t.dims() != [cout]) {
+        candle_core::bail!("conv2d: bias must have shape [{cout}]");
+    }
     let geom = ConvGeom::new(b, cin, h, w, cout, k, stride, padding).ok_or_else(|| {
         candle_core::Error::Msg(format!(
             "conv2d: a {k}x{k} kernel does not fit a {h}x{w} input with padding {padding}"
         ))
     })?;
+    let out_dims = [b, cout, geom.ho, geom.wo];
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
+    let need_bias = bias.is_some_and(|t| t.track_op());
     let (x, wt) = (input.detach(), kernel.detach());
-    let dual = stride == 1 && padding < k && k > 1 && cout * 4 <= cin;
-    if dual {
-        let d = ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, k - 1 - padding)
-            .expect("the dual of a valid stride-1 conv is valid");
-        debug_assert_eq!((d.ho, d.wo), (h, w));
-        let v = dual_kernel(&wt)?;
-        let out = apply(&x, &v, d, Product::InputGrad)?;
-        let backward = Arc::new(move |dy: &Tensor| {
-            let gx = if need_input {
-                Some(apply(dy, &v, d, Product::Output)?)
-            } else {
-                None
-            };
-            let gk = if need_kernel {
-                Some(dual_kernel(&apply(dy, &x, d, Product::KernelGrad)?)?)
-            } else {
-                None
-            };
-            Ok((gx, gk))
-        });
-        return with_backward("fauve-cpu-conv2d-dual", input, kernel, out, backward);
+    let bias_values = bias.map(|t| t.detach().to_vec1::<f32>()).transpose()?;
+
+    // The dual's geometry, when the conv runs through it.
+    let dual = (stride == 1 && padding < k && k > 1 && cout * 4 <= cin)
+        .then(|| ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, k - 1 - padding))
+        .flatten();
+    let dual_weights = dual.map(|_| dual_kernel(&wt)).transpose()?;
+    let mut y = match (&dual, &dual_weights) {
+        (Some(d), Some(v)) => run(d, Product::InputGrad, &x, v)?,
+        _ => run(&geom, Product::Output, &x, &wt)?,
+    };
+    epilogue::bias_relu(&mut y, geom.out_plane(), bias_values.as_deref(), relu);
+    let y = cpu_tensor(y, &out_dims)?;
+    if !need_input && !need_kernel && !need_bias {
+        return Ok(y);
     }
-    let out = apply(&x, &wt, geom, Product::Output)?;
+
+    let out = y.clone();
     let backward = Arc::new(move |dy: &Tensor| {
-        let gx = if need_input {
-            Some(apply(dy, &wt, geom, Product::InputGrad)?)
-        } else {
-            None
+        let (masked, bias_grad) = with_cpu_f32(dy, |dy| {
+            with_cpu_f32(&y, |yv| {
+                epilogue::mask_and_bias_grad(dy, yv, geom.out_plane(), cout, relu, need_bias)
+            })
+        })??;
+        let g = match masked {
+            Some(values) => cpu_tensor(values, &out_dims)?,
+            None => dy.contiguous()?,
         };
-        let gk = if need_kernel {
-            Some(apply(&x, dy, geom, Product::KernelGrad)?)
-        } else {
+        let gx = if !need_input {
             None
+        } else if let (Some(d), Some(v)) = (&dual, &dual_weights) {
+            Some(cpu_tensor(
+                run(d, Product::Output, &g, v)?,
+                &[b, cin, h, w],
+            )?)
+        } else {
+            Some(cpu_tensor(
+                run(&geom, Product::InputGrad, &g, &wt)?,
+                &[b, cin, h, w],
+            )?)
         };
-        Ok((gx, gk))
+        let gk = if !need_kernel && !need_bias {
+            None
+        } else if !need_kernel {
+            Some(Tensor::zeros((cout, cin, k, k), DType::F32, &Device::Cpu)?)
+        } else if let Some(d) = &dual {
+            let dv = cpu_tensor(run(d, Product::KernelGrad, &g, &x)?, &[cin, cout, k, k])?;
+            Some(dual_kernel(&dv)?)
+        } else {
+            Some(cpu_tensor(
+                run(&geom, Product::KernelGrad, &x, &g)?,
+                &[cout, cin, k, k],
+            )?)
+        };
+        // With a bias, kernel and bias travel as one flat parameter tensor (see below).
+        let gp = match (gk, bias_grad) {
+            (Some(gk), Some(gb)) => Some(Tensor::cat(
+                &[gk.flatten_all()?, cpu_tensor(gb, &[cout])?],
+                0,
+            )?),
+            (gk, _) => gk,
+        };
+        Ok((gx, gp))
     });
-    with_backward("fauve-cpu-conv2d", input, kernel, out, backward)
+    // The second input carries the parameter gradients: the kernel alone, or kernel and bias
+    // concatenated (cat's backward splits the gradient again); the input itself when no
+    // parameter is tracked (its second gradient is then None).
+    let params = match bias {
+        _ if !need_kernel && !need_bias => input.clone(),
+        Some(bias) => Tensor::cat(&[kernel.flatten_all()?, bias.clone()], 0)?,
+        None => kernel.clone(),
+    };
+    with_backward("fauve-cpu-conv2d", input, &params, out, backward)
 }

@@ -42,12 +42,63 @@ fn transformer_matches_pytorch_on_odd_sizes() -> anyhow::Result<()> {
     assert_eq!(out.dims(), &[1, 3, 40, 48]);
     // cuDNN runs f32 convolutions on TF32 tensor cores (10-bit mantissa) when it picks them, as
     // PyTorch's cuDNN convs do by default: 1.3e-3 measured on an H100.
-    let tolerance = if cfg!(feature = "cudnn") && !dev.is_cpu() {
+    check_parity(
+        "transform network",
+        rel_l2(&out, &fx["output"]),
+        f32_tolerance(&dev),
+    );
+    Ok(())
+}
+
+/// The f32 tolerance on `dev`: cuDNN may compute f32 convolutions in TF32.
+fn f32_tolerance(dev: &Device) -> f64 {
+    if cfg!(feature = "cudnn") && !dev.is_cpu() {
         TF32_TOLERANCE
     } else {
         TOLERANCE
-    };
-    check_parity("transform network", rel_l2(&out, &fx["output"]), tolerance);
+    }
+}
+
+/// The backward pass against PyTorch's autograd: gradients of mean(output²) with respect to
+/// the input and to parameters of each kind of layer.
+#[test]
+fn transformer_gradients_match_pytorch() -> anyhow::Result<()> {
+    use candle_core::{DType, Module, Var};
+    use candle_nn::{VarBuilder, VarMap};
+    let dev = test_device();
+    let fx = load_fixture_on("transformer_parity.safetensors", &dev);
+    let mut varmap = VarMap::new();
+    let net = fauve::TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    for (name, value) in generated_transformer() {
+        varmap.set_one(&name, value.to_device(&dev)?)?;
+    }
+    let x = Var::from_tensor(&fx["input"])?;
+    let grads = net.forward(x.as_tensor())?.sqr()?.mean_all()?.backward()?;
+    let tolerance = f32_tolerance(&dev);
+    let input_grad = grads.get(x.as_tensor()).expect("input gradient");
+    check_parity(
+        "gradient of the input",
+        rel_l2(input_grad, &fx["grad.input"]),
+        tolerance,
+    );
+    let vars = varmap.data().lock().unwrap();
+    let mut checked = 0;
+    for (key, expected) in &fx {
+        let Some(name) = key.strip_prefix("grad.").filter(|n| *n != "input") else {
+            continue;
+        };
+        let var = &vars[name];
+        let got = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no gradient for {name}"));
+        check_parity(
+            &format!("gradient of {name}"),
+            rel_l2(got, expected),
+            tolerance,
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 7, "parameter gradients in the fixture");
     Ok(())
 }
 
@@ -123,6 +174,35 @@ fn vgg_taps_and_losses_match_pytorch_under_both_preprocessings() -> anyhow::Resu
     }
     let tv = total_variation(&fx["image_a"])?.reshape(1)?;
     check_parity("total variation", rel_l2(&tv, &fx["tv_image_a"]), TOLERANCE);
+    Ok(())
+}
+
+/// The gradient that trains the transform network: content + style loss back through VGG16
+/// (max pools, ReLUs, convs, Gram matrices) to the image, against PyTorch's autograd. (candle
+/// 0.11's own max-pool backward scales each gradient by a quarter; this test catches that.)
+#[test]
+fn perceptual_loss_gradient_matches_pytorch() -> anyhow::Result<()> {
+    let dev = test_device();
+    let dir = tempfile::tempdir()?;
+    let fx = load_fixture_on("vgg_reference.safetensors", &dev);
+    for kind in ["caffe_bgr", "torchvision"] {
+        let vgg = vgg_with_preprocess(kind, dir.path())?;
+        let a = candle_core::Var::from_tensor(&fx["image_a"])?;
+        let fa = vgg.features(a.as_tensor())?;
+        let fb = vgg.features(&fx["image_b"])?;
+        let fs = vgg.features(&fx["style"])?;
+        let grams = |taps: &[Tensor]| taps.iter().map(gram_matrix).collect::<Result<Vec<_>, _>>();
+        let loss = (content_loss(fa.relu2_2(), fb.relu2_2())?
+            + style_loss(&grams(&fa.taps)?, &grams(&fs.taps)?)?)?;
+        let grads = loss.backward()?;
+        let got = grads.get(a.as_tensor()).expect("image gradient");
+        let err = rel_l2(got, &fx[&format!("{kind}.grad_image_a")]);
+        check_parity(
+            &format!("{kind} loss gradient of the image"),
+            err,
+            f32_tolerance(&dev),
+        );
+    }
     Ok(())
 }
 

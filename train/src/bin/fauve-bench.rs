@@ -267,11 +267,25 @@ fn train_step(
         .collect();
     let mut adam = Adam::new(vars, lr)?;
     let mut losses: Vec<[f64; 3]> = Vec::new();
+    // Milliseconds of each phase per step (warm-up included; medians reported), to see where a
+    // step's time goes without a profiler. On CUDA each phase is synchronised first.
+    let mut phases: [Vec<f64>; 4] = Default::default();
     let times = time_runs(&device, timing, || {
+        let mut clock = Instant::now();
+        let mut lap = |i: usize| -> Result<()> {
+            device.synchronize()?;
+            phases[i].push(clock.elapsed().as_secs_f64() * 1e3);
+            clock = Instant::now();
+            Ok(())
+        };
         let y = net.forward(&x)?;
+        lap(0)?;
         let terms = loss.compute(&y, &x)?;
+        lap(1)?;
         let grads = terms.total.backward()?;
+        lap(2)?;
         adam.step(&grads)?;
+        lap(3)?;
         if losses.len() < 2 {
             let v = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
             losses.push([v(&terms.content)?, v(&terms.style)?, v(&terms.total)?]);
@@ -289,6 +303,12 @@ fn train_step(
         "images_per_s": x.dims()[0] as f64 / (ms / 1e3),
         "times_ms": times,
         "losses_content_style_total": losses,
+        "phases_median_ms": {
+            "transform_forward": median(&phases[0]),
+            "vgg_and_loss_forward": median(&phases[1]),
+            "backward": median(&phases[2]),
+            "adam": median(&phases[3]),
+        },
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{report}");
