@@ -12,7 +12,7 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::with_backward;
+use crate::custom_grad::cpu_with_backward;
 
 /// Runs of consecutive source indices: `(dst_start, src_start, len)`.
 fn runs(cols: &[u32]) -> Vec<(usize, usize, usize)> {
@@ -71,19 +71,25 @@ pub fn gather_planes(xs: &Tensor, rows: Vec<u32>, cols: Vec<u32>) -> Result<Tens
     }
     let (ho, wo) = (rows.len(), cols.len());
     let y = with_cpu_f32(xs, |x| forward(x, h, w, &rows, &cols))?;
-    let y = Tensor::from_vec(y, (b, c, ho, wo), &Device::Cpu)?;
     if !xs.track_op() {
-        return Ok(y);
+        return Tensor::from_vec(y, (b, c, ho, wo), &Device::Cpu);
     }
     let maps = Arc::new((rows, cols));
-    let backward = Arc::new(move |g: &Tensor| {
+    let backward = Arc::new(move |_: &Tensor, g: &Tensor| {
         let dx = with_cpu_f32(g, |gv| backward(gv, h, w, &maps.0, &maps.1))?;
         Ok((
             Some(Tensor::from_vec(dx, (b, c, h, w), &Device::Cpu)?),
             None,
         ))
     });
-    with_backward("fauve-cpu-gather-planes", xs, xs, y, backward)
+    cpu_with_backward(
+        "fauve-cpu-gather-planes",
+        xs,
+        xs,
+        y,
+        &[b, c, ho, wo],
+        backward,
+    )
 }
 
 /// Source indices of nearest-neighbour upsampling of `len` positions by `factor`.

@@ -13,7 +13,7 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::with_backward;
+use crate::custom_grad::cpu_with_backward;
 
 /// Mean and `1/σ` of one plane (biased variance, two passes in f64 for accuracy).
 fn plane_stats(x: &[f32], eps: f64) -> (f32, f32) {
@@ -130,16 +130,14 @@ pub fn instance_norm(
         beta.detach().to_vec1::<f32>()?,
     );
     let (y, stats) = with_cpu_f32(&x, |xv| forward(xv, hw, &g, &bt, eps, relu))?;
-    let y = Tensor::from_vec(y, (b, c, h, w), &Device::Cpu)?;
     let need_input = xs.track_op();
     let need_affine = gamma.track_op() || beta.track_op();
     if !need_input && !need_affine {
-        return Ok(y);
+        return Tensor::from_vec(y, (b, c, h, w), &Device::Cpu);
     }
-    let out = y.clone();
-    let backward = Arc::new(move |dy: &Tensor| {
+    let backward = Arc::new(move |y: &Tensor, dy: &Tensor| {
         let (dx, sums) = with_cpu_f32(&x, |xv| {
-            with_cpu_f32(&y, |yv| {
+            with_cpu_f32(y, |yv| {
                 with_cpu_f32(dy, |dyv| {
                     backward(xv, yv, dyv, hw, &g, &stats, relu, need_input)
                 })
@@ -164,5 +162,12 @@ pub fn instance_norm(
     });
     // γ and β travel as one [2, C] input; stack's backward splits the gradient again.
     let affine = Tensor::stack(&[gamma, beta], 0)?;
-    with_backward("fauve-cpu-instance-norm", xs, &affine, out, backward)
+    cpu_with_backward(
+        "fauve-cpu-instance-norm",
+        xs,
+        &affine,
+        y,
+        &[b, c, h, w],
+        backward,
+    )
 }

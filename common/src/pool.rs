@@ -13,7 +13,7 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::with_backward;
+use crate::custom_grad::{cpu_with_backward, with_backward};
 
 /// Output and the winner (0..4, row-major in the window) of each output pixel, per plane.
 fn forward(x: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
@@ -99,19 +99,25 @@ fn composed(xs: &Tensor) -> Result<Tensor> {
 fn cpu(xs: &Tensor) -> Result<Tensor> {
     let (b, c, h, w) = xs.dims4()?;
     let (y, arg) = with_cpu_f32(xs, |x| forward(x, h, w))?;
-    let y = Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu)?;
     if !xs.track_op() {
-        return Ok(y);
+        return Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu);
     }
     let arg = Arc::new(arg);
-    let backward = Arc::new(move |g: &Tensor| {
+    let backward = Arc::new(move |_: &Tensor, g: &Tensor| {
         let dx = with_cpu_f32(g, |gv| backward(gv, &arg, h, w))?;
         Ok((
             Some(Tensor::from_vec(dx, (b, c, h, w), &Device::Cpu)?),
             None,
         ))
     });
-    with_backward("fauve-cpu-max-pool", xs, xs, y, backward)
+    cpu_with_backward(
+        "fauve-cpu-max-pool",
+        xs,
+        xs,
+        y,
+        &[b, c, h / 2, w / 2],
+        backward,
+    )
 }
 
 #[cfg(test)]

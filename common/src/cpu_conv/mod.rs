@@ -27,7 +27,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Result, Tensor};
 
 use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::with_backward;
+use crate::custom_grad::cpu_with_backward;
 use geometry::ConvGeom;
 
 /// Which product of the convolution to compute.
@@ -126,15 +126,13 @@ pub fn conv2d(
         _ => run(&geom, Product::Output, &x, &wt)?,
     };
     epilogue::bias_relu(&mut y, geom.out_plane(), bias_values.as_deref(), relu);
-    let y = cpu_tensor(y, &out_dims)?;
     if !need_input && !need_kernel && !need_bias {
-        return Ok(y);
+        return cpu_tensor(y, &out_dims);
     }
 
-    let out = y.clone();
-    let backward = Arc::new(move |dy: &Tensor| {
+    let backward = Arc::new(move |y: &Tensor, dy: &Tensor| {
         let (masked, bias_grad) = with_cpu_f32(dy, |dy| {
-            with_cpu_f32(&y, |yv| {
+            with_cpu_f32(y, |yv| {
                 epilogue::mask_and_bias_grad(dy, yv, geom.out_plane(), cout, relu, need_bias)
             })
         })??;
@@ -186,5 +184,5 @@ pub fn conv2d(
         Some(bias) => Tensor::cat(&[kernel.flatten_all()?, bias.clone()], 0)?,
         None => kernel.clone(),
     };
-    with_backward("fauve-cpu-conv2d", input, &params, out, backward)
+    cpu_with_backward("fauve-cpu-conv2d", input, &params, y, &out_dims, backward)
 }
