@@ -29,14 +29,22 @@ fn runs(cols: &[u32]) -> Vec<(usize, usize, usize)> {
 fn forward(x: &[f32], h: usize, w: usize, rows: &[u32], cols: &[u32]) -> Vec<f32> {
     let (ho, wo) = (rows.len(), cols.len());
     let runs = runs(cols);
+    // Mostly short runs (upsampling: every run is one pixel): index each column instead.
+    let by_index = runs.len() * 8 > wo;
     let mut y = vec![0f32; x.len() / (h * w) * ho * wo];
     y.par_chunks_mut(ho * wo)
         .zip(x.par_chunks(h * w))
         .for_each(|(yp, xp)| {
             for (yr, &r) in yp.chunks_mut(wo).zip(rows) {
                 let src = &xp[r as usize * w..(r as usize + 1) * w];
-                for &(d, s, len) in &runs {
-                    yr[d..d + len].copy_from_slice(&src[s..s + len]);
+                if by_index {
+                    for (o, &c) in yr.iter_mut().zip(cols) {
+                        *o = src[c as usize];
+                    }
+                } else {
+                    for &(d, s, len) in &runs {
+                        yr[d..d + len].copy_from_slice(&src[s..s + len]);
+                    }
                 }
             }
         });

@@ -26,7 +26,10 @@ impl SharedOut {
 pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
     let (krows, plane, tiles) = (g.krows(), g.out_plane(), g.tiles());
     let in_img = g.cin * g.in_plane();
-    let mut y = vec![0f32; g.batch * g.cout * plane];
+    let len = g.batch * g.cout * plane;
+    // Left uninitialised: the tiles below write every element (zero-filling it first cost 4%
+    // of an inference).
+    let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = SharedOut(y.as_mut_ptr());
     let w = Mat::rows(wmat, g.cout, krows);
     (0..g.batch * tiles).into_par_iter().for_each_init(
@@ -50,6 +53,10 @@ pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
             }
         },
     );
+    // SAFETY: the (image, tile) tasks cover every image, output channel and pixel exactly
+    // once, and a GEMM that does not accumulate writes every element of its block (a product
+    // with an empty inner dimension writes zeros).
+    unsafe { y.set_len(len) };
     y
 }
 
