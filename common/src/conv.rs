@@ -199,7 +199,8 @@ impl SelectiveConvGrad {
 /// dtypes run candle's conv2d forward with the selective backward below.
 pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     if crate::cpu_conv::supports(input, kernel) {
-        return crate::cpu_conv::conv2d(input, kernel, None, padding, stride, false);
+        let reading = crate::cpu_conv::Reading::zero_pad(padding);
+        return crate::cpu_conv::conv2d(input, kernel, None, reading, stride, false);
     }
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
@@ -242,7 +243,8 @@ pub fn conv2d_bias(
     relu: bool,
 ) -> Result<Tensor> {
     if crate::cpu_conv::supports(input, kernel) && bias.dtype() == candle_core::DType::F32 {
-        return crate::cpu_conv::conv2d(input, kernel, Some(bias), padding, stride, relu);
+        let reading = crate::cpu_conv::Reading::zero_pad(padding);
+        return crate::cpu_conv::conv2d(input, kernel, Some(bias), reading, stride, relu);
     }
     let ys =
         conv2d(input, kernel, padding, stride)?.broadcast_add(&bias.reshape((1, (), 1, 1))?)?;
@@ -251,6 +253,36 @@ pub fn conv2d_bias(
     } else {
         Ok(ys)
     }
+}
+
+/// The transform network's conv: `input` upsampled `upsample` times (nearest neighbour), then
+/// reflection-padded by `pad`, then `conv2d_bias` (no ReLU). On the CPU in f32 the conv reads
+/// through index maps, so neither the upsampled nor the padded tensor is built (each was a
+/// pass over the largest activations, forward and backward); elsewhere candle ops.
+pub fn conv2d_reflect_bias(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    pad: usize,
+    stride: usize,
+    upsample: usize,
+) -> Result<Tensor> {
+    if crate::cpu_conv::supports(input, kernel) && bias.dtype() == candle_core::DType::F32 {
+        let reading = crate::cpu_conv::Reading {
+            pad,
+            reflect: true,
+            up: upsample,
+        };
+        return crate::cpu_conv::conv2d(input, kernel, Some(bias), reading, stride, false);
+    }
+    let (_, _, h, w) = input.dims4()?;
+    let up = if upsample > 1 {
+        input.upsample_nearest2d(h * upsample, w * upsample)?
+    } else {
+        input.clone()
+    };
+    let padded = crate::padding::reflection_pad2d(&up, pad).map_err(candle_core::Error::wrap)?;
+    conv2d_bias(&padded, kernel, bias, 0, stride, false)
 }
 
 #[cfg(test)]
@@ -387,6 +419,49 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Upsampling and reflection padding read through the conv's index maps, against
+    /// materialising them with candle's upsampling and the padding op, then candle's conv.
+    #[test]
+    fn reflect_and_upsample_reads_match_materialised_inputs() {
+        let dev = crate::test_util::test_device();
+        let cases = [
+            ((2, 5, 9, 7), 6, 3, 1, 2, 1), // strided, as conv2/conv3 (H, W remainders equal: candle)
+            ((1, 4, 6, 7), 3, 3, 1, 1, 2), // upsampling, as deconv1/deconv2
+            ((2, 3, 12, 11), 4, 9, 4, 1, 1), // 9x9, as conv1
+            ((1, 32, 10, 9), 3, 9, 4, 1, 1), // few outputs: the dual path, as deconv3
+        ];
+        for ((b, cin, h, w), cout, k, pad, stride, up) in cases {
+            let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
+            let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
+            let bias = Var::randn(0f32, 0.5, cout, &dev).unwrap();
+            let (xt, wtt, bt) = (x.as_tensor(), wt.as_tensor(), bias.as_tensor());
+            let ours = conv2d_reflect_bias(xt, wtt, bt, pad, stride, up).unwrap();
+            let upsampled = xt.upsample_nearest2d(h * up, w * up).unwrap();
+            let padded = crate::padding::reflection_pad2d(&upsampled, pad).unwrap();
+            let reference = padded
+                .conv2d(wtt, 0, stride, 1, 1)
+                .unwrap()
+                .broadcast_add(&bt.reshape((1, cout, 1, 1)).unwrap())
+                .unwrap();
+            assert!(rel_l2(&ours, &reference) < 1e-6);
+            let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
+            let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (reference * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for (name, v) in [("input", &x), ("kernel", &wt), ("bias", &bias)] {
+                let err = rel_l2(
+                    g1.get(v.as_tensor()).unwrap(),
+                    g2.get(v.as_tensor()).unwrap(),
+                );
+                assert!(err < 1e-5, "{name} grad k{k} s{stride} up{up}: {err:e}");
             }
         }
     }

@@ -100,16 +100,16 @@ pub fn gather_planes(xs: &Tensor, rows: Vec<u32>, cols: Vec<u32>) -> Result<Tens
     )
 }
 
-/// Source indices of nearest-neighbour upsampling of `len` positions by `factor`.
-pub fn upsample_indices(len: usize, factor: usize) -> Vec<u32> {
-    (0..len * factor).map(|i| (i / factor) as u32).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::rel_l2;
     use candle_core::Var;
+
+    /// Source indices of nearest-neighbour upsampling of `len` positions by `factor`.
+    fn upsample_indices(len: usize, factor: usize) -> Vec<u32> {
+        (0..len * factor).map(|i| (i / factor) as u32).collect()
+    }
 
     #[test]
     fn runs_merge_consecutive_sources() {

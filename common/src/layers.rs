@@ -4,7 +4,7 @@
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use crate::conv::{conv2d, conv2d_bias};
+use crate::conv::{conv2d, conv2d_reflect_bias};
 use crate::error::Result;
 use crate::padding::reflection_pad2d;
 
@@ -55,13 +55,28 @@ impl ConvLayer {
     }
 }
 
-impl Module for ConvLayer {
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let xs = xs.to_dtype(self.compute)?;
-        let padded = reflection_pad2d(&xs, self.pad).map_err(candle_core::Error::wrap)?;
+impl ConvLayer {
+    /// The layer on `xs` upsampled `upsample` times first (nearest neighbour).
+    fn apply(&self, xs: &Tensor, upsample: usize) -> candle_core::Result<Tensor> {
         if self.compute == self.weight.dtype() {
-            return conv2d_bias(&padded, &self.weight, &self.bias, 0, self.stride, false);
+            return conv2d_reflect_bias(
+                xs,
+                &self.weight,
+                &self.bias,
+                self.pad,
+                self.stride,
+                upsample,
+            );
         }
+        // Cast first: the upsampled tensor is larger.
+        let xs = xs.to_dtype(self.compute)?;
+        let xs = if upsample > 1 {
+            let (_, _, h, w) = xs.dims4()?;
+            xs.upsample_nearest2d(upsample * h, upsample * w)?
+        } else {
+            xs
+        };
+        let padded = reflection_pad2d(&xs, self.pad).map_err(candle_core::Error::wrap)?;
         let ys = conv2d(
             &padded,
             &self.weight.to_dtype(self.compute)?,
@@ -70,6 +85,12 @@ impl Module for ConvLayer {
         )?;
         ys.to_dtype(self.weight.dtype())?
             .broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+    }
+}
+
+impl Module for ConvLayer {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        self.apply(xs, 1)
     }
 }
 
@@ -100,15 +121,6 @@ impl UpsampleConvLayer {
 
 impl Module for UpsampleConvLayer {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, _, h, w) = xs.dims4()?;
-        // Cast first: the upsampled tensor is four times larger.
-        let xs = xs.to_dtype(self.conv.compute)?;
-        let up = if xs.device().is_cpu() && xs.dtype() == DType::F32 {
-            use crate::cpu_gather::{gather_planes, upsample_indices};
-            gather_planes(&xs, upsample_indices(h, 2), upsample_indices(w, 2))?
-        } else {
-            xs.upsample_nearest2d(2 * h, 2 * w)?
-        };
-        self.conv.forward(&up)
+        self.conv.apply(xs, 2)
     }
 }

@@ -9,7 +9,10 @@ const MIN_TILE: usize = 256;
 const MAX_TILE: usize = 2048;
 
 /// A square-kernel convolution of a `[batch, cin, h, w]` input with a `[cout, cin, k, k]`
-/// kernel, zero padding `pad` on every side, stride `stride`, no dilation, one group.
+/// kernel, stride `stride`, no dilation, one group. The conv reads a *virtual* input: the
+/// stored one upsampled `up` times (nearest neighbour), then padded by `pad` on every side
+/// with zeros or, when `reflect`, by mirroring (PyTorch's `ReflectionPad2d`). Reading through
+/// these index maps spares materialising the upsampled and padded tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvGeom {
     pub batch: usize,
@@ -20,6 +23,8 @@ pub struct ConvGeom {
     pub k: usize,
     pub stride: usize,
     pub pad: usize,
+    pub up: usize,
+    pub reflect: bool,
     pub ho: usize,
     pub wo: usize,
     /// Output pixels per unfolded tile.
@@ -27,7 +32,7 @@ pub struct ConvGeom {
 }
 
 impl ConvGeom {
-    /// The geometry, or None when the kernel does not fit in the padded input.
+    /// Zero padding, no upsampling; None when the kernel does not fit in the padded input.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         batch: usize,
@@ -39,11 +44,33 @@ impl ConvGeom {
         stride: usize,
         pad: usize,
     ) -> Option<Self> {
-        if k == 0 || stride == 0 || h + 2 * pad < k || w + 2 * pad < k {
+        Self::resampled(batch, cin, h, w, cout, k, stride, pad, 1, false)
+    }
+
+    /// The general geometry; None when the kernel does not fit, or when reflection padding
+    /// is not shorter than a side of the upsampled input.
+    #[allow(clippy::too_many_arguments)]
+    pub fn resampled(
+        batch: usize,
+        cin: usize,
+        h: usize,
+        w: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        up: usize,
+        reflect: bool,
+    ) -> Option<Self> {
+        let (hv, wv) = (h * up, w * up);
+        if k == 0 || stride == 0 || up == 0 || hv + 2 * pad < k || wv + 2 * pad < k {
             return None;
         }
-        let ho = (h + 2 * pad - k) / stride + 1;
-        let wo = (w + 2 * pad - k) / stride + 1;
+        if reflect && (pad >= hv || pad >= wv) {
+            return None;
+        }
+        let ho = (hv + 2 * pad - k) / stride + 1;
+        let wo = (wv + 2 * pad - k) / stride + 1;
         let tile = (TILE_FLOATS / (cin * k * k).max(1)).clamp(MIN_TILE, MAX_TILE);
         Some(Self {
             batch,
@@ -54,10 +81,41 @@ impl ConvGeom {
             k,
             stride,
             pad,
+            up,
+            reflect,
             ho,
             wo,
             tile,
         })
+    }
+
+    /// The stored index read at padded virtual position `q` along a side of stored length
+    /// `len`, or None where zero padding applies.
+    fn source(&self, q: usize, len: usize) -> Option<usize> {
+        let virt = (len * self.up) as isize;
+        let mut j = q as isize - self.pad as isize;
+        if j < 0 || j >= virt {
+            if !self.reflect {
+                return None;
+            }
+            j = if j < 0 { -j } else { 2 * (virt - 1) - j };
+        }
+        Some(j as usize / self.up)
+    }
+
+    /// The stored row read at padded virtual row `q`.
+    pub fn src_row(&self, q: usize) -> Option<usize> {
+        self.source(q, self.h)
+    }
+
+    /// The stored column read at padded virtual column `q`.
+    pub fn src_col(&self, q: usize) -> Option<usize> {
+        self.source(q, self.w)
+    }
+
+    /// Width of the upsampled (virtual) input.
+    pub fn wv(&self) -> usize {
+        self.w * self.up
     }
 
     /// Rows of the unfolded input: one per (input channel, kernel row, kernel column).
@@ -86,13 +144,16 @@ impl ConvGeom {
         (p0, self.tile.min(self.out_plane() - p0))
     }
 
-    /// Input rows that output rows `oy0..=oy1` read (clamped to the image), as `[first, end)`.
+    /// Stored input rows that output rows `oy0..=oy1` read, as `[first, end)` (empty when they
+    /// read only padding).
     pub fn input_rows(&self, oy0: usize, oy1: usize) -> (usize, usize) {
-        let first = (oy0 * self.stride).saturating_sub(self.pad);
-        let end = (oy1 * self.stride + self.k)
-            .saturating_sub(self.pad)
-            .min(self.h);
-        (first, end.max(first))
+        let rows = (oy0 * self.stride..oy1 * self.stride + self.k).filter_map(|q| self.src_row(q));
+        let (first, last) = rows.fold((usize::MAX, 0), |(a, b), r| (a.min(r), b.max(r)));
+        if first == usize::MAX {
+            (0, 0)
+        } else {
+            (first, last + 1)
+        }
     }
 }
 
@@ -117,5 +178,28 @@ mod tests {
         assert_eq!(g.input_rows(9, 9), (8, 10));
         let g = ConvGeom::new(1, 1, 11, 11, 1, 3, 2, 0).unwrap();
         assert_eq!(g.input_rows(1, 2), (2, 7));
+        // Mirrored rows near the edge, and rows of the stored (pre-upsampling) input.
+        let g = ConvGeom::resampled(1, 1, 10, 10, 1, 3, 1, 1, 1, true).unwrap();
+        assert_eq!(g.input_rows(0, 0), (0, 2));
+        let g = ConvGeom::resampled(1, 1, 5, 5, 1, 3, 1, 1, 2, true).unwrap();
+        assert_eq!((g.ho, g.wo), (10, 10));
+        assert_eq!(g.input_rows(9, 9), (4, 5));
+    }
+
+    #[test]
+    fn sources_reflect_and_upsample_like_pytorch() {
+        // ReflectionPad2d(2) of 4 positions reads 2 1 0 1 2 3 2 1.
+        let g = ConvGeom::resampled(1, 1, 4, 4, 1, 3, 1, 2, 1, true).unwrap();
+        let cols: Vec<_> = (0..8).map(|q| g.src_col(q).unwrap()).collect();
+        assert_eq!(cols, [2, 1, 0, 1, 2, 3, 2, 1]);
+        // Upsampled x2 first (0 0 1 1 2 2), then mirrored by 1: 0 | 0 0 1 1 2 2 | 2.
+        let g = ConvGeom::resampled(1, 1, 3, 3, 1, 3, 1, 1, 2, true).unwrap();
+        let cols: Vec<_> = (0..8).map(|q| g.src_col(q).unwrap()).collect();
+        assert_eq!(cols, [0, 0, 0, 1, 1, 2, 2, 2]);
+        let g = ConvGeom::new(1, 1, 3, 3, 1, 3, 1, 1).unwrap();
+        assert_eq!(
+            (g.src_col(0), g.src_col(1), g.src_col(4)),
+            (None, Some(0), None)
+        );
     }
 }

@@ -203,12 +203,10 @@ mod tests {
                         for c in 0..g.cin {
                             for ki in 0..g.k {
                                 for kj in 0..g.k {
-                                    let iy = (oy * g.stride + ki) as isize - g.pad as isize;
-                                    let ix = (ox * g.stride + kj) as isize - g.pad as isize;
-                                    if iy >= 0 && ix >= 0 && iy < g.h as isize && ix < g.w as isize
-                                    {
-                                        let xv = x[((b * g.cin + c) * g.h + iy as usize) * g.w
-                                            + ix as usize];
+                                    let iy = g.src_row(oy * g.stride + ki);
+                                    let ix = g.src_col(ox * g.stride + kj);
+                                    if let (Some(iy), Some(ix)) = (iy, ix) {
+                                        let xv = x[((b * g.cin + c) * g.h + iy) * g.w + ix];
                                         let wv = w[((o * g.cin + c) * g.k + ki) * g.k + kj];
                                         s += xv as f64 * wv as f64;
                                     }
@@ -253,10 +251,19 @@ mod tests {
 
     #[test]
     fn forward_and_gradients_match_direct_sums() {
+        // Reading through reflection padding and upsampling (the index maps are checked
+        // against PyTorch's in geometry.rs).
+        let resampled = |b, cin, h, w, cout, k, s, p, up| ConvGeom {
+            tile: 7,
+            ..ConvGeom::resampled(b, cin, h, w, cout, k, s, p, up, true).unwrap()
+        };
         for g in [
             geom(2, 3, 9, 11, 4, 3, 1, 1),
             geom(1, 4, 10, 9, 3, 3, 2, 1),
             geom(3, 2, 8, 8, 2, 5, 1, 0),
+            resampled(2, 3, 7, 6, 4, 3, 2, 1, 1),
+            resampled(1, 3, 4, 5, 2, 3, 1, 1, 2),
+            resampled(1, 2, 6, 7, 3, 5, 1, 2, 1),
         ] {
             let x = values(g.batch * g.cin * g.in_plane(), 0.0);
             let w = values(g.cout * g.krows(), 3.0);

@@ -81,14 +81,34 @@ fn dual_kernel(kernel: &Tensor) -> Result<Tensor> {
     kernel.flip(&[2, 3])?.transpose(0, 1)?.contiguous()
 }
 
-/// `conv2d(input, kernel) + bias`, then ReLU when `relu`, with zero padding and stride (square
-/// kernel, no dilation, one group); differentiable with respect to whichever of `input`,
-/// `kernel` and `bias` are tracked, computing only those gradients.
+/// How the conv reads its input: upsampled `up` times (nearest), then padded by `pad` with
+/// zeros or mirrored (`reflect`), all through index maps (nothing materialised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub pad: usize,
+    pub reflect: bool,
+    pub up: usize,
+}
+
+impl Reading {
+    /// Zero padding, no upsampling.
+    pub fn zero_pad(pad: usize) -> Self {
+        Self {
+            pad,
+            reflect: false,
+            up: 1,
+        }
+    }
+}
+
+/// `conv2d(read(input), kernel) + bias`, then ReLU when `relu`, with stride (square kernel, no
+/// dilation, one group); differentiable with respect to whichever of `input`, `kernel` and
+/// `bias` are tracked, computing only those gradients.
 pub fn conv2d(
     input: &Tensor,
     kernel: &Tensor,
     bias: Option<&Tensor>,
-    padding: usize,
+    reading: Reading,
     stride: usize,
     relu: bool,
 ) -> Result<Tensor> {
@@ -104,11 +124,36 @@ pub fn conv2d(
     if bias.is_some_and(|t| t.dims() != [cout]) {
         candle_core::bail!("conv2d: bias must have shape [{cout}]");
     }
-    let geom = ConvGeom::new(b, cin, h, w, cout, k, stride, padding).ok_or_else(|| {
-        candle_core::Error::Msg(format!(
-            "conv2d: a {k}x{k} kernel does not fit a {h}x{w} input with padding {padding}"
-        ))
-    })?;
+    let Reading {
+        pad: padding,
+        reflect,
+        up,
+    } = reading;
+    let geom = ConvGeom::resampled(b, cin, h, w, cout, k, stride, padding, up, reflect)
+        .ok_or_else(|| {
+            candle_core::Error::Msg(format!(
+                "conv2d: a {k}x{k} kernel does not fit a {h}x{w} input upsampled {up}x with \
+                 {} padding {padding} (reflection padding needs sides longer than the padding)",
+                if reflect { "reflection" } else { "zero" }
+            ))
+        })?;
+    let few_outputs = stride == 1 && k > 1 && cout * 4 <= cin;
+    if few_outputs && (reflect || up > 1) {
+        // The dual reads through no index maps: materialise the upsampled, mirrored input.
+        let read_pad = if reflect { padding } else { 0 };
+        let g = ConvGeom::resampled(b, cin, h, w, cout, k, stride, read_pad, up, reflect)
+            .expect("a smaller padding of a valid geometry is valid");
+        let (hp, wp) = (h * up + 2 * read_pad, w * up + 2 * read_pad);
+        let rows = (0..hp)
+            .map(|q| g.src_row(q).map_or(0, |r| r as u32))
+            .collect();
+        let cols = (0..wp)
+            .map(|q| g.src_col(q).map_or(0, |c| c as u32))
+            .collect();
+        let xs = crate::cpu_gather::gather_planes(input, rows, cols)?;
+        let rest = Reading::zero_pad(padding - read_pad);
+        return conv2d(&xs, kernel, bias, rest, stride, relu);
+    }
     let out_dims = [b, cout, geom.ho, geom.wo];
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
