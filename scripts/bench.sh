@@ -40,6 +40,7 @@ cargo build --release --locked --bins
 
 OUTDIR=runs/bench
 rm -rf "$OUTDIR"
+mkdir -p "$(dirname "$OUTDIR")"
 FAUVE_BENCH_SIZES=$SIZES FAUVE_BENCH_TRAIN=$TRAIN FAUVE_BENCH_RUNS=$RUNS PYTHON=$VENV/bin/python \
     scripts/gpu-check.sh --device cpu --only timings --out "$OUTDIR" >"$OUTDIR.log" 2>&1 \
     || { tail -30 "$OUTDIR.log"; exit 1; }
