@@ -431,6 +431,7 @@ mod tests {
         let cases = [
             ((2, 5, 9, 7), 6, 3, 1, 2, 1), // strided, as conv2/conv3 (H, W remainders equal: candle)
             ((1, 4, 6, 7), 3, 3, 1, 1, 2), // upsampling, as deconv1/deconv2
+            ((2, 8, 9, 10), 8, 3, 1, 1, 1), // as the residual blocks' convs
             ((2, 3, 12, 11), 4, 9, 4, 1, 1), // 9x9, as conv1
             ((1, 32, 10, 9), 3, 9, 4, 1, 1), // few outputs: the dual path, as deconv3
         ];

@@ -51,7 +51,11 @@ fn forward(x: &[f32], h: usize, w: usize, rows: &[u32], cols: &[u32]) -> Vec<f32
     y
 }
 
-fn backward(g: &[f32], h: usize, w: usize, rows: &[u32], cols: &[u32]) -> Vec<f32> {
+/// The adjoint of a gather: `g` holds planes of `rows.len() × cols.len()` values, each of
+/// which is added onto the pixel `(rows[i], cols[j])` of an `h × w` plane it was read from.
+/// Also folds the gradient of a virtual (upsampled, reflection-padded) conv input onto the
+/// stored pixels.
+pub(crate) fn fold(g: &[f32], h: usize, w: usize, rows: &[u32], cols: &[u32]) -> Vec<f32> {
     let (ho, wo) = (rows.len(), cols.len());
     let runs = runs(cols);
     let mut dx = vec![0f32; g.len() / (ho * wo) * h * w];
@@ -84,7 +88,7 @@ pub fn gather_planes(xs: &Tensor, rows: Vec<u32>, cols: Vec<u32>) -> Result<Tens
     }
     let maps = Arc::new((rows, cols));
     let backward = Arc::new(move |_: &Tensor, g: &Tensor| {
-        let dx = with_cpu_f32(g, |gv| backward(gv, h, w, &maps.0, &maps.1))?;
+        let dx = with_cpu_f32(g, |gv| fold(gv, h, w, &maps.0, &maps.1))?;
         Ok((
             Some(Tensor::from_vec(dx, (b, c, h, w), &Device::Cpu)?),
             None,

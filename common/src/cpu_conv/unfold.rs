@@ -6,54 +6,12 @@
 //! stride 1 every segment is a single `memcpy` (or a single vectorised add).
 
 use super::geometry::ConvGeom;
-
-/// The output positions `t` in `0..cnt` (pixels `ox0 + t` of one output row) whose virtual
-/// column `(ox0 + t)·stride + kj − pad` lies inside the upsampled input (not in the padding),
-/// as `[lo, hi)`.
-fn valid_span(g: &ConvGeom, ox0: usize, cnt: usize, kj: usize) -> (usize, usize) {
-    let s = g.stride as isize;
-    let first = g.pad as isize - kj as isize; // need (ox0 + t)·s >= first
-    let lo = if first <= 0 {
-        0
-    } else {
-        ((first + s - 1) / s - ox0 as isize).max(0)
-    };
-    let limit = (g.wv() + g.pad) as isize - kj as isize; // need (ox0 + t)·s < limit
-    let hi = if limit <= 0 {
-        0
-    } else {
-        (limit - 1) / s - ox0 as isize + 1
-    };
-    let lo = (lo as usize).min(cnt);
-    let hi = hi.clamp(lo as isize, cnt as isize) as usize;
-    (lo, hi)
-}
-
-/// Calls `f(segment_start, oy, ox0, cnt)` for each output row crossed by pixels `[p0, p0+n)`.
-fn for_each_row_segment(
-    g: &ConvGeom,
-    p0: usize,
-    n: usize,
-    mut f: impl FnMut(usize, usize, usize, usize),
-) {
-    let mut i = 0;
-    while i < n {
-        let p = p0 + i;
-        let (oy, ox0) = (p / g.wo, p % g.wo);
-        let cnt = (g.wo - ox0).min(n - i);
-        f(i, oy, ox0, cnt);
-        i += cnt;
-    }
-}
-
-/// Stored input row of kernel row `ki` for output row `oy`; None in zero padding.
-fn input_row(g: &ConvGeom, oy: usize, ki: usize) -> Option<usize> {
-    g.src_row(oy * g.stride + ki)
-}
+use super::tile_plan::TilePlan;
 
 /// Fills `col` (`krows × n`, row-major) with the patches of output pixels `[p0, p0+n)` of one
 /// image `x` (`[cin, h, w]`), read through the geometry's upsampling and padding.
 pub fn im2col(g: &ConvGeom, x: &[f32], p0: usize, n: usize, col: &mut [f32]) {
+    let plan = TilePlan::new(g, p0, n);
     let (k, s, up, plane) = (g.k, g.stride, g.up, g.in_plane());
     for c in 0..g.cin {
         let xc = &x[c * plane..(c + 1) * plane];
@@ -61,37 +19,37 @@ pub fn im2col(g: &ConvGeom, x: &[f32], p0: usize, n: usize, col: &mut [f32]) {
             for kj in 0..k {
                 let r = (c * k + ki) * k + kj;
                 let dst = &mut col[r * n..(r + 1) * n];
-                for_each_row_segment(g, p0, n, |i, oy, ox0, cnt| {
-                    let seg = &mut dst[i..i + cnt];
-                    let Some(iy) = input_row(g, oy, ki) else {
-                        seg.fill(0.0);
-                        return;
+                for (si, seg) in plan.segments.iter().enumerate() {
+                    let out = &mut dst[seg.i..seg.i + seg.cnt];
+                    let Some(iy) = plan.row(si, ki) else {
+                        out.fill(0.0);
+                        continue;
                     };
                     let src = &xc[iy * g.w..(iy + 1) * g.w];
-                    let (lo, hi) = valid_span(g, ox0, cnt, kj);
-                    for t in (0..lo).chain(hi..cnt) {
-                        seg[t] = g.src_col((ox0 + t) * s + kj).map_or(0.0, |c| src[c]);
+                    let span = plan.span(si, kj);
+                    for &(t, c) in plan.border(span) {
+                        out[t] = c.map_or(0.0, |c| src[c]);
                     }
-                    if lo == hi {
-                        return;
+                    if span.lo == span.hi {
+                        continue;
                     }
-                    let first = (ox0 + lo) * s + kj - g.pad; // virtual column
-                    let seg = &mut seg[lo..hi];
+                    let first = span.first;
+                    let out = &mut out[span.lo..span.hi];
                     match (up, s) {
-                        (1, 1) => seg.copy_from_slice(&src[first..first + seg.len()]),
+                        (1, 1) => out.copy_from_slice(&src[first..first + out.len()]),
                         (1, _) => {
-                            for (d, v) in seg.iter_mut().zip(src[first..].iter().step_by(s)) {
+                            for (d, v) in out.iter_mut().zip(src[first..].iter().step_by(s)) {
                                 *d = *v;
                             }
                         }
-                        (2, 1) => upsample2_row(seg, src, first),
+                        (2, 1) => upsample2_row(out, src, first),
                         _ => {
-                            for (t, d) in seg.iter_mut().enumerate() {
+                            for (t, d) in out.iter_mut().enumerate() {
                                 *d = src[(first + t * s) / up];
                             }
                         }
                     }
-                });
+                }
             }
         }
     }
@@ -134,6 +92,7 @@ pub fn col2im(
     row0: usize,
     rows: usize,
 ) {
+    let plan = TilePlan::new(g, p0, n);
     let (k, s, up) = (g.k, g.stride, g.up);
     for c in 0..nc {
         let dxc = &mut dx[c * rows * g.w..(c + 1) * rows * g.w];
@@ -141,24 +100,24 @@ pub fn col2im(
             for kj in 0..k {
                 let r = (c * k + ki) * k + kj;
                 let src = &col[r * n..(r + 1) * n];
-                for_each_row_segment(g, p0, n, |i, oy, ox0, cnt| {
-                    let Some(iy) = input_row(g, oy, ki) else {
-                        return;
+                for (si, seg) in plan.segments.iter().enumerate() {
+                    let Some(iy) = plan.row(si, ki) else {
+                        continue;
                     };
                     let local = iy - row0;
                     let dst = &mut dxc[local * g.w..(local + 1) * g.w];
-                    let src = &src[i..i + cnt];
-                    let (lo, hi) = valid_span(g, ox0, cnt, kj);
-                    for t in (0..lo).chain(hi..cnt) {
-                        if let Some(c) = g.src_col((ox0 + t) * s + kj) {
+                    let src = &src[seg.i..seg.i + seg.cnt];
+                    let span = plan.span(si, kj);
+                    for &(t, c) in plan.border(span) {
+                        if let Some(c) = c {
                             dst[c] += src[t];
                         }
                     }
-                    if lo == hi {
-                        return;
+                    if span.lo == span.hi {
+                        continue;
                     }
-                    let first = (ox0 + lo) * s + kj - g.pad;
-                    let seg = &src[lo..hi];
+                    let first = span.first;
+                    let seg = &src[span.lo..span.hi];
                     match (up, s) {
                         (1, 1) => {
                             for (d, v) in dst[first..first + seg.len()].iter_mut().zip(seg) {
@@ -181,7 +140,7 @@ pub fn col2im(
                             }
                         }
                     }
-                });
+                }
             }
         }
     }
