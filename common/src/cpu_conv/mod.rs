@@ -106,6 +106,20 @@ fn dual_kernel(kernel: &Tensor) -> Result<Tensor> {
     cpu_tensor(values, &[cin, cout, k, k])
 }
 
+/// The stored row and column that each row and column of `g`'s virtual (upsampled, padded)
+/// input reads; zero padding reads index 0 (the callers pass mirrored geometries, which have
+/// none).
+fn virtual_maps(g: &ConvGeom) -> (Vec<u32>, Vec<u32>) {
+    let index = |q: Option<usize>| q.map_or(0, |i| i as u32);
+    let rows = (0..g.h * g.up + 2 * g.pad)
+        .map(|q| index(g.src_row(q)))
+        .collect();
+    let cols = (0..g.wv() + 2 * g.pad)
+        .map(|q| index(g.src_col(q)))
+        .collect();
+    (rows, cols)
+}
+
 /// How the conv reads its input: upsampled `up` times (nearest), then padded by `pad` with
 /// zeros or mirrored (`reflect`), all through index maps (nothing materialised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,13 +182,7 @@ pub fn conv2d(
         let read_pad = if reflect { padding } else { 0 };
         let g = ConvGeom::resampled(b, cin, h, w, cout, k, stride, read_pad, up, reflect)
             .expect("a smaller padding of a valid geometry is valid");
-        let (hp, wp) = (h * up + 2 * read_pad, w * up + 2 * read_pad);
-        let rows = (0..hp)
-            .map(|q| g.src_row(q).map_or(0, |r| r as u32))
-            .collect();
-        let cols = (0..wp)
-            .map(|q| g.src_col(q).map_or(0, |c| c as u32))
-            .collect();
+        let (rows, cols) = virtual_maps(&g);
         let xs = crate::cpu_gather::gather_planes(input, rows, cols)?;
         let rest = Reading::zero_pad(padding - read_pad);
         return conv2d(&xs, kernel, bias, rest, stride, relu);
@@ -187,7 +195,7 @@ pub fn conv2d(
     let bias_values = bias.map(|t| t.detach().to_vec1::<f32>()).transpose()?;
 
     // The dual's geometry, when the conv runs through it.
-    let dual = (stride == 1 && padding < k && k > 1 && cout * 4 <= cin)
+    let dual = (few_outputs && padding < k)
         .then(|| ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, k - 1 - padding))
         .flatten();
     let dual_weights = dual.map(|_| dual_kernel(&wt)).transpose()?;
@@ -195,20 +203,14 @@ pub fn conv2d(
     // GEMM straight into the result; the fold-back path accumulates per-task bands and adds
     // them up after). With reflection padding or upsampling the adjoint yields the gradient of
     // the virtual (upsampled, padded) input, which is then folded onto the stored pixels.
-    let adjoint =
-        (need_input && dual.is_none() && stride == 1 && padding < k && (reflect || up == 1))
-            .then(|| {
-                let full_pad = if reflect { k - 1 } else { k - 1 - padding };
-                ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, full_pad)
-            })
-            .flatten();
-    let fold_maps = (adjoint.is_some() && reflect).then(|| {
-        let (hp, wp) = (h * up + 2 * padding, w * up + 2 * padding);
-        let map = |q: Option<usize>| q.map_or(0, |r| r as u32);
-        let rows: Vec<u32> = (0..hp).map(|q| map(geom.src_row(q))).collect();
-        let cols: Vec<u32> = (0..wp).map(|q| map(geom.src_col(q))).collect();
-        (rows, cols)
-    });
+    // For a conv run through its dual this is the dual's geometry (it has neither).
+    let adjoint = (need_input && stride == 1 && padding < k && (reflect || up == 1))
+        .then(|| {
+            let full_pad = if reflect { k - 1 } else { k - 1 - padding };
+            ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, full_pad)
+        })
+        .flatten();
+    let fold_maps = (adjoint.is_some() && reflect).then(|| virtual_maps(&geom));
     let mut y = match (&dual, &dual_weights) {
         (Some(d), Some(v)) => run(d, Product::InputGrad, &x, v)?,
         _ => run(&geom, Product::Output, &x, &wt)?,
@@ -230,13 +232,12 @@ pub fn conv2d(
         };
         let gx = if !need_input {
             None
-        } else if let (Some(d), Some(v)) = (&dual, &dual_weights) {
-            Some(cpu_tensor(
-                run(d, Product::Output, &g, v)?,
-                &[b, cin, h, w],
-            )?)
         } else if let Some(d) = &adjoint {
-            let virtual_grad = run(d, Product::Output, &g, &dual_kernel(&wt)?)?;
+            let weights = match &dual_weights {
+                Some(v) => v.clone(),
+                None => dual_kernel(&wt)?,
+            };
+            let virtual_grad = run(d, Product::Output, &g, &weights)?;
             let dx = match &fold_maps {
                 Some((rows, cols)) => crate::cpu_gather::fold(&virtual_grad, h, w, rows, cols),
                 None => virtual_grad,

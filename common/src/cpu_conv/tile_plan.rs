@@ -12,8 +12,8 @@ use super::geometry::ConvGeom;
 #[derive(Debug, Clone, Copy)]
 pub struct Segment {
     pub i: usize,
-    pub oy: usize,
-    pub ox0: usize,
+    oy: usize,
+    ox0: usize,
     pub cnt: usize,
 }
 
