@@ -2,11 +2,12 @@
 """Write the PyTorch reference fixtures under tests/fixtures/ (run by hand, rarely).
 
 An independent reference for Fauve's numerical code: the transform network, the VGG16 taps and
-the losses are written here from design.md in plain PyTorch, evaluated in float64, and stored as
+the losses are written here from their definitions (the README; pytorch/examples
+fast_neural_style) in plain PyTorch, evaluated in float64, and stored as
 f32. Run it with scripts/make-fixtures.sh, which makes a venv with torch.
 
 The full-size transform network (6.7 MB) is too large to commit, so its weights come from a
-deterministic generator that tests/tests/common/weights.rs implements identically:
+deterministic generator that tests/src/lib.rs (`generated`) implements identically:
     seed  = FNV-1a-64(key bytes)
     u_i   = (splitmix64(seed + i) >> 40) / 2**24          (exact in f32)
     value = f32(offset + amplitude * (2 * u_i - 1))        (computed in f64)
@@ -52,7 +53,7 @@ def generated(key: str, shape, offset: float, amplitude: float) -> np.ndarray:
 
 
 def transformer_shapes():
-    """(key, shape, kind) for every tensor, from design.md's table."""
+    """(key, shape, kind) for every tensor of pytorch/examples' TransformerNet."""
     convs = [("conv1", 3, 32, 9), ("conv2", 32, 64, 3), ("conv3", 64, 128, 3)]
     for i in range(1, 6):
         convs += [(f"res{i}.conv1", 128, 128, 3), (f"res{i}.conv2", 128, 128, 3)]
@@ -73,7 +74,7 @@ def transformer_shapes():
 
 
 def transformer_forward(w, x):
-    """TransformerNet of design.md, written out op by op."""
+    """pytorch/examples' TransformerNet, written out op by op."""
 
     def conv(name, x, stride=1):
         k = w[f"{name}.conv2d.weight"]

@@ -1,26 +1,67 @@
 //! Writing files so that a reader never sees a half-written one: the bytes go to a temporary
 //! file in the same folder, are flushed to disk, and only then renamed over the final name.
+//! The file gets the usual mode of a new file (0666 minus the umask), not the 0600 of a
+//! temporary file, so other users can read models, images and checkpoints as they would any
+//! file the user makes.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// Ending of the temporary files: a folder holding one after a crash can be cleaned by it.
+pub const PARTIAL_SUFFIX: &str = ".partial";
 
 /// Writes `bytes` to `path` atomically. On any failure (a full disk, say) the temporary file is
 /// removed and an existing file at `path` is left untouched.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fauve-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    PendingWrite::new(path, bytes)?.commit()
+}
+
+/// A file written and flushed under a temporary name, not yet renamed to its final one.
+/// Dropping it without [`PendingWrite::commit`] removes the temporary file.
+pub struct PendingWrite {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl PendingWrite {
+    /// Writes `bytes` to a temporary file beside `path` and flushes it to disk.
+    pub fn new(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".fauve-tmp-").suffix(PARTIAL_SUFFIX);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Passed to open(2), so the umask applies as for any new file.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+        tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+        Ok(Self {
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Leaves the temporary file on disk under its temporary name, as a crash would (fault
+    /// injection in tests).
+    pub fn abandon(self) {
+        let _ = self.tmp.keep();
+    }
+
+    /// Renames the temporary file over the final name.
+    pub fn commit(self) -> Result<()> {
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| Error::io(&self.path, e.error))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -35,6 +76,40 @@ mod tests {
         atomic_write(&path, b"new")?;
         assert_eq!(std::fs::read(&path)?, b"new");
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_get_the_mode_of_any_new_file() -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        // What the umask makes of 0666, whatever it is on this machine.
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain)?;
+        let expected = std::fs::metadata(&plain)?.permissions().mode() & 0o777;
+        let path = dir.path().join("atomic");
+        atomic_write(&path, b"x")?;
+        let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+        assert_eq!(mode, expected, "{mode:o} vs {expected:o}");
+        assert_ne!(mode, 0o600, "premise: the umask is not 0177");
+        Ok(())
+    }
+
+    #[test]
+    fn an_abandoned_write_leaves_the_old_file_and_a_partial() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("out.bin");
+        std::fs::write(&path, b"old")?;
+        PendingWrite::new(&path, b"new")?.abandon();
+        assert_eq!(std::fs::read(&path)?, b"old");
+        let partials = std::fs::read_dir(dir.path())?
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(PARTIAL_SUFFIX))
+            })
+            .count();
+        assert_eq!(partials, 1);
         Ok(())
     }
 

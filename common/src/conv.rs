@@ -289,10 +289,35 @@ pub fn conv2d_reflect_bias(
 mod tests {
     use super::*;
     use crate::test_util::rel_l2;
-    use candle_core::Var;
+    use candle_core::{DType, Device, Var};
+
+    /// f32 on the CPU runs [`crate::cpu_conv`]; f64 runs the device-generic path (candle's
+    /// conv forward with [`SelectiveConvGrad`], shift-and-add, dilation) that CUDA takes, so
+    /// the CPU tests check both.
+    const DTYPES: [DType; 2] = [DType::F32, DType::F64];
+
+    /// Relative error bound for a dtype: f32 sums of a few thousand terms, or f64 ones.
+    fn tolerance(dtype: DType) -> f64 {
+        if dtype == DType::F64 {
+            1e-12
+        } else {
+            1e-5
+        }
+    }
+
+    fn randn(dims: &[usize], std: f32, dtype: DType, dev: &Device) -> Tensor {
+        Tensor::randn(0f32, std, dims, dev)
+            .and_then(|t| t.to_dtype(dtype))
+            .unwrap()
+    }
+
+    fn var(dims: &[usize], std: f32, dtype: DType, dev: &Device) -> Var {
+        Var::from_tensor(&randn(dims, std, dtype, dev)).unwrap()
+    }
 
     /// Output and both gradients against candle's own conv2d and its backward.
     fn check(
+        dtype: DType,
         shape: (usize, usize, usize, usize),
         cout: usize,
         k: usize,
@@ -301,8 +326,8 @@ mod tests {
     ) {
         let dev = crate::test_util::test_device();
         let (b, cin, h, w) = shape;
-        let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
-        let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
+        let x = var(&[b, cin, h, w], 1., dtype, &dev);
+        let wt = var(&[cout, cin, k, k], 0.3, dtype, &dev);
         // Reference: explicit zero padding, then candle's unpadded conv (candle's backward is
         // wrong for padded strided convs: its conv_transpose2d output padding is off).
         let padded = x
@@ -314,9 +339,11 @@ mod tests {
         let reference = padded.conv2d(wt.as_tensor(), 0, stride, 1, 1).unwrap();
         let ours = conv2d(x.as_tensor(), wt.as_tensor(), pad, stride).unwrap();
         assert_eq!(ours.dims(), reference.dims());
-        assert!(rel_l2(&ours, &reference) < 1e-6);
+        assert_eq!(ours.dtype(), dtype);
+        let tol = tolerance(dtype);
+        assert!(rel_l2(&ours, &reference) < tol / 10.0);
         // A random projection of the output as the loss, so every output gradient differs.
-        let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
+        let r = randn(reference.dims(), 1., dtype, &dev);
         let g_ref = (reference * &r)
             .unwrap()
             .sum_all()
@@ -329,94 +356,102 @@ mod tests {
             let e = g_ref.get(v.as_tensor()).unwrap();
             let err = rel_l2(a, e);
             assert!(
-                err < 1e-5,
-                "{name} grad {shape:?} k{k} p{pad} s{stride}: {err:e}"
+                err < tol,
+                "{dtype:?} {name} grad {shape:?} k{k} p{pad} s{stride}: {err:e}"
             );
         }
     }
 
     #[test]
     fn matches_candle_conv2d_and_its_gradients() {
-        check((2, 3, 12, 10), 4, 3, 1, 1);
-        check((1, 5, 13, 11), 6, 3, 0, 1);
-        check((2, 3, 20, 18), 4, 9, 0, 1);
-        check((2, 4, 12, 10), 5, 3, 0, 2); // striding drops the last row and column
-        check((1, 4, 12, 10), 3, 3, 1, 2);
-        check((1, 2, 11, 13), 3, 3, 0, 2);
-        // Few outputs from many inputs: the shift-and-add path (the last 9x9 conv).
-        check((2, 32, 21, 19), 3, 9, 0, 1);
-        check((1, 16, 9, 8), 4, 3, 0, 1);
-        // Large enough for several GEMM tiles, bands and channel chunks on the CPU path.
-        check((2, 128, 36, 30), 16, 3, 1, 1);
-        check((1, 64, 41, 37), 32, 3, 1, 2);
-        check((1, 32, 70, 66), 3, 9, 0, 1);
+        for dtype in DTYPES {
+            check(dtype, (2, 3, 12, 10), 4, 3, 1, 1);
+            check(dtype, (1, 5, 13, 11), 6, 3, 0, 1);
+            check(dtype, (2, 3, 20, 18), 4, 9, 0, 1);
+            check(dtype, (2, 4, 12, 10), 5, 3, 0, 2); // striding drops the last row and column
+            check(dtype, (1, 4, 12, 10), 3, 3, 1, 2);
+            check(dtype, (1, 2, 11, 13), 3, 3, 0, 2);
+            // Few outputs from many inputs: the dual path on the CPU, shift-and-add elsewhere
+            // (the last 9x9 conv).
+            check(dtype, (2, 32, 21, 19), 3, 9, 0, 1);
+            check(dtype, (1, 16, 9, 8), 4, 3, 0, 1);
+            // Large enough for several GEMM tiles, bands and channel chunks on the CPU path.
+            check(dtype, (2, 128, 36, 30), 16, 3, 1, 1);
+            check(dtype, (1, 64, 41, 37), 32, 3, 1, 2);
+            check(dtype, (1, 32, 70, 66), 3, 9, 0, 1);
+        }
         // (candle's own backward fails when H and W leave different remainders under the
         // stride, e.g. 11x10: it uses H's output padding for W. Ours pads each side itself.)
     }
 
     /// Bias and ReLU fused into the conv against candle's ops after candle's conv, for every
-    /// combination of tracked operands (VGG16 tracks only its input; the first transform
-    /// layer only its parameters).
+    /// combination of tracked and constant input, kernel and bias (VGG16 tracks only its
+    /// input; the first transform layer only its parameters; a fine-tune may freeze biases).
     #[test]
-    fn fused_bias_and_relu_match_candle_ops() {
+    fn fused_bias_and_relu_match_candle_ops_for_every_tracked_combination() {
         let dev = crate::test_util::test_device();
         let cases = [
             ((2, 6, 13, 11), 5, 3, 1, 1, true),
             ((1, 6, 12, 14), 4, 3, 0, 2, false),
-            ((2, 32, 21, 19), 3, 9, 0, 1, false), // the dual path
+            ((2, 32, 21, 19), 3, 9, 0, 1, false), // the dual path / shift-and-add
         ];
-        for ((b, cin, h, w), cout, k, pad, stride, relu) in cases {
-            let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
-            let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
-            let bias = Var::randn(0f32, 0.5, cout, &dev).unwrap();
-            for (tx, tw, tb) in [
-                (true, true, true),
-                (true, false, false),
-                (false, true, true),
-                (false, false, true),
-            ] {
-                let pick = |v: &Var, tracked: bool| {
-                    if tracked {
-                        v.as_tensor().clone()
-                    } else {
-                        v.as_tensor().detach()
+        for dtype in DTYPES {
+            let tol = tolerance(dtype);
+            for ((b, cin, h, w), cout, k, pad, stride, relu) in cases {
+                let x = var(&[b, cin, h, w], 1., dtype, &dev);
+                let wt = var(&[cout, cin, k, k], 0.3, dtype, &dev);
+                let bias = var(&[cout], 0.5, dtype, &dev);
+                for combo in 0..8 {
+                    let (tx, tw, tb) = (combo & 1 != 0, combo & 2 != 0, combo & 4 != 0);
+                    let pick = |v: &Var, tracked: bool| {
+                        if tracked {
+                            v.as_tensor().clone()
+                        } else {
+                            v.as_tensor().detach()
+                        }
+                    };
+                    let (xi, wi, bi) = (pick(&x, tx), pick(&wt, tw), pick(&bias, tb));
+                    let ours = conv2d_bias(&xi, &wi, &bi, pad, stride, relu).unwrap();
+                    assert_eq!(ours.track_op(), tx || tw || tb, "graph only when tracked");
+                    let padded = xi
+                        .pad_with_zeros(2, pad, pad)
+                        .unwrap()
+                        .pad_with_zeros(3, pad, pad)
+                        .unwrap();
+                    let mut reference = padded
+                        .conv2d(&wi, 0, stride, 1, 1)
+                        .unwrap()
+                        .broadcast_add(&bi.reshape((1, cout, 1, 1)).unwrap())
+                        .unwrap();
+                    if relu {
+                        reference = reference.relu().unwrap();
                     }
-                };
-                let (xi, wi, bi) = (pick(&x, tx), pick(&wt, tw), pick(&bias, tb));
-                let ours = conv2d_bias(&xi, &wi, &bi, pad, stride, relu).unwrap();
-                let padded = xi
-                    .pad_with_zeros(2, pad, pad)
-                    .unwrap()
-                    .pad_with_zeros(3, pad, pad)
-                    .unwrap();
-                let mut reference = padded
-                    .conv2d(&wi, 0, stride, 1, 1)
-                    .unwrap()
-                    .broadcast_add(&bi.reshape((1, cout, 1, 1)).unwrap())
-                    .unwrap();
-                if relu {
-                    reference = reference.relu().unwrap();
-                }
-                assert!(rel_l2(&ours, &reference) < 1e-6);
-                let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
-                let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                let g2 = (reference * &r)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                for (name, v, tracked) in
-                    [("input", &x, tx), ("kernel", &wt, tw), ("bias", &bias, tb)]
-                {
-                    let got = g1.get(v.as_tensor());
-                    assert_eq!(got.is_some(), tracked, "{name} gradient presence");
-                    if let (Some(a), Some(e)) = (got, g2.get(v.as_tensor())) {
-                        let err = rel_l2(a, e);
-                        assert!(
-                            err < 1e-5,
-                            "{name} grad k{k} s{stride} relu {relu}: {err:e}"
-                        );
+                    assert!(rel_l2(&ours, &reference) < tol / 10.0);
+                    if combo == 0 {
+                        continue;
+                    }
+                    let r = randn(reference.dims(), 1., dtype, &dev);
+                    let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                    let g2 = (reference * &r)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .backward()
+                        .unwrap();
+                    for (name, v, tracked) in
+                        [("input", &x, tx), ("kernel", &wt, tw), ("bias", &bias, tb)]
+                    {
+                        let got = g1.get(v.as_tensor());
+                        assert_eq!(got.is_some(), tracked, "{name} gradient presence");
+                        if let (Some(a), Some(e)) = (got, g2.get(v.as_tensor())) {
+                            assert_eq!(a.dims(), e.dims(), "{name} gradient shape");
+                            let err = rel_l2(a, e);
+                            assert!(
+                                err < tol,
+                                "{dtype:?} {name} grad k{k} s{stride} relu {relu} \
+                                 (x {tx}, w {tw}, b {tb}): {err:e}"
+                            );
+                        }
                     }
                 }
             }
@@ -435,34 +470,40 @@ mod tests {
             ((2, 3, 12, 11), 4, 9, 4, 1, 1), // 9x9, as conv1
             ((1, 32, 10, 9), 3, 9, 4, 1, 1), // few outputs: the dual path, as deconv3
         ];
-        for ((b, cin, h, w), cout, k, pad, stride, up) in cases {
-            let x = Var::randn(0f32, 1., (b, cin, h, w), &dev).unwrap();
-            let wt = Var::randn(0f32, 0.3, (cout, cin, k, k), &dev).unwrap();
-            let bias = Var::randn(0f32, 0.5, cout, &dev).unwrap();
-            let (xt, wtt, bt) = (x.as_tensor(), wt.as_tensor(), bias.as_tensor());
-            let ours = conv2d_reflect_bias(xt, wtt, bt, pad, stride, up).unwrap();
-            let upsampled = xt.upsample_nearest2d(h * up, w * up).unwrap();
-            let padded = crate::padding::reflection_pad2d(&upsampled, pad).unwrap();
-            let reference = padded
-                .conv2d(wtt, 0, stride, 1, 1)
-                .unwrap()
-                .broadcast_add(&bt.reshape((1, cout, 1, 1)).unwrap())
-                .unwrap();
-            assert!(rel_l2(&ours, &reference) < 1e-6);
-            let r = Tensor::randn(0f32, 1., reference.dims(), &dev).unwrap();
-            let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = (reference * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for (name, v) in [("input", &x), ("kernel", &wt), ("bias", &bias)] {
-                let err = rel_l2(
-                    g1.get(v.as_tensor()).unwrap(),
-                    g2.get(v.as_tensor()).unwrap(),
-                );
-                assert!(err < 1e-5, "{name} grad k{k} s{stride} up{up}: {err:e}");
+        for dtype in DTYPES {
+            let tol = tolerance(dtype);
+            for ((b, cin, h, w), cout, k, pad, stride, up) in cases {
+                let x = var(&[b, cin, h, w], 1., dtype, &dev);
+                let wt = var(&[cout, cin, k, k], 0.3, dtype, &dev);
+                let bias = var(&[cout], 0.5, dtype, &dev);
+                let (xt, wtt, bt) = (x.as_tensor(), wt.as_tensor(), bias.as_tensor());
+                let ours = conv2d_reflect_bias(xt, wtt, bt, pad, stride, up).unwrap();
+                let upsampled = xt.upsample_nearest2d(h * up, w * up).unwrap();
+                let padded = crate::padding::reflection_pad2d(&upsampled, pad).unwrap();
+                let reference = padded
+                    .conv2d(wtt, 0, stride, 1, 1)
+                    .unwrap()
+                    .broadcast_add(&bt.reshape((1, cout, 1, 1)).unwrap())
+                    .unwrap();
+                assert!(rel_l2(&ours, &reference) < tol / 10.0);
+                let r = randn(reference.dims(), 1., dtype, &dev);
+                let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let g2 = (reference * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                for (name, v) in [("input", &x), ("kernel", &wt), ("bias", &bias)] {
+                    let err = rel_l2(
+                        g1.get(v.as_tensor()).unwrap(),
+                        g2.get(v.as_tensor()).unwrap(),
+                    );
+                    assert!(
+                        err < tol,
+                        "{dtype:?} {name} grad k{k} s{stride} up{up}: {err:e}"
+                    );
+                }
             }
         }
     }
@@ -470,19 +511,23 @@ mod tests {
     #[test]
     fn constant_kernel_gets_no_gradient_but_input_does() {
         let dev = crate::test_util::test_device();
-        let x = Var::randn(0f32, 1., (1, 2, 6, 6), &dev).unwrap();
-        let k = Tensor::randn(0f32, 1., (3, 2, 3, 3), &dev).unwrap();
-        let y = conv2d(x.as_tensor(), &k, 1, 1).unwrap();
-        let grads = y.sum_all().unwrap().backward().unwrap();
-        assert!(grads.get(x.as_tensor()).is_some());
-        assert!(grads.get(&k).is_none());
+        for dtype in DTYPES {
+            let x = var(&[1, 2, 6, 6], 1., dtype, &dev);
+            let k = randn(&[3, 2, 3, 3], 1., dtype, &dev);
+            let y = conv2d(x.as_tensor(), &k, 1, 1).unwrap();
+            let grads = y.sum_all().unwrap().backward().unwrap();
+            assert!(grads.get(x.as_tensor()).is_some());
+            assert!(grads.get(&k).is_none());
+        }
     }
 
     #[test]
     fn untracked_inputs_build_no_graph() {
         let dev = crate::test_util::test_device();
-        let x = Tensor::randn(0f32, 1., (1, 2, 6, 6), &dev).unwrap();
-        let k = Tensor::randn(0f32, 1., (3, 2, 3, 3), &dev).unwrap();
-        assert!(!conv2d(&x, &k, 1, 1).unwrap().track_op());
+        for dtype in DTYPES {
+            let x = randn(&[1, 2, 6, 6], 1., dtype, &dev);
+            let k = randn(&[3, 2, 3, 3], 1., dtype, &dev);
+            assert!(!conv2d(&x, &k, 1, 1).unwrap().track_op());
+        }
     }
 }

@@ -10,12 +10,12 @@ pub enum Error {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be read or written. The OS error is part of the message and not
+    /// also a `source()`, so printing the whole chain says it once.
+    #[error("{}: {}", path.display(), io_message(error))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A file is not a valid safetensors file (wrong format, truncated, bad header).
@@ -63,7 +63,38 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
+    }
+}
+
+/// The OS error without Rust's " (os error N)" tail, in lowercase like our own messages.
+fn io_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_say_the_path_and_the_reason_once() {
+        let e = Error::io(
+            "/x/y.jpg",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(e.to_string(), "/x/y.jpg: entity not found");
+        assert!(std::error::Error::source(&e).is_none());
+        let e = Error::io("/x", std::io::Error::from_raw_os_error(2));
+        assert_eq!(e.to_string(), "/x: no such file or directory");
     }
 }

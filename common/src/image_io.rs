@@ -51,6 +51,12 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 /// EXIF orientation. A truncated JPEG is an error, not a grey-filled image.
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            message: "empty file (0 bytes)".into(),
+        });
+    }
     let reader = ImageReader::new(Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
@@ -116,23 +122,27 @@ pub fn tensor_to_image(xs: &Tensor) -> Result<RgbImage> {
         .ok_or_else(|| Error::Invalid("image buffer size mismatch".into()))
 }
 
-/// The output format for a file name: PNG for `.png`, JPEG for `.jpg`/`.jpeg` (any case).
+/// The output format for a file name, by its extension (any case): every format this build of
+/// the `image` crate can encode (PNG, JPEG, WebP (lossless), BMP, TIFF, GIF).
 pub fn output_format(path: &Path) -> Result<ImageFormat> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("png") => Ok(ImageFormat::Png),
-        Some("jpg" | "jpeg") => Ok(ImageFormat::Jpeg),
-        _ => Err(Error::Invalid(format!(
-            "{}: cannot tell the output format; use a .png, .jpg or .jpeg name",
-            path.display()
-        ))),
-    }
+    ImageFormat::from_path(path)
+        .ok()
+        .filter(ImageFormat::writing_enabled)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ImageFormat::all()
+                .filter(ImageFormat::writing_enabled)
+                .filter_map(|f| f.extensions_str().first().copied())
+                .collect();
+            Error::Invalid(format!(
+                "{}: cannot tell which image format to write; end the name in .{}",
+                path.display(),
+                names.join(", .")
+            ))
+        })
 }
 
-/// Encodes `img` as PNG or JPEG according to `path`'s extension and writes it atomically.
+/// Encodes `img` in the format of `path`'s extension ([`output_format`]; JPEG at
+/// [`JPEG_QUALITY`]) and writes it atomically.
 pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
     let format = output_format(path)?;
     let mut bytes = Vec::new();
@@ -225,11 +235,39 @@ mod tests {
     }
 
     #[test]
-    fn unknown_output_extension_is_refused() {
-        assert!(output_format(Path::new("x.gif")).is_err());
+    fn output_formats_follow_the_extension() {
         assert_eq!(
             output_format(Path::new("x.JPEG")).unwrap(),
             ImageFormat::Jpeg
         );
+        assert_eq!(
+            output_format(Path::new("a/x.webp")).unwrap(),
+            ImageFormat::WebP
+        );
+        let err = output_format(Path::new("x.xyz")).unwrap_err().to_string();
+        assert!(err.contains("x.xyz") && err.contains(".png"), "{err}");
+        assert!(output_format(Path::new("noext")).is_err());
+    }
+
+    #[test]
+    fn every_writable_format_round_trips_an_rgb_image() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let img = RgbImage::from_fn(9, 5, |x, y| image::Rgb([x as u8 * 20, y as u8 * 40, 90]));
+        for ext in ["png", "jpg", "webp", "bmp", "tiff", "gif"] {
+            let path = dir.path().join(format!("out.{ext}"));
+            save_image(&img, &path)?;
+            let back = load_image(&path)?;
+            assert_eq!((back.width(), back.height()), (9, 5), "{ext}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_file_is_called_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jpg");
+        std::fs::write(&path, b"").unwrap();
+        let err = load_image(&path).unwrap_err().to_string();
+        assert!(err.ends_with("e.jpg: empty file (0 bytes)"), "{err}");
     }
 }

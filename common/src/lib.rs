@@ -39,7 +39,7 @@ mod transformer;
 mod vgg;
 
 pub use allocator::keep_freed_memory;
-pub use atomic_write::atomic_write;
+pub use atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
 pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{Error, Result};
 pub use image_io::{

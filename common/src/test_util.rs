@@ -2,20 +2,22 @@
 
 use candle_core::Tensor;
 
-/// Relative L2 error ‖a − b‖ / ‖b‖.
+/// Relative L2 error ‖a − b‖ / ‖b‖, computed in f64 whatever the tensors' dtype.
 pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
     let sq = |t: Tensor| -> f64 {
         let s = t
             .sqr()
             .and_then(|t| t.sum_all())
-            .and_then(|t| t.to_scalar::<f32>());
-        s.expect("same-shaped f32 tensors") as f64
+            .and_then(|t| t.to_scalar::<f64>());
+        s.expect("same-shaped tensors")
     };
     let cpu = candle_core::Device::Cpu;
-    let (a, b) = (
-        a.to_device(&cpu).expect("copy"),
-        b.to_device(&cpu).expect("copy"),
-    );
+    let f64_cpu = |t: &Tensor| {
+        t.to_device(&cpu)
+            .and_then(|t| t.to_dtype(candle_core::DType::F64))
+            .expect("copy")
+    };
+    let (a, b) = (f64_cpu(a), f64_cpu(b));
     let diff = (&a - &b).expect("same shapes");
     (sq(diff) / sq(b)).sqrt()
 }

@@ -181,7 +181,7 @@ mod tests {
             assert_eq!(var.dims(), shape.as_slice(), "{key}");
             count += shape.iter().product::<usize>();
         }
-        // design.md: about 1.68 M parameters.
+        // pytorch/examples' TransformerNet: about 1.68 M parameters.
         assert!((1_670_000..1_690_000).contains(&count), "{count}");
         Ok(())
     }

@@ -1,23 +1,29 @@
 //! `fauve-infer`: stylize photos with a trained Fauve model (or a converted pytorch/examples
 //! checkpoint), one forward pass per image.
 
+mod inputs;
 mod outputs;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
-use fauve::Stylizer;
+use fauve::{Stylizer, MIN_SIDE};
 
-use outputs::{expand_inputs, file_name_safe, same_file, OutputTarget};
+use inputs::expand_inputs;
+use outputs::{file_name_safe, OutputTarget, OverwriteGuard};
 
 /// Stylize images with a trained Fauve style model.
 ///
-/// Each input file (or each image in an input folder) is stylized in one forward pass and
-/// written as <name>-<style>.<ext>, next to the input or into the -o folder. An input that
-/// cannot be read is reported and skipped; the exit code is then 1.
+/// Each input file (or each image in an input folder, searched recursively) is stylized in one
+/// forward pass and written as <name>-<style>.<ext>, next to the input or into the -o folder,
+/// which then mirrors the input folders' sub-folders. A missing or unreadable input is reported
+/// and skipped; the others are still written.
+///
+/// Exit codes: 0 all written, 1 some input failed (or the model could not be loaded), 2 a
+/// usage error.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -29,17 +35,18 @@ struct Args {
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
-    /// Output folder (created if missing), or an output file name (.png/.jpg) for a single
-    /// input. Default: next to each input.
+    /// Output folder (created if missing), or, for a single image, an output file whose
+    /// extension picks the format (.png, .jpg, .webp, .bmp, .tif, .gif). Default: next to each
+    /// input.
     #[arg(short, long, value_name = "PATH")]
     output: Option<PathBuf>,
 
     /// Shrink each image so that its longest side is at most this many pixels (after --scale).
-    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(8..))]
+    #[arg(long, value_name = "PIXELS", value_parser = parse_max_size, allow_negative_numbers = true)]
     max_size: Option<u32>,
 
     /// Resize each image by this factor before stylizing (e.g. 0.5 for half size).
-    #[arg(long, value_name = "FACTOR", value_parser = parse_scale)]
+    #[arg(long, value_name = "FACTOR", value_parser = parse_scale, allow_negative_numbers = true)]
     scale: Option<f32>,
 
     /// Compute device: cpu, cuda, cuda:N, or auto (a GPU when compiled in and present).
@@ -52,12 +59,28 @@ struct Args {
 }
 
 fn parse_scale(s: &str) -> Result<f32, String> {
-    let v: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    let v: f32 = s
+        .parse()
+        .map_err(|_| format!("the scale must be a number, got `{s}`"))?;
     if v.is_finite() && v > 0.0 && v <= 16.0 {
         Ok(v)
     } else {
-        Err(format!("scale must be in (0, 16], got {s}"))
+        Err(format!(
+            "the scale must be above 0 and at most 16 (0.5 halves each side), got {s}"
+        ))
     }
+}
+
+fn parse_max_size(s: &str) -> Result<u32, String> {
+    let v: u32 = s
+        .parse()
+        .map_err(|_| format!("the size must be a whole number of pixels, got `{s}`"))?;
+    if v < MIN_SIDE {
+        return Err(format!(
+            "the size must be at least {MIN_SIDE} pixels, the smallest side the network accepts; got {v}"
+        ));
+    }
+    Ok(v)
 }
 
 fn style_suffix(args: &Args, stylizer: &Stylizer) -> String {
@@ -74,37 +97,71 @@ fn style_suffix(args: &Args, stylizer: &Stylizer) -> String {
     file_name_safe(&name)
 }
 
-/// Stylizes one image and writes it; returns the forward-pass milliseconds.
+/// Stylizes one image and writes it; returns its size and the forward-pass milliseconds.
+/// Errors name the input once (the library's errors already carry the path they concern).
 fn stylize_one(
     stylizer: &Stylizer,
     args: &Args,
     input: &Path,
     output: &Path,
 ) -> Result<(u32, u32, f64)> {
-    let img = fauve::load_image(input)?;
-    let img = fauve::resize_for_stylizing(&img, args.scale, args.max_size);
+    let original = fauve::load_image(input)?;
+    let img = fauve::resize_for_stylizing(&original, args.scale, args.max_size);
+    let (w, h) = (img.width(), img.height());
+    if w.min(h) < MIN_SIDE && original.width().min(original.height()) >= MIN_SIDE {
+        anyhow::bail!(
+            "{}: --scale/--max-size make it {w}x{h}, below the {MIN_SIDE} pixels a side the network needs",
+            input.display()
+        );
+    }
     let start = Instant::now();
-    let out = stylizer.stylize(&img)?;
+    let out = stylizer
+        .stylize(&img)
+        .with_context(|| input.display().to_string())?;
     stylizer.device().synchronize()?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
     fauve::save_image(&out, output)?;
     Ok((out.width(), out.height(), ms))
 }
 
-fn run(args: Args) -> Result<ExitCode> {
-    let device = fauve::parse_device(&args.device)?;
-    let inputs = expand_inputs(&args.inputs)?;
-    if inputs.is_empty() {
-        bail!("no images to stylize");
+/// A run failure (exit 1) or a usage error (exit 2).
+enum Failure {
+    Usage(anyhow::Error),
+    Run(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Run(e)
     }
-    let target = OutputTarget::from_arg(args.output.as_deref(), inputs.len())?;
+}
+
+fn run(args: Args) -> Result<ExitCode, Failure> {
+    let device = fauve::parse_device(&args.device)
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("--device: {e}")))?;
+    let target = OutputTarget::from_arg(args.output.as_deref()).map_err(Failure::Usage)?;
+    let skip = match &target {
+        OutputTarget::Folder(dir) => Some(dir.as_path()),
+        _ => None,
+    };
+    let expanded = expand_inputs(&args.inputs, skip);
+    target
+        .check_count(expanded.jobs.len())
+        .map_err(Failure::Usage)?;
+    let mut failed = expanded.problems.len();
+    for problem in &expanded.problems {
+        eprintln!("error: {problem}; skipped");
+    }
+    if expanded.jobs.is_empty() {
+        return Err(Failure::Run(anyhow::anyhow!("no images to stylize")));
+    }
 
     let load_start = Instant::now();
-    let stylizer = Stylizer::load(&args.model, &device)
-        .with_context(|| format!("cannot load model {}", args.model.display()))?;
+    let stylizer = Stylizer::load(&args.model, &device).context("cannot load the model")?;
     let suffix = style_suffix(&args, &stylizer);
     eprintln!(
         "loaded {} ({}) on {} in {:.0} ms",
@@ -118,47 +175,56 @@ fn run(args: Args) -> Result<ExitCode> {
         load_start.elapsed().as_secs_f64() * 1e3
     );
 
-    let mut failed = 0usize;
+    let mut guard = OverwriteGuard::new(&expanded.jobs);
     let mut times = Vec::new();
-    for input in &inputs {
-        let output = target.path_for(input, &suffix);
-        if inputs.iter().any(|i| same_file(i, &output)) {
-            eprintln!(
-                "error: {}: output {} would overwrite an input; skipped",
-                input.display(),
-                output.display()
-            );
-            failed += 1;
-            continue;
-        }
-        match stylize_one(&stylizer, &args, input, &output) {
+    for job in &expanded.jobs {
+        let output = target.path_for(job, &suffix);
+        let result = guard
+            .claim(&output)
+            .and_then(|()| stylize_one(&stylizer, &args, &job.input, &output));
+        match result {
             Ok((w, h, ms)) => {
                 println!(
                     "{} -> {} ({w}x{h}, {ms:.1} ms)",
-                    input.display(),
+                    job.input.display(),
                     output.display()
                 );
                 times.push(ms);
             }
             Err(e) => {
-                eprintln!("error: {}: {e:#}; skipped", input.display());
+                eprintln!("error: {e:#}; skipped");
                 failed += 1;
             }
         }
     }
+    eprintln!("{}", summary(&mut times, failed, expanded.non_images));
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The closing line: how many images were written, their median time, what failed and what
+/// was passed over.
+fn summary(times: &mut [f64], failed: usize, non_images: usize) -> String {
+    let mut parts = vec![format!("stylized {} image(s)", times.len())];
     if !times.is_empty() {
         times.sort_by(f64::total_cmp);
-        eprintln!(
-            "stylized {} image(s), median forward pass {:.1} ms",
-            times.len(),
+        parts[0].push_str(&format!(
+            ", median forward pass {:.1} ms",
             times[times.len() / 2]
-        );
+        ));
     }
     if failed > 0 {
-        eprintln!("error: {failed} of {} image(s) failed", inputs.len());
-        return Ok(ExitCode::FAILURE);
+        parts.push(format!("{failed} failed"));
     }
-    Ok(ExitCode::SUCCESS)
+    if non_images > 0 {
+        parts.push(format!(
+            "{non_images} file(s) in the folders are not images and were left alone"
+        ));
+    }
+    parts.join("; ")
 }
 
 fn main() -> ExitCode {
@@ -166,7 +232,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(code) => code,
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

@@ -1,37 +1,13 @@
-//! Which files to stylize and where each result goes: directories expand to the images in
-//! them, and output names are chosen so that an input is never overwritten.
+//! Where each result goes: next to its input, into a folder (mirroring the input folders'
+//! sub-folders), or to one named file; and the guard that no input, and no earlier output of
+//! the same run, is ever overwritten.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
-/// Expands inputs: files are kept as given (whatever their name; the decoder looks at content),
-/// directories become their image files, sorted. A missing input is an error.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("cannot list {}", input.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && fauve::has_image_extension(p))
-                .collect();
-            if found.is_empty() {
-                eprintln!(
-                    "warning: {}: no image files in this folder",
-                    input.display()
-                );
-            }
-            found.sort();
-            out.extend(found);
-        } else if input.exists() {
-            out.push(input.clone());
-        } else {
-            bail!("{}: no such file or directory", input.display());
-        }
-    }
-    Ok(out)
-}
+use crate::inputs::Job;
 
 /// Where results go: next to each input, into a folder, or (one input only) to a named file.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,52 +18,104 @@ pub enum OutputTarget {
 }
 
 impl OutputTarget {
-    /// Interprets `-o`: a name ending in .png/.jpg/.jpeg that is not an existing folder is a
-    /// file (allowed for a single input only); anything else is a folder.
-    pub fn from_arg(out: Option<&Path>, n_inputs: usize) -> Result<Self> {
+    /// Interprets `-o`: an existing folder, or a name without an extension, is a folder; any
+    /// other name is a file, whose extension must be a format the encoder writes, and which
+    /// takes one input image only.
+    pub fn from_arg(out: Option<&Path>) -> Result<Self> {
         let Some(out) = out else {
             return Ok(OutputTarget::NextToInput);
         };
-        if !out.is_dir() && fauve::output_format(out).is_ok() {
-            if n_inputs > 1 {
-                bail!(
-                    "-o {} names one file but there are {n_inputs} inputs\n\nhint: give a folder to -o",
-                    out.display()
-                );
-            }
-            return Ok(OutputTarget::File(out.to_path_buf()));
+        if out.is_dir() || out.extension().is_none() {
+            return Ok(OutputTarget::Folder(out.to_path_buf()));
         }
-        Ok(OutputTarget::Folder(out.to_path_buf()))
+        match fauve::output_format(out) {
+            Ok(_) => Ok(OutputTarget::File(out.to_path_buf())),
+            Err(e) => bail!(
+                "-o {e}\n\nhint: for an output folder, give a name without an extension or create the folder first"
+            ),
+        }
     }
 
-    /// The output path for `input`: `<stem>-<suffix>.<ext>`, where ext is the input's own when
-    /// it is PNG or JPEG, else `png`.
-    pub fn path_for(&self, input: &Path, suffix: &str) -> PathBuf {
+    /// Checks that a file target gets exactly one image.
+    pub fn check_count(&self, images: usize) -> Result<()> {
+        if let OutputTarget::File(f) = self {
+            if images > 1 {
+                bail!(
+                    "-o {} names one file but the inputs hold {images} images\n\nhint: give a folder to -o",
+                    f.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The output path for `job`: `<stem>-<suffix>.<ext>`, where ext is the input's own when
+    /// it is PNG or JPEG (photos keep their kind), else `png`.
+    pub fn path_for(&self, job: &Job, suffix: &str) -> PathBuf {
+        let input = &job.input;
         let stem = input
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "image".into());
-        let ext = match fauve::output_format(input) {
-            Ok(_) => input
-                .extension()
-                .map(|e| e.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "png".into()),
-            Err(_) => "png".into(),
-        };
+        let ext = input
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .filter(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
+            .unwrap_or_else(|| "png".into());
         let name = format!("{stem}-{suffix}.{ext}");
         match self {
             OutputTarget::NextToInput => input.with_file_name(name),
-            OutputTarget::Folder(dir) => dir.join(name),
+            OutputTarget::Folder(dir) => dir.join(&job.subdir).join(name),
             OutputTarget::File(f) => f.clone(),
         }
     }
 }
 
-/// Whether `a` and `b` are the same file (by canonical path when both exist).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
+/// Refuses outputs that would replace an input or an output written earlier in the same run
+/// (two inputs of the same name from different folders, say).
+pub struct OverwriteGuard {
+    inputs: HashSet<PathBuf>,
+    written: HashSet<PathBuf>,
+}
+
+/// The canonical form of a path whose file may not exist yet (its folder's canonical form and
+/// its name), so that `a/../b.png` and `b.png` compare equal.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+impl OverwriteGuard {
+    /// A guard over these inputs (each canonicalized once).
+    pub fn new(jobs: &[Job]) -> Self {
+        Self {
+            inputs: jobs.iter().map(|j| canonical(&j.input)).collect(),
+            written: HashSet::new(),
+        }
+    }
+
+    /// Claims `output` for one result; an error says why it may not be written.
+    pub fn claim(&mut self, output: &Path) -> Result<()> {
+        let key = canonical(output);
+        if self.inputs.contains(&key) {
+            bail!("output {} would overwrite an input", output.display());
+        }
+        if !self.written.insert(key) {
+            bail!(
+                "output {} would overwrite another result of this run",
+                output.display()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -114,35 +142,64 @@ pub fn file_name_safe(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn job(input: &str, subdir: &str) -> Job {
+        Job {
+            input: input.into(),
+            subdir: subdir.into(),
+        }
+    }
+
     #[test]
     fn names_keep_jpeg_and_fall_back_to_png() {
         let t = OutputTarget::NextToInput;
         assert_eq!(
-            t.path_for(Path::new("a/b.JPG"), "mosaic"),
+            t.path_for(&job("a/b.JPG", ""), "mosaic"),
             Path::new("a/b-mosaic.JPG")
         );
         assert_eq!(
-            t.path_for(Path::new("a/b.webp"), "mosaic"),
+            t.path_for(&job("a/b.webp", ""), "mosaic"),
             Path::new("a/b-mosaic.png")
         );
         let t = OutputTarget::Folder("out".into());
         assert_eq!(
-            t.path_for(Path::new("a/b.png"), "x"),
-            Path::new("out/b-x.png")
+            t.path_for(&job("in/trip/b.png", "trip"), "x"),
+            Path::new("out/trip/b-x.png")
         );
     }
 
     #[test]
-    fn a_file_target_is_refused_for_many_inputs() {
-        assert!(OutputTarget::from_arg(Some(Path::new("x.png")), 2).is_err());
+    fn a_named_file_takes_any_writable_format_and_one_image() {
+        let t = OutputTarget::from_arg(Some(Path::new("out.webp"))).unwrap();
+        assert_eq!(t, OutputTarget::File("out.webp".into()));
+        assert!(t.check_count(1).is_ok());
+        let err = t.check_count(2).unwrap_err().to_string();
+        assert!(err.contains("names one file"), "{err}");
+        let err = OutputTarget::from_arg(Some(Path::new("out.xyz")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("out.xyz") && err.contains(".png"), "{err}");
         assert_eq!(
-            OutputTarget::from_arg(Some(Path::new("x.png")), 1).unwrap(),
-            OutputTarget::File("x.png".into())
-        );
-        assert_eq!(
-            OutputTarget::from_arg(Some(Path::new("outdir")), 3).unwrap(),
+            OutputTarget::from_arg(Some(Path::new("outdir"))).unwrap(),
             OutputTarget::Folder("outdir".into())
         );
+    }
+
+    #[test]
+    fn the_guard_refuses_inputs_and_repeated_outputs() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let input = dir.path().join("a.png");
+        std::fs::write(&input, b"x")?;
+        let mut guard = OverwriteGuard::new(&[Job {
+            input: input.clone(),
+            subdir: PathBuf::new(),
+        }]);
+        let via_dots = dir.path().join("sub/../a.png");
+        std::fs::create_dir(dir.path().join("sub"))?;
+        assert!(guard.claim(&via_dots).is_err());
+        let out = dir.path().join("a-x.png");
+        guard.claim(&out)?;
+        assert!(guard.claim(&out).is_err());
+        Ok(())
     }
 
     #[test]

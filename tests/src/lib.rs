@@ -1,1 +1,143 @@
-//! End-to-end tests live in `tests/`; this crate has no library code.
+//! Helpers shared by Fauve's end-to-end tests (this crate's `tests/it`, and the command-line
+//! tests of `fauve-train` and `fauve-infer`, which run their binaries through
+//! `CARGO_BIN_EXE_*`): fixture paths, the deterministic weight generator that
+//! scripts/make-fixtures.py also implements, generated photos, error measures.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use candle_core::{Device, Tensor};
+use fauve::image::{Rgb, RgbImage};
+use fauve::TransformerNet;
+
+/// Path of a committed fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Loads every tensor of a fixture file.
+pub fn load_fixture(name: &str) -> HashMap<String, Tensor> {
+    load_fixture_on(name, &Device::Cpu)
+}
+
+/// Loads every tensor of a fixture file onto `device`.
+pub fn load_fixture_on(name: &str, device: &Device) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(name), device).expect("fixture loads")
+}
+
+/// The device the parity tests run on: `FAUVE_TEST_DEVICE` (any name `fauve::parse_device`
+/// takes; scripts/gpu-check.sh sets `cuda`), else the CPU.
+pub fn test_device() -> Device {
+    let name = std::env::var("FAUVE_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    fauve::parse_device(&name).expect("FAUVE_TEST_DEVICE names a device this build can open")
+}
+
+/// Asserts `err` is under `tolerance`, and prints it: gpu-check.sh reports these lines.
+pub fn check_parity(what: &str, err: f64, tolerance: f64) {
+    eprintln!("parity: {what}: relative L2 error {err:.2e}");
+    assert!(err < tolerance, "{what}: relative L2 error {err:e}");
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The weight generator of scripts/make-fixtures.py (see its docstring), bit for bit.
+pub fn generated(key: &str, n: usize, offset: f64, amplitude: f64) -> Vec<f32> {
+    let seed = fnv1a64(key.as_bytes());
+    (0..n as u64)
+        .map(|i| {
+            let u = (splitmix64(seed.wrapping_add(i)) >> 40) as f64 / (1u64 << 24) as f64;
+            (offset + amplitude * (2.0 * u - 1.0)) as f32
+        })
+        .collect()
+}
+
+/// The full-size transform network's tensors as the fixture script generates them.
+pub fn generated_transformer() -> HashMap<String, Tensor> {
+    TransformerNet::parameter_shapes()
+        .into_iter()
+        .map(|(key, shape)| {
+            let n: usize = shape.iter().product();
+            let (offset, amp) = if key.contains("conv2d") {
+                let fan_in: usize = if shape.len() == 4 {
+                    shape[1..].iter().product()
+                } else {
+                    // A bias: its conv's fan-in, from the matching weight's shape.
+                    let w = key.replace(".bias", ".weight");
+                    TransformerNet::parameter_shapes()
+                        .into_iter()
+                        .find(|(k, _)| *k == w)
+                        .map(|(_, s)| s[1..].iter().product())
+                        .expect("bias has a weight")
+                };
+                (0.0, 1.0 / (fan_in as f64).sqrt())
+            } else if key.ends_with(".weight") {
+                (1.0, 0.5)
+            } else {
+                (0.0, 0.5)
+            };
+            let data = generated(&key, n, offset, amp);
+            let t = Tensor::from_vec(data, shape, &Device::Cpu).expect("shape matches");
+            (key, t)
+        })
+        .collect()
+}
+
+/// Writes tensors as a safetensors file with optional metadata (no Fauve code involved).
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    metadata: Option<HashMap<String, String>>,
+) {
+    let mut items: Vec<_> = tensors.iter().collect();
+    items.sort_by_key(|(k, _)| k.as_str());
+    let bytes = safetensors::serialize(items, metadata).expect("serializes");
+    std::fs::write(path, bytes).expect("writes");
+}
+
+/// Relative L2 error ‖a − b‖ / ‖b‖ of two same-shaped tensors.
+pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let (mut num, mut den) = (0f64, 0f64);
+    for (x, y) in a.iter().zip(&b) {
+        num += (*x as f64 - *y as f64).powi(2);
+        den += (*y as f64).powi(2);
+    }
+    (num / den.max(f64::MIN_POSITIVE)).sqrt()
+}
+
+/// A non-square test photo with distinct corners.
+pub fn test_photo(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        Rgb([
+            (x * 255 / w) as u8,
+            (y * 255 / h) as u8,
+            ((x + y) % 7 * 30) as u8,
+        ])
+    })
+}
+
+/// A finished process's exit status, stdout and stderr, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

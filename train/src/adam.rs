@@ -46,8 +46,10 @@ impl Adam {
         self.step
     }
 
-    /// One update from the gradients of a backward pass. Variables without a gradient keep
-    /// their values (their moments still decay, as in PyTorch when a grad is zero).
+    /// One update from the gradients of a backward pass. Variables without a gradient are
+    /// skipped: value and moments unchanged, as PyTorch skips a parameter whose `.grad` is
+    /// None. (The step count still advances, which only matters for variables that get a
+    /// gradient again later; every variable of the transform network gets one every step.)
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let t = self.step as i32;

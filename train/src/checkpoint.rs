@@ -4,7 +4,6 @@
 //! final name and the last good checkpoint always survives.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -29,6 +28,8 @@ pub struct TrainState {
     /// Indices (in the sorted file list) of photos found unreadable so far.
     pub bad_files: BTreeSet<usize>,
     pub config_toml: String,
+    /// [`crate::data::data_fingerprint`] of the photo folder (None in older checkpoints).
+    pub data_fingerprint: Option<String>,
 }
 
 /// A checkpoint read back from disk.
@@ -78,7 +79,7 @@ pub fn save(
     keep: usize,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         (MARKER.to_string(), "1".to_string()),
         ("step".to_string(), state.step.to_string()),
         ("epoch".to_string(), state.data.epoch.to_string()),
@@ -94,6 +95,9 @@ pub fn save(
         ),
         ("config".to_string(), state.config_toml.clone()),
     ]);
+    if let Some(f) = &state.data_fingerprint {
+        meta.insert("data_fingerprint".to_string(), f.clone());
+    }
     let tensors = tensors
         .into_iter()
         .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?.contiguous()?)))
@@ -101,25 +105,19 @@ pub fn save(
     let bytes =
         safetensors::serialize(tensors, Some(meta)).context("cannot serialize checkpoint")?;
     let final_path = dir.join(file_name(state.step));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(&bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| {
-            format!(
-                "cannot write checkpoint {} (disk full?)",
-                final_path.display()
-            )
-        })?;
+    let pending = fauve::PendingWrite::new(&final_path, &bytes).with_context(|| {
+        format!(
+            "cannot write checkpoint {} (disk full?)",
+            final_path.display()
+        )
+    })?;
     if std::env::var(FAULT_ENV).as_deref() == Ok("before_rename") {
         // Simulated crash: keep the partial file on disk, as a kill would.
-        let _ = tmp.keep();
+        pending.abandon();
         std::process::abort();
     }
-    tmp.persist(&final_path)
+    pending
+        .commit()
         .with_context(|| format!("cannot rename checkpoint into {}", final_path.display()))?;
     let all = list(dir);
     for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
@@ -153,6 +151,7 @@ fn read(path: &Path) -> Result<Checkpoint> {
             .get("config")
             .cloned()
             .with_context(|| format!("{}: checkpoint has no config", path.display()))?,
+        data_fingerprint: meta.get("data_fingerprint").cloned(),
     };
     Ok(Checkpoint {
         path: path.to_path_buf(),
@@ -166,7 +165,7 @@ fn read(path: &Path) -> Result<Checkpoint> {
 pub fn latest(dir: &Path) -> Result<Option<Checkpoint>> {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = entry.path();
-        if p.extension().is_some_and(|e| e == "partial") {
+        if p.to_string_lossy().ends_with(fauve::PARTIAL_SUFFIX) {
             eprintln!("warning: removing unfinished checkpoint {}", p.display());
             let _ = std::fs::remove_file(&p);
         }

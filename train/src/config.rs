@@ -8,99 +8,84 @@ use anyhow::{bail, Context, Result};
 use fauve::{Precision, Preprocess};
 use serde::{Deserialize, Serialize};
 
-/// Every training setting. Field names are the TOML keys; each is also a `--kebab-case` flag.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrainConfig {
-    /// Name of the style, stored in the model file (default: the style image's file stem).
-    pub style_name: Option<String>,
-    /// Folder of training photos, searched recursively (e.g. COCO's train2014/).
-    pub data_dir: PathBuf,
-    /// The painting whose style is learned.
-    pub style_image: PathBuf,
-    /// VGG16 weights with `preprocess` metadata (scripts/fetch-vgg16.sh).
-    pub vgg: PathBuf,
-    /// Run folder: config, checkpoints, TensorBoard events, samples, final model
-    /// (default: runs/<style_name>).
-    pub run_dir: Option<PathBuf>,
-    /// Side of the square training crops, in pixels.
-    pub image_size: usize,
-    /// Resize the style image so its longest side is this many pixels (default: keep its size).
-    pub style_size: Option<usize>,
-    /// Photos per step.
-    pub batch_size: usize,
-    /// Passes over the photo folder; ignored when `steps` is set.
-    pub epochs: usize,
-    /// Total optimizer steps (overrides `epochs`).
-    pub steps: Option<usize>,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Content loss weight (default: 1e5 for torchvision VGG files, scaled by 1/60² for Caffe).
-    pub content_weight: Option<f64>,
-    /// Style loss weight (default: 1e10 for torchvision VGG files, scaled by 1/60⁴ for Caffe).
-    pub style_weight: Option<f64>,
-    /// Total-variation weight (0 disables it).
-    pub tv_weight: f64,
-    /// VGG16 layer of the content loss.
-    pub content_layer: String,
-    /// VGG16 layers of the style loss.
-    pub style_layers: Vec<String>,
-    /// Take random crops instead of centre crops.
-    pub random_crop: bool,
-    /// Seed of the weights' initialisation, the shuffle and random crops.
-    pub seed: u64,
-    /// Log losses to TensorBoard every N steps.
-    pub log_every: usize,
-    /// Write a checkpoint every N steps.
-    pub checkpoint_every: usize,
-    /// How many checkpoints to keep.
-    pub keep_checkpoints: usize,
-    /// Stylize the sample photo every N steps (0 disables samples).
-    pub sample_every: usize,
-    /// Photo stylized at each sample interval (default: the first training photo).
-    pub sample_image: Option<PathBuf>,
-    /// Threads decoding photos (0: one per core).
-    pub workers: usize,
-    /// Batches decoded ahead of the training step.
-    pub prefetch: usize,
-    /// Compute device: cpu, cuda, cuda:N or auto.
-    pub device: String,
-    /// Conv precision: f32, or bf16 (CUDA only; weights, norms and losses stay f32).
-    pub precision: String,
+/// Declares [`TrainConfig`], its defaults and [`KEY_HELP`] from one list, so that the field
+/// docs and `--help` cannot drift apart.
+macro_rules! train_config {
+    ($( $key:ident : $ty:ty = $default:expr, $help:literal; )*) => {
+        /// Every training setting. Field names are the TOML keys; each is also a
+        /// `--kebab-case` flag.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct TrainConfig {
+            $( #[doc = $help] pub $key: $ty, )*
+        }
+
+        impl Default for TrainConfig {
+            fn default() -> Self {
+                Self { $( $key: $default, )* }
+            }
+        }
+
+        /// One-line help for every key, in the order `--help` shows them.
+        pub const KEY_HELP: &[(&str, &str)] = &[ $( (stringify!($key), $help), )* ];
+    };
 }
 
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            style_name: None,
-            data_dir: "data/photos".into(),
-            style_image: "data/styles/starry_night.jpg".into(),
-            vgg: "models/vgg16.safetensors".into(),
-            run_dir: None,
-            image_size: 256,
-            style_size: None,
-            batch_size: 4,
-            epochs: 2,
-            steps: None,
-            lr: 1e-3,
-            content_weight: None,
-            style_weight: None,
-            tv_weight: 0.0,
-            content_layer: "relu2_2".into(),
-            style_layers: fauve::TAP_NAMES.iter().map(|s| s.to_string()).collect(),
-            random_crop: false,
-            seed: 42,
-            log_every: 10,
-            checkpoint_every: 500,
-            keep_checkpoints: 3,
-            sample_every: 200,
-            sample_image: None,
-            workers: 0,
-            prefetch: 4,
-            device: "auto".into(),
-            precision: "f32".into(),
-        }
-    }
+train_config! {
+    style_name: Option<String> = None,
+        "name of the style, stored in the model file (default: the style image's file stem)";
+    data_dir: PathBuf = "data/photos".into(),
+        "folder of training photos, searched recursively (e.g. COCO's train2014/)";
+    style_image: PathBuf = "data/styles/starry_night.jpg".into(),
+        "the painting whose style is learned";
+    vgg: PathBuf = "models/vgg16.safetensors".into(),
+        "VGG16 weights with preprocess metadata (scripts/fetch-vgg16.sh)";
+    run_dir: Option<PathBuf> = None,
+        "run folder: config, checkpoints, TensorBoard events, samples, final model (default: runs/<style_name>)";
+    image_size: usize = 256,
+        "side of the square training crops, in pixels";
+    style_size: Option<usize> = None,
+        "resize the style image so its longest side is this many pixels (default: as is)";
+    batch_size: usize = 4,
+        "photos per step";
+    epochs: usize = 2,
+        "passes over the photo folder; ignored when steps is set";
+    steps: Option<usize> = None,
+        "total optimizer steps (overrides epochs)";
+    lr: f64 = 1e-3,
+        "Adam learning rate";
+    content_weight: Option<f64> = None,
+        "content loss weight (default: 1e5 for torchvision VGG files, 1e5/60² x 30 for Caffe ones)";
+    style_weight: Option<f64> = None,
+        "style loss weight (default: 1e10 for torchvision VGG files, 1e10/60⁴ for Caffe ones)";
+    tv_weight: f64 = 0.0,
+        "total-variation weight, 0 disables it";
+    content_layer: String = "relu2_2".into(),
+        "VGG16 layer of the content loss";
+    style_layers: Vec<String> = fauve::TAP_NAMES.iter().map(|s| s.to_string()).collect(),
+        "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'";
+    random_crop: bool = false,
+        "take random crops instead of centre crops (true/false)";
+    seed: u64 = 42,
+        "seed of the weights' initialisation, the shuffle and random crops";
+    log_every: usize = 10,
+        "log losses to TensorBoard every N steps";
+    checkpoint_every: usize = 500,
+        "write a checkpoint every N steps";
+    keep_checkpoints: usize = 3,
+        "how many checkpoints to keep";
+    sample_every: usize = 200,
+        "stylize the sample photo every N steps, 0 disables samples";
+    sample_image: Option<PathBuf> = None,
+        "photo stylized for samples (default: the first training photo)";
+    workers: usize = 0,
+        "threads decoding photos, 0 = one per core";
+    prefetch: usize = 4,
+        "batches decoded ahead of the training step";
+    device: String = "auto".into(),
+        "compute device: cpu, cuda, cuda:N or auto";
+    precision: String = "f32".into(),
+        "conv precision: f32, or bf16 (CUDA only; weights, norms and losses stay f32)";
 }
 
 /// pytorch/examples' weights, which assume torchvision preprocessing.
@@ -125,73 +110,6 @@ pub fn default_weights(p: Preprocess) -> (f64, f64) {
         ),
     }
 }
-
-/// One-line help for every key, in the order `--help` shows them.
-pub const KEY_HELP: &[(&str, &str)] = &[
-    (
-        "style_name",
-        "style name stored in the model (default: style image stem)",
-    ),
-    (
-        "data_dir",
-        "folder of training photos, searched recursively",
-    ),
-    ("style_image", "the painting whose style is learned"),
-    (
-        "vgg",
-        "VGG16 weights with preprocess metadata (scripts/fetch-vgg16.sh)",
-    ),
-    ("run_dir", "run folder (default: runs/<style_name>)"),
-    ("image_size", "side of the square training crops"),
-    (
-        "style_size",
-        "longest side of the style image (default: as is)",
-    ),
-    ("batch_size", "photos per step"),
-    (
-        "epochs",
-        "passes over the photos; ignored when steps is set",
-    ),
-    ("steps", "total optimizer steps (overrides epochs)"),
-    ("lr", "Adam learning rate"),
-    (
-        "content_weight",
-        "content loss weight (default depends on the VGG preprocessing)",
-    ),
-    (
-        "style_weight",
-        "style loss weight (default depends on the VGG preprocessing)",
-    ),
-    ("tv_weight", "total-variation weight, 0 disables"),
-    ("content_layer", "VGG16 layer of the content loss"),
-    (
-        "style_layers",
-        "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'",
-    ),
-    (
-        "random_crop",
-        "random crops instead of centre crops (true/false)",
-    ),
-    ("seed", "seed of init, shuffle and crops"),
-    ("log_every", "TensorBoard scalars every N steps"),
-    ("checkpoint_every", "checkpoint every N steps"),
-    ("keep_checkpoints", "checkpoints kept"),
-    (
-        "sample_every",
-        "stylize the sample photo every N steps, 0 disables",
-    ),
-    (
-        "sample_image",
-        "photo stylized for samples (default: first training photo)",
-    ),
-    ("workers", "photo-decoding threads, 0 = one per core"),
-    ("prefetch", "batches decoded ahead"),
-    ("device", "cpu, cuda, cuda:N or auto"),
-    (
-        "precision",
-        "f32, or bf16 (CUDA only): convs in bf16, weights, norms and losses in f32",
-    ),
-];
 
 /// The `--help` section listing every key with its default.
 pub fn keys_help() -> String {
@@ -254,7 +172,7 @@ pub fn parse_overrides(args: &[String]) -> Result<toml::Table> {
 /// Reads a TOML config (None: the defaults) and applies overrides; unknown keys, wrong types
 /// and bad values are errors naming the key.
 pub fn load(path: Option<&Path>, overrides: &toml::Table) -> Result<TrainConfig> {
-    let mut table = match path {
+    let table = match path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read config {}", p.display()))?;
@@ -263,28 +181,61 @@ pub fn load(path: Option<&Path>, overrides: &toml::Table) -> Result<TrainConfig>
         }
         None => toml::Table::new(),
     };
+    let source = path.map_or("defaults".into(), |p| p.display().to_string());
+    from_table(table, overrides, &source)
+}
+
+/// The config of `table` (read from `source`, a file name for messages) with `overrides`
+/// (command-line flags) applied, validated. A value of the wrong type is named as the user
+/// gave it: `--steps must be a whole number` for a flag, `FILE: `steps` must be ...` for a key.
+pub fn from_table(
+    mut table: toml::Table,
+    overrides: &toml::Table,
+    source: &str,
+) -> Result<TrainConfig> {
     for (k, v) in overrides {
         table.insert(k.clone(), v.clone());
     }
-    let where_ = path.map_or("command line".into(), |p| p.display().to_string());
     let cfg: TrainConfig =
         toml::Value::Table(table.clone())
             .try_into()
             .map_err(|e: toml::de::Error| {
+                let message = e.message().trim().to_string();
                 // Type errors from a Value carry no position: find the key that fails alone.
                 let culprit = table.iter().find(|(k, v)| {
                     let one = toml::Table::from_iter([((*k).clone(), (*v).clone())]);
                     toml::Value::Table(one).try_into::<TrainConfig>().is_err()
                 });
-                match culprit {
-                    Some((k, v)) => {
-                        anyhow::anyhow!("{where_}: `{k}` = {v}: {}", e.message().trim())
-                    }
-                    None => anyhow::anyhow!("{where_}: {}", e.message().trim()),
+                let Some((key, value)) = culprit else {
+                    return anyhow::anyhow!("{source}: {message}");
+                };
+                let what = expected_kind(&message)
+                    .map_or_else(|| format!(": {message}"), |k| format!(" must be {k}"));
+                let got = match value {
+                    toml::Value::String(s) => format!("`{s}`"),
+                    v => format!("`{v}`"),
+                };
+                if overrides.contains_key(key) {
+                    anyhow::anyhow!("--{}{what}, got {got}", key.replace('_', "-"))
+                } else {
+                    anyhow::anyhow!("{source}: `{key}`{what}, got {got}")
                 }
             })?;
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// What a serde type error expected, in words (None: an error that is not about a type).
+fn expected_kind(message: &str) -> Option<&'static str> {
+    let expected = message.rsplit_once("expected ")?.1;
+    Some(match expected {
+        e if e.starts_with("usize") || e.starts_with("u64") => "a whole number",
+        e if e.starts_with("f64") => "a number",
+        e if e.starts_with("a boolean") => "true or false",
+        e if e.starts_with("a sequence") => "a list, e.g. [\"relu2_2\", \"relu3_3\"]",
+        e if e.starts_with("a string") || e.starts_with("path string") => "text",
+        _ => return None,
+    })
 }
 
 impl TrainConfig {
@@ -458,6 +409,12 @@ mod tests {
         std::fs::write(&p, "image_size = 64\nbatchsize = 2\n").unwrap();
         let err = load(Some(&p), &toml::Table::new()).unwrap_err().to_string();
         assert!(err.contains("batchsize"), "{err}");
+        std::fs::write(&p, "steps = \"abc\"\n").unwrap();
+        let err = load(Some(&p), &toml::Table::new()).unwrap_err().to_string();
+        assert!(
+            err.ends_with("c.toml: `steps` must be a whole number, got `abc`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -473,7 +430,23 @@ mod tests {
         for (flag, value, needle) in [
             ("--lr", "-0.001", "`lr` must be a positive number"),
             ("--batch-size", "0", "`batch_size` must be at least 1"),
-            ("--image-size", "abc", "`image_size` = \"abc\""),
+            (
+                "--image-size",
+                "abc",
+                "--image-size must be a whole number, got `abc`",
+            ),
+            (
+                "--steps",
+                "abc",
+                "--steps must be a whole number, got `abc`",
+            ),
+            ("--steps", "-3", "--steps must be a whole number, got `-3`"),
+            ("--lr", "fast", "--lr must be a number, got `fast`"),
+            (
+                "--random-crop",
+                "yes",
+                "--random-crop must be true or false, got `yes`",
+            ),
             ("--content-layer", "relu9_9", "unknown layer `relu9_9`"),
             ("--style-weight", "nan", "`style_weight`"),
             ("--device", "tpu", "`device`"),

@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 /// All image files under `dir` (by extension, recursively), sorted so that the order, and so
 /// the shuffle, is the same on every machine. A missing or empty folder is an error.
@@ -43,6 +44,21 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
+}
+
+/// Identifies the photo set: the number of files and a SHA-256 of their paths (relative to
+/// `dir`) and sizes, in sorted order. Stored in checkpoints so that a resume can tell that the
+/// folder changed, which would change the data order.
+pub fn data_fingerprint(dir: &Path, files: &[PathBuf]) -> Result<String> {
+    let mut hash = Sha256::new();
+    for f in files {
+        let size = std::fs::metadata(f)
+            .with_context(|| format!("cannot read {}", f.display()))?
+            .len();
+        let rel = f.strip_prefix(dir).unwrap_or(f);
+        hash.update(format!("{}\t{size}\n", rel.display()).as_bytes());
+    }
+    Ok(format!("{}:{:x}", files.len(), hash.finalize()))
 }
 
 /// The order in which epoch `epoch` visits `n` photos: a permutation fixed by the seed.
@@ -315,6 +331,33 @@ mod tests {
             (0..20).map(|s| crop(s)[0] as u32 / 5).collect();
         assert!(offsets.len() > 3, "crops vary: {offsets:?}");
         assert!(offsets.iter().all(|&x| x <= 32), "{offsets:?}");
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_file_set_and_sizes_only() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("a.jpg"), b"aaa")?;
+        std::fs::write(dir.path().join("b.jpg"), b"bb")?;
+        let print = || data_fingerprint(dir.path(), &list_images(dir.path())?);
+        let first = print()?;
+        assert!(first.starts_with("2:"), "{first}");
+        assert_eq!(print()?, first, "stable");
+        std::fs::write(dir.path().join("b.jpg"), b"bbbb")?;
+        let resized = print()?;
+        assert_ne!(resized, first);
+        std::fs::write(dir.path().join("c.png"), b"c")?;
+        assert!(print()?.starts_with("3:"));
+        // Moving the whole folder keeps it: paths count relative to the folder.
+        let moved = tempfile::tempdir()?;
+        std::fs::remove_file(dir.path().join("c.png"))?;
+        for f in ["a.jpg", "b.jpg"] {
+            std::fs::copy(dir.path().join(f), moved.path().join(f))?;
+        }
+        assert_eq!(
+            data_fingerprint(moved.path(), &list_images(moved.path())?)?,
+            resized
+        );
+        Ok(())
     }
 
     #[test]

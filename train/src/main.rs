@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
-use fauve_train::checkpoint;
+use fauve_train::checkpoint::{self, Checkpoint};
 use fauve_train::config::{self, TrainConfig};
 use fauve_train::trainer::{self, Outcome};
 
@@ -33,14 +33,18 @@ Usage: fauve-train [--config FILE] [--KEY VALUE]...
        fauve-train --resume RUN_DIR [--steps N] [--KEY VALUE]...
 
 Options:
-  --config FILE      TOML file with settings (see configs/); flags override it
-  --resume RUN_DIR   continue a run from its newest checkpoint (optionally to a new --steps)
-  -h, --help         print this help
-  -V, --version      print the version
+  --config FILE           TOML file with settings (see configs/); flags override it
+  --resume RUN_DIR        continue a run from its newest checkpoint (optionally to a new --steps)
+  --allow-changed-data    with --resume: continue although the photo folder changed since the
+                          run started (the data order then differs from an uninterrupted run)
+  -h, --help              print this help
+  -V, --version           print the version
 
 The run folder holds config.toml, checkpoints/, tb/ (TensorBoard: tensorboard --logdir
 RUN_DIR/tb), samples/ and, at the end, model.safetensors for fauve-infer. Ctrl-C writes a
 checkpoint and stops; resume with --resume RUN_DIR.
+
+Exit codes: 0 done, 1 the run failed, 2 a usage or config error, 130 interrupted.
 
 {}",
         config::keys_help()
@@ -50,7 +54,21 @@ checkpoint and stops; resume with --resume RUN_DIR.
 struct Cli {
     config: Option<PathBuf>,
     resume: Option<PathBuf>,
+    allow_changed_data: bool,
     overrides: Vec<String>,
+}
+
+/// A failure and the exit code it gets: 2 for what the user typed or configured, 1 for
+/// anything that went wrong while running.
+enum Failure {
+    Usage(anyhow::Error),
+    Run(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Run(e)
+    }
 }
 
 enum Parsed {
@@ -62,6 +80,7 @@ fn parse_cli(args: Vec<String>) -> Result<Parsed> {
     let mut cli = Cli {
         config: None,
         resume: None,
+        allow_changed_data: false,
         overrides: Vec::new(),
     };
     let mut it = args.into_iter();
@@ -78,6 +97,7 @@ fn parse_cli(args: Vec<String>) -> Result<Parsed> {
             "--resume" => {
                 cli.resume = Some(it.next().context("`--resume` needs a run folder")?.into())
             }
+            "--allow-changed-data" => cli.allow_changed_data = true,
             _ => {
                 if let Some(v) = a.strip_prefix("--config=") {
                     cli.config = Some(v.into());
@@ -89,53 +109,60 @@ fn parse_cli(args: Vec<String>) -> Result<Parsed> {
             }
         }
     }
+    if cli.allow_changed_data && cli.resume.is_none() {
+        bail!("--allow-changed-data goes with --resume");
+    }
     Ok(Parsed::Run(cli))
 }
 
-fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode> {
-    let overrides = config::parse_overrides(&cli.overrides)?;
-    let (cfg, resume) = match &cli.resume {
-        None => (config::load(cli.config.as_deref(), &overrides)?, None),
-        Some(run_dir) => {
-            if cli.config.is_some() {
-                bail!("--resume takes its settings from the run's checkpoint; drop --config");
-            }
-            if let Some(k) = overrides
-                .keys()
-                .find(|k| !RESUMABLE_KEYS.contains(&k.as_str()))
-            {
-                bail!(
-                    "`--{}` cannot change when resuming; only {} can",
-                    k.replace('_', "-"),
-                    RESUMABLE_KEYS.join(", ")
-                );
-            }
-            let ckpt_dir = run_dir.join("checkpoints");
-            let ckpt = checkpoint::latest(&ckpt_dir)?.with_context(|| {
-                format!("no checkpoint to resume from in {}", ckpt_dir.display())
-            })?;
-            let saved: toml::Table = ckpt
-                .state
-                .config_toml
-                .parse()
-                .with_context(|| format!("{}: unreadable config", ckpt.path.display()))?;
-            let mut table = saved;
-            for (k, v) in &overrides {
-                table.insert(k.clone(), v.clone());
-            }
-            table.insert(
-                "run_dir".into(),
-                toml::Value::String(run_dir.display().to_string()),
-            );
-            let cfg: TrainConfig = toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| anyhow::anyhow!("resumed config: {}", e.message()))?;
-            cfg.validate()?;
-            eprintln!("resuming from {}", ckpt.path.display());
-            (cfg, Some(ckpt))
-        }
+/// The run's settings and, when resuming, its checkpoint. Errors in what the user gave are
+/// [`Failure::Usage`].
+fn resolve(cli: &Cli) -> Result<(TrainConfig, Option<Checkpoint>), Failure> {
+    let overrides = config::parse_overrides(&cli.overrides).map_err(Failure::Usage)?;
+    let Some(run_dir) = &cli.resume else {
+        let cfg = config::load(cli.config.as_deref(), &overrides).map_err(Failure::Usage)?;
+        return Ok((cfg, None));
     };
-    match trainer::train(&cfg, resume, interrupted)? {
+    if cli.config.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "--resume takes its settings from the run's checkpoint; drop --config"
+        )));
+    }
+    if let Some(k) = overrides
+        .keys()
+        .find(|k| !RESUMABLE_KEYS.contains(&k.as_str()))
+    {
+        return Err(Failure::Usage(anyhow!(
+            "`--{}` cannot change when resuming; only {} can",
+            k.replace('_', "-"),
+            RESUMABLE_KEYS.join(", ")
+        )));
+    }
+    let ckpt_dir = run_dir.join("checkpoints");
+    let ckpt = checkpoint::latest(&ckpt_dir)?
+        .with_context(|| format!("no checkpoint to resume from in {}", ckpt_dir.display()))?;
+    let saved: toml::Table = ckpt
+        .state
+        .config_toml
+        .parse()
+        .with_context(|| format!("{}: unreadable config", ckpt.path.display()))?;
+    let mut overrides = overrides;
+    overrides.insert(
+        "run_dir".into(),
+        toml::Value::String(run_dir.display().to_string()),
+    );
+    let source = ckpt.path.display().to_string();
+    let cfg = config::from_table(saved, &overrides, &source).map_err(Failure::Usage)?;
+    eprintln!("resuming from {}", ckpt.path.display());
+    Ok((cfg, Some(ckpt)))
+}
+
+fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode, Failure> {
+    let (cfg, resume) = resolve(&cli)?;
+    let options = trainer::Options {
+        allow_changed_data: cli.allow_changed_data,
+    };
+    match trainer::train(&cfg, resume, options, interrupted)? {
         Outcome::Finished { model } => {
             println!("model written to {}", model.display());
             println!(
@@ -182,7 +209,11 @@ fn main() -> ExitCode {
     }
     match run(cli, interrupted) {
         Ok(code) => code,
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

@@ -16,11 +16,18 @@ use sha2::{Digest, Sha256};
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
 use crate::config::{default_weights, TrainConfig};
-use crate::data::{list_images, BatchLoader, DataPosition, LoaderConfig};
+use crate::data::{data_fingerprint, list_images, BatchLoader, DataPosition, LoaderConfig};
 use crate::init::seeded_init;
 use crate::perceptual::{LossWeights, PerceptualLoss};
 use crate::progress::Progress;
 use crate::tensorboard::Tensorboard;
+
+/// Choices about how to run that are not training settings (not saved with the run).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Resume although the photo folder differs from the one the run started with.
+    pub allow_changed_data: bool,
+}
 
 /// How a run ended without an error.
 pub enum Outcome {
@@ -62,6 +69,32 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
+/// Whether every value of every tensor is finite (`t - t` is 0 for finite values and NaN for
+/// infinities and NaNs, so one sum per tensor tells, without overflow).
+fn all_finite<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> Result<bool> {
+    for t in tensors {
+        let s = t
+            .sub(t)?
+            .sum_all()?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
+        if !s.is_finite() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The end of the message when training diverged: where the last good state is and what to do.
+fn divergence_hint(cfg: &TrainConfig, last_checkpoint: Option<&Path>) -> String {
+    format!(
+        "last good checkpoint: {}\nhint: resume from it with a lower learning rate (fauve-train --resume {} --lr {:e}), or start over with a new --run-dir and a lower --lr or --style-weight",
+        last_checkpoint.map_or("none yet".into(), |p| p.display().to_string()),
+        cfg.run_dir().display(),
+        cfg.lr / 10.0
+    )
+}
+
 fn named_vars(varmap: &VarMap) -> HashMap<String, Var> {
     varmap.data().lock().map(|m| m.clone()).unwrap_or_default()
 }
@@ -81,11 +114,16 @@ fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
 pub fn train(
     cfg: &TrainConfig,
     resume: Option<Checkpoint>,
+    options: Options,
     interrupted: Arc<AtomicBool>,
 ) -> Result<Outcome> {
     // Everything that can be wrong with the inputs fails here, before any compute.
     let device = fauve::parse_device(&cfg.device)?;
     let files = list_images(&cfg.data_dir)?;
+    let fingerprint = data_fingerprint(&cfg.data_dir, &files)?;
+    if let Some(ckpt) = &resume {
+        check_same_data(ckpt, &fingerprint, cfg, options)?;
+    }
     let precision = cfg.precision()?;
     let mut vgg = Vgg16::load(&cfg.vgg, &device).with_context(|| {
         "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
@@ -140,6 +178,7 @@ pub fn train(
         data: DataPosition::default(),
         bad_files: Default::default(),
         config_toml: config_toml.clone(),
+        data_fingerprint: Some(fingerprint.clone()),
     };
     if let Some(ckpt) = &resume {
         for (name, var) in &vars {
@@ -149,7 +188,10 @@ pub fn train(
         adam.restore(ckpt.state.step, |k| ckpt.tensor(k, &device))?;
         state.step = ckpt.state.step;
         state.data = ckpt.state.data;
-        state.bad_files = ckpt.state.bad_files.clone();
+        if ckpt.state.data_fingerprint.as_deref() == Some(fingerprint.as_str()) {
+            // Indices into the same file list; after a change they would name other files.
+            state.bad_files = ckpt.state.bad_files.clone();
+        }
     }
     if state.step >= total_steps {
         bail!(
@@ -214,19 +256,22 @@ pub fn train(
     let run_start = Instant::now();
     let mut last_checkpoint: Option<PathBuf> = resume.as_ref().map(|c| c.path.clone());
 
-    let checkpoint_now = |state: &TrainState, adam: &Adam| -> Result<PathBuf> {
-        let mut tensors: Vec<(String, Tensor)> = vars
-            .iter()
-            .map(|(k, v)| (format!("model/{k}"), v.as_tensor().clone()))
-            .collect();
-        tensors.extend(adam.state());
-        checkpoint::save(&ckpt_dir, tensors, state, cfg.keep_checkpoints)
-    };
+    // Never writes non-finite weights or moments: a checkpoint must be a state worth resuming.
+    let checkpoint_now =
+        |state: &TrainState, adam: &Adam, last_good: Option<&Path>| -> Result<PathBuf> {
+            ensure_finite(&vars, adam, state.step, cfg, last_good)?;
+            let mut tensors: Vec<(String, Tensor)> = vars
+                .iter()
+                .map(|(k, v)| (format!("model/{k}"), v.as_tensor().clone()))
+                .collect();
+            tensors.extend(adam.state());
+            checkpoint::save(&ckpt_dir, tensors, state, cfg.keep_checkpoints)
+        };
 
     while state.step < total_steps {
         if interrupted.load(Ordering::SeqCst) {
             progress.finish();
-            let path = checkpoint_now(&state, &adam)?;
+            let path = checkpoint_now(&state, &adam, last_checkpoint.as_deref())?;
             return Ok(Outcome::Interrupted {
                 checkpoint: path,
                 step: state.step,
@@ -252,11 +297,9 @@ pub fn train(
         if !total.is_finite() {
             progress.finish();
             bail!(
-                "the loss became non-finite at step {} (content {c}, style {st}, tv {tv}); stopping without saving this state\n\nlast good checkpoint: {}\nhint: resume from it with a lower learning rate (fauve-train --resume {} --lr {:e}), or start over with a new --run-dir and a lower --lr or --style-weight",
+                "the loss became non-finite at step {} (content {c}, style {st}, tv {tv}); stopping without saving this state\n\n{}",
                 state.step + 1,
-                last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string()),
-                run_dir.display(),
-                cfg.lr / 10.0
+                divergence_hint(cfg, last_checkpoint.as_deref()),
             );
         }
         let grads = terms.total.backward()?;
@@ -309,7 +352,8 @@ pub fn train(
             tb.flush();
         }
         if state.step % cfg.checkpoint_every == 0 || state.step == total_steps {
-            let path = checkpoint_now(&state, &adam)?;
+            let path = checkpoint_now(&state, &adam, last_checkpoint.as_deref())
+                .inspect_err(|_| progress.finish())?;
             if state.step != total_steps {
                 progress.println(format!("checkpoint {}", path.display()));
             }
@@ -336,6 +380,7 @@ pub fn train(
         "training_images": files.len(),
         "fauve_version": env!("CARGO_PKG_VERSION"),
     });
+    // The checkpoint of the last step checked the weights are finite before this save.
     let tensors: HashMap<String, Tensor> = vars
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
@@ -358,4 +403,62 @@ pub fn train(
         eprintln!("warning: TensorBoard events are incomplete (logging failed during the run)");
     }
     Ok(Outcome::Finished { model })
+}
+
+/// Fails, naming the last good checkpoint, when the update of `step` left a non-finite weight
+/// or Adam moment (a finite loss can still be followed by an update that overflows).
+fn ensure_finite(
+    vars: &HashMap<String, Var>,
+    adam: &Adam,
+    step: usize,
+    cfg: &TrainConfig,
+    last_good: Option<&Path>,
+) -> Result<()> {
+    let moments = adam.state();
+    let tensors = vars
+        .values()
+        .map(Var::as_tensor)
+        .chain(moments.iter().map(|(_, t)| t));
+    if !all_finite(tensors)? {
+        bail!(
+            "the weights became non-finite in the update of step {step}; stopping without saving them\n\n{}",
+            divergence_hint(cfg, last_good)
+        );
+    }
+    Ok(())
+}
+
+/// Refuses to resume on a photo folder other than the run's (the data order, and so the
+/// result, would silently differ from an uninterrupted run) unless the user allows it.
+fn check_same_data(
+    ckpt: &Checkpoint,
+    fingerprint: &str,
+    cfg: &TrainConfig,
+    options: Options,
+) -> Result<()> {
+    let Some(saved) = &ckpt.state.data_fingerprint else {
+        eprintln!(
+            "warning: {} predates photo-folder fingerprints; cannot check that {} is unchanged",
+            ckpt.path.display(),
+            cfg.data_dir.display()
+        );
+        return Ok(());
+    };
+    if saved == fingerprint {
+        return Ok(());
+    }
+    let count = |f: &str| f.split(':').next().unwrap_or("?").to_string();
+    let what = format!(
+        "the photo folder {} changed since the run started ({} photos then, {} now, or files renamed or resized)",
+        cfg.data_dir.display(),
+        count(saved),
+        count(fingerprint)
+    );
+    if options.allow_changed_data {
+        eprintln!("warning: {what}; continuing as asked (--allow-changed-data): the data order differs from an uninterrupted run");
+        return Ok(());
+    }
+    bail!(
+        "{what}: resuming would not continue the same sequence of photos\n\nhint: restore the folder, or pass --allow-changed-data to continue on it anyway"
+    )
 }

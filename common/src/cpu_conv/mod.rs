@@ -249,10 +249,8 @@ pub fn conv2d(
                 &[b, cin, h, w],
             )?)
         };
-        let gk = if !need_kernel && !need_bias {
+        let gk = if !need_kernel {
             None
-        } else if !need_kernel {
-            Some(Tensor::zeros((cout, cin, k, k), DType::F32, &Device::Cpu)?)
         } else if let Some(d) = &dual {
             let dv = cpu_tensor(run(d, Product::KernelGrad, &g, &x)?, &[cin, cout, k, k])?;
             Some(dual_kernel(&dv)?)
@@ -262,23 +260,24 @@ pub fn conv2d(
                 &[cout, cin, k, k],
             )?)
         };
-        // With a bias, kernel and bias travel as one flat parameter tensor (see below).
-        let gp = match (gk, bias_grad) {
-            (Some(gk), Some(gb)) => Some(Tensor::cat(
-                &[gk.flatten_all()?, cpu_tensor(gb, &[cout])?],
-                0,
-            )?),
-            (gk, _) => gk,
+        let gb = bias_grad.map(|gb| cpu_tensor(gb, &[cout])).transpose()?;
+        // The gradient of `params` below: kernel and bias concatenated, or the tracked one.
+        let gp = match (gk, gb) {
+            (Some(gk), Some(gb)) => Some(Tensor::cat(&[gk.flatten_all()?, gb], 0)?),
+            (gk, gb) => gk.or(gb),
         };
         Ok((gx, gp))
     });
-    // The second input carries the parameter gradients: the kernel alone, or kernel and bias
-    // concatenated (cat's backward splits the gradient again); the input itself when no
-    // parameter is tracked (its second gradient is then None).
+    // The second input carries the parameter gradients: kernel and bias concatenated when both
+    // are tracked (cat's backward splits the gradient again), else whichever one is; the input
+    // itself when neither is (its second gradient is then None).
     let params = match bias {
-        _ if !need_kernel && !need_bias => input.clone(),
-        Some(bias) => Tensor::cat(&[kernel.flatten_all()?, bias.clone()], 0)?,
-        None => kernel.clone(),
+        Some(bias) if need_kernel && need_bias => {
+            Tensor::cat(&[kernel.flatten_all()?, bias.clone()], 0)?
+        }
+        Some(bias) if need_bias => bias.clone(),
+        _ if need_kernel => kernel.clone(),
+        _ => input.clone(),
     };
     cpu_with_backward("fauve-cpu-conv2d", input, &params, y, &out_dims, backward)
 }

@@ -8,17 +8,7 @@ use fauve::image::{
     DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage,
 };
 use fauve::{image_to_tensor, load_image};
-
-/// A non-square test photo with distinct corners.
-pub fn test_photo(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb([
-            (x * 255 / w) as u8,
-            (y * 255 / h) as u8,
-            ((x + y) % 7 * 30) as u8,
-        ])
-    })
-}
+use fauve_tests::test_photo;
 
 fn check_rgb(path: &Path, w: u32, h: u32) {
     let img = load_image(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -1,10 +1,7 @@
-//! End-to-end tests of Fauve: numerical parity with the PyTorch fixtures, model files, image
-//! decoding, and the binaries driven on real files in temporary folders.
+//! End-to-end tests of the `fauve` library: numerical parity with the PyTorch fixtures, model
+//! files, image decoding. (The binaries are tested in their own packages, `train/tests` and
+//! `infer/tests`, where cargo builds them with the test's features.)
 
 mod image_io;
-mod infer_cli;
 mod model_file;
 mod parity;
-mod support;
-mod tensorboard;
-mod train_cli;

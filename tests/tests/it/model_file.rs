@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use fauve::{save_model_file, Error, ModelFile, ModelMetadata, Vgg16};
 
-use crate::support::{fixture, generated_transformer, load_fixture, rel_l2, write_safetensors};
+use fauve_tests::{fixture, generated_transformer, load_fixture, rel_l2, write_safetensors};
 
 fn fauve_header() -> HashMap<String, String> {
     HashMap::from([

@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
 use fauve::{Stylizer, Vgg16};
 
-use crate::support::{
+use fauve_tests::{
     check_parity, fixture, generated_transformer, load_fixture, load_fixture_on, rel_l2,
     test_device, write_safetensors,
 };

@@ -68,8 +68,9 @@ enum Cmd {
         timing: Timing,
     },
     /// One training step: transform forward, VGG16 on output and input, content and style
-    /// loss, backward, Adam. Every run starts from the same weights, so the losses of the first
-    /// two steps can be compared with PyTorch's.
+    /// loss, backward, Adam. The runs (warm-up included) are consecutive steps of one training
+    /// run from the file's weights, so the losses of the first two steps can be compared with
+    /// those of PyTorch's first two steps from the same weights.
     TrainStep {
         /// Transform network weights (pytorch/examples key names).
         #[arg(long)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use protobuf::Message;
 use tensorboard_proto::event::Event;
 
-use crate::train_cli::{setup, text, train};
+use crate::{setup, text, train};
 
 fn crc32c(data: &[u8]) -> u32 {
     let mut crc = !0u32;
@@ -54,7 +54,7 @@ fn event_files_hold_losses_rates_and_a_faithful_sample_image() -> anyhow::Result
     let mut args = s.args(&run, 5);
     // A non-square sample photo catches the crate's width/height trap.
     let sample = s.dir.path().join("sample.png");
-    fauve::image::DynamicImage::ImageRgb8(crate::image_io::test_photo(44, 28)).save(&sample)?;
+    fauve::image::DynamicImage::ImageRgb8(fauve_tests::test_photo(44, 28)).save(&sample)?;
     args.extend(["--sample-image".into(), sample.display().to_string()]);
     let o = train(&args, &[]);
     assert!(o.status.success(), "{}", text(&o));

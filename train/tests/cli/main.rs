@@ -8,8 +8,13 @@ use std::process::{Command, Output};
 use candle_core::Device;
 use fauve::image::{DynamicImage, Rgb, RgbImage};
 
-use crate::image_io::test_photo;
-use crate::support::{binary, fixture};
+pub use fauve_tests::text;
+use fauve_tests::{fixture, test_photo};
+
+mod tensorboard;
+
+/// The `fauve-train` that cargo built for this test, with the same features.
+const FAUVE_TRAIN: &str = env!("CARGO_BIN_EXE_fauve-train");
 
 /// A folder with `n` generated photos, a style image, and the paths of both.
 pub struct Setup {
@@ -90,20 +95,11 @@ impl Setup {
 }
 
 pub fn train(args: &[String], envs: &[(&str, &str)]) -> Output {
-    Command::new(binary("fauve-train"))
+    Command::new(FAUVE_TRAIN)
         .args(args)
         .envs(envs.iter().copied())
         .output()
         .expect("fauve-train runs")
-}
-
-pub fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Arguments that resume the run in `run` up to `steps` steps.
@@ -229,7 +225,7 @@ fn ctrl_c_writes_a_checkpoint_and_the_run_resumes() -> anyhow::Result<()> {
     let run = s.run_dir("run");
     let mut args = s.args(&run, 100_000);
     args.extend(["--checkpoint-every".into(), "100000".into()]);
-    let mut child = Command::new(binary("fauve-train"))
+    let mut child = Command::new(FAUVE_TRAIN)
         .args(&args)
         .stderr(std::process::Stdio::piped())
         .spawn()?;
@@ -329,6 +325,112 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() -> anyho
 }
 
 #[test]
+fn non_finite_weights_are_never_checkpointed_or_saved() -> anyhow::Result<()> {
+    // An lr past f32's range makes the first update itself infinite while the loss it
+    // followed was finite: the checkpoint after that update must not be written.
+    let s = setup(4);
+    let run = s.run_dir("run");
+    let mut args = s.args(&run, 3);
+    args.extend([
+        "--lr".into(),
+        "1e39".into(),
+        "--checkpoint-every".into(),
+        "1".into(),
+    ]);
+    let o = train(&args, &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("the weights became non-finite in the update of step 1"),
+        "{t}"
+    );
+    assert!(t.contains("last good checkpoint: none yet"), "{t}");
+    assert!(
+        checkpoint_names(&run).is_empty(),
+        "{:?}",
+        checkpoint_names(&run)
+    );
+    assert!(!run.join("model.safetensors").exists());
+
+    // Resumed from a good checkpoint, the same blow-up leaves that checkpoint the newest.
+    let o = train(&s.args(&run, 2), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let good = run.join("checkpoints/step-00000002.safetensors");
+    let o = train(
+        &[resume_args(&run, 4), vec!["--lr".into(), "1e39".into()]].concat(),
+        &[],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!("last good checkpoint: {}", good.display())),
+        "{t}"
+    );
+    assert_eq!(
+        checkpoint_names(&run),
+        vec!["step-00000002.safetensors".to_string()]
+    );
+    Ok(())
+}
+
+#[test]
+fn resume_refuses_a_changed_photo_folder_unless_allowed() -> anyhow::Result<()> {
+    let s = setup(5);
+    let run = s.run_dir("run");
+    let o = train(&s.args(&run, 4), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    DynamicImage::ImageRgb8(test_photo(40, 40)).save(s.photos.join("new.jpg"))?;
+
+    let o = train(&resume_args(&run, 6), &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("changed since the run started (5 photos then, 6 now"),
+        "{t}"
+    );
+    assert!(t.contains("--allow-changed-data"), "{t}");
+    assert!(
+        !checkpoint_names(&run).contains(&"step-00000006.safetensors".to_string()),
+        "no training happened"
+    );
+
+    let o = train(
+        &[resume_args(&run, 6), vec!["--allow-changed-data".into()]].concat(),
+        &[],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("continuing as asked"), "{t}");
+    assert!(checkpoint_names(&run).contains(&"step-00000006.safetensors".to_string()));
+    Ok(())
+}
+
+#[test]
+fn written_files_get_the_usual_mode() -> anyhow::Result<()> {
+    let s = setup(3);
+    let run = s.run_dir("run");
+    let o = train(&s.args(&run, 5), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let plain = s.dir.path().join("plain");
+        std::fs::File::create(&plain)?;
+        let expected = std::fs::metadata(&plain)?.permissions().mode() & 0o777;
+        for f in [
+            "config.toml",
+            "model.safetensors",
+            "samples/step-00000005.png",
+            "checkpoints/step-00000004.safetensors",
+        ] {
+            let mode = std::fs::metadata(run.join(f))?.permissions().mode() & 0o777;
+            assert_eq!(mode, expected, "{f}: {mode:o}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn unreadable_photos_are_skipped_and_counted() -> anyhow::Result<()> {
     let s = setup(5);
     std::fs::write(
@@ -357,34 +459,50 @@ fn unreadable_photos_are_skipped_and_counted() -> anyhow::Result<()> {
 fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Result<()> {
     let s = setup(2);
     let run = s.run_dir("run");
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    // Usage and config errors exit 2; missing files are run failures (1).
+    let cases: Vec<(Vec<String>, &str, i32)> = vec![
         (
             vec!["--learning-rate".into(), "0.1".into()],
             "unknown setting `--learning-rate`",
+            2,
         ),
         (
             vec!["--lr".into(), "-0.001".into()],
             "`lr` must be a positive number",
+            2,
+        ),
+        (
+            vec!["--steps".into(), "abc".into()],
+            "--steps must be a whole number, got `abc`",
+            2,
+        ),
+        (
+            vec!["--allow-changed-data".into()],
+            "--allow-changed-data goes with --resume",
+            2,
         ),
         (
             vec!["--style-image".into(), "/no/such/painting.jpg".into()],
             "/no/such/painting.jpg",
+            1,
         ),
         (
             vec!["--data-dir".into(), "/no/such/photos".into()],
             "/no/such/photos",
+            1,
         ),
         (
             vec!["--vgg".into(), "/no/such/vgg.safetensors".into()],
             "/no/such/vgg.safetensors",
+            1,
         ),
     ];
-    for (extra, needle) in cases {
+    for (extra, needle, code) in cases {
         let mut args = s.args(&run, 3);
         args.extend(extra);
         let o = train(&args, &[]);
         let t = text(&o);
-        assert!(!o.status.success(), "{t}");
+        assert_eq!(o.status.code(), Some(code), "{t}");
         assert!(t.contains(needle), "expected `{needle}`:\n{t}");
         assert!(!t.contains("panicked"), "{t}");
         assert!(
@@ -397,6 +515,7 @@ fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Resu
     std::fs::write(&cfg, "image_size = 32\nbatchsize = 2\n")?;
     let o = train(&["--config".into(), cfg.display().to_string()], &[]);
     assert!(text(&o).contains("batchsize"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
     let o = train(&["--help".into()], &[]);
     let help = String::from_utf8_lossy(&o.stdout);
