@@ -4,6 +4,10 @@
 # puts them side by side in one picture (rows: photos; columns: the photo, then each
 # multiplier). docs/balance.md shows the result.
 #
+# Multipliers apply to the feature-scale base weight: 1e5 for torchvision VGG files, 1e5/60^2
+# for Caffe ones. fauve-train's default for Caffe files is that base x30 (CAFFE_CONTENT_BOOST in
+# train/src/config.rs, chosen by this sweep), so the x30 column is the default there.
+#
 # Usage: scripts/balance-sweep.sh [--bin DIR] [--device cuda|cpu] [--steps N] [--size PX]
 #                                 [--multipliers 1,3,10,30] [--out DIR] [--data DIR]
 set -euo pipefail
@@ -36,7 +40,6 @@ STYLE=$DATA/starry_night.jpg
 [ -f "$STYLE" ] || STYLE=$DATA/styles/starry_night.jpg
 mkdir -p "$OUTDIR"
 
-# fauve-train's default content weight for this VGG file, from its own start-up line.
 IFS=, read -ra mults <<<"$MULTS"
 for m in "${mults[@]}"; do
     run="$OUTDIR/content-x$m"
@@ -47,8 +50,8 @@ import json, struct, sys
 with open(sys.argv[1], "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     meta = json.loads(f.read(n)).get("__metadata__", {})
-# fauve-train's defaults (train/src/config.rs): pytorch/examples' 1e5 for torchvision
-# preprocessing, divided by 60^2 for Caffe's larger features.
+# The feature-scale base (train/src/config.rs): pytorch/examples' 1e5 for torchvision
+# preprocessing, divided by 60^2 for Caffe's larger features (before CAFFE_CONTENT_BOOST).
 print(1e5 / 3600 if meta.get("preprocess") == "caffe_bgr" else 1e5)
 PYEOF
 )")

@@ -10,12 +10,13 @@ source scripts/tools-venv.sh
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/photos"
-cargo build --quiet --locked -p fauve-train -p fauve --example triptych
+# The same build command as scripts/demo.sh (which CI runs first), so nothing is rebuilt.
+cargo build --quiet --release --locked --workspace --bins --examples
 # Photos: the committed fixture images of the tests, re-encoded by the triptych example.
 for i in 1 2 3; do
-    target/debug/examples/triptych "$WORK/photos/p$i.png" $((30 + 4 * i)) docs/demo-triptych.jpg >/dev/null
+    target/release/examples/triptych "$WORK/photos/p$i.png" $((30 + 4 * i)) docs/demo-triptych.jpg >/dev/null
 done
-target/debug/fauve-train --data-dir "$WORK/photos" --style-image "$WORK/photos/p1.png" \
+target/release/fauve-train --data-dir "$WORK/photos" --style-image "$WORK/photos/p1.png" \
     --vgg tests/fixtures/vgg16_tiny.safetensors --run-dir "$WORK/run" --image-size 32 \
     --batch-size 2 --steps 4 --log-every 1 --sample-every 2 --device cpu 2>"$WORK/train.log" \
     || { cat "$WORK/train.log" >&2; exit 1; }

@@ -17,11 +17,19 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 echo "fetch-samples: downloading Debian package opencv-doc (96 MB)"
-if ! (cd "$WORK" && apt-get download opencv-doc >/dev/null 2>"$WORK/apt.log"); then
-    cat "$WORK/apt.log" >&2
-    echo "fetch-samples: error: apt-get download opencv-doc failed" >&2
-    echo "hint: run 'apt-get update' (as root) and try again" >&2
-    exit 1
+download() { (cd "$WORK" && apt-get download opencv-doc >/dev/null 2>"$WORK/apt.log"); }
+if ! download; then
+    # A fresh machine has no package lists yet; as root, fetch them once and try again.
+    if [ "$(id -u)" = 0 ]; then
+        echo "fetch-samples: updating the package lists (apt-get update)"
+        apt-get update -qq >/dev/null 2>>"$WORK/apt.log" || true
+    fi
+    if ! download; then
+        cat "$WORK/apt.log" >&2
+        echo "fetch-samples: error: apt-get download opencv-doc failed" >&2
+        echo "hint: run 'apt-get update' (as root) and try again" >&2
+        exit 1
+    fi
 fi
 dpkg -x "$WORK"/opencv-doc_*.deb "$WORK/x"
 SRC="$WORK/x/usr/share/doc/opencv-doc/examples/data"

@@ -9,7 +9,8 @@
 #      relative error between them and the peak GPU memory of each process;
 #   4. repeats the parity tests and timings with the cuDNN build, if the bundle has one,
 #      and compares bf16 training with f32 training;
-# and prints one table (also written to OUT/table.md, with every log beside it).
+# and prints one table (also written to OUT/table.md, with every log beside it). It exits 1
+# when any test, training run, resume or timing run failed (they are listed last), else 0.
 #
 # `--device cpu` runs the same sequence on the CPU at small sizes, from target/release.
 #
@@ -36,6 +37,14 @@ mkdir -p "$OUTDIR"
 RESULTS="$OUTDIR/results.jsonl"
 : >"$RESULTS"
 PY=${PYTHON:-python3}
+# Names of the checks that failed; any makes the exit status 1.
+FAILURES=()
+fail() { FAILURES+=("$1"); }
+# Whether the last results row satisfies a Python expression over it (`r`).
+last_row_ok() {
+    $PY -c 'import json, sys; r = json.loads(sys.argv[2]); sys.exit(0 if eval(sys.argv[1]) else 1)' \
+        "$1" "$(tail -1 "$RESULTS")"
+}
 
 if [ "$DEVICE" = cuda ]; then
     # shellcheck source=scripts/gpu-env.sh
@@ -109,7 +118,7 @@ row.update(name=name, rc=rc, gpu_peak_mib=json.loads(peak))
 print(json.dumps(row))
 PYEOF
     tail -1 "$OUTDIR/$name.json" 2>/dev/null
-    [ $rc -eq 0 ] || { echo "gpu-check: $name failed (rc $rc); log:"; tail -20 "$OUTDIR/$name.log"; }
+    [ $rc -eq 0 ] || { echo "gpu-check: $name failed (rc $rc); log:"; tail -20 "$OUTDIR/$name.log"; fail "$name"; }
     return $rc
 }
 
@@ -146,6 +155,8 @@ print(json.dumps({"name": f"tests-{v}", "parity_rc": rc1, "ops_rc": rc2,
                   "parity_passed_failed": counts(plog), "ops_passed_failed": counts(olog)}))
 PYEOF
     tail -1 "$RESULTS"
+    [ "$rc1" -eq 0 ] || fail "parity tests ($v)"
+    [ "$rc2" -eq 0 ] || fail "library tests ($v)"
 }
 
 # 2. A short training run (f32 and, on CUDA, bf16 on the same batches), and the f32 run
@@ -241,6 +252,11 @@ if os.path.exists(a) and os.path.exists(r):
 print(json.dumps(row))
 PYEOF2
     tail -1 "$RESULTS"
+    [ "$rc1" -eq 0 ] || fail "training run ($v)"
+    [ "$rc2" -eq 0 ] || fail "interrupted and resumed run ($v)"
+    [ "$rc3" = null ] || [ "$rc3" -eq 0 ] || fail "bf16 training run ($v)"
+    last_row_ok 'r.get("loss_fell") is True' || fail "training loss did not fall ($v)"
+    last_row_ok 'r.get("resume_bit_identical") is True' || fail "resumed model differs from the uninterrupted one ($v)"
 }
 
 # 3. Timings beside PyTorch on the same inputs.
@@ -316,4 +332,12 @@ if want tests && [ "$DEVICE" = cuda ]; then
 fi
 
 echo
-$PY scripts/gpu_check_table.py "$RESULTS" "$OUTDIR/gpu.txt" | tee "$OUTDIR/table.md"
+$PY scripts/gpu_check_table.py "$RESULTS" "$OUTDIR/gpu.txt" | tee "$OUTDIR/table.md" \
+    || fail "the results table"
+if [ ${#FAILURES[@]} -gt 0 ]; then
+    echo
+    echo "gpu-check: FAILED (${#FAILURES[@]}):"
+    printf '  - %s\n' "${FAILURES[@]}"
+    exit 1
+fi
+echo "gpu-check: all checks passed"
