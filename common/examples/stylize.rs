@@ -1,6 +1,6 @@
 //! Stylize one image with a Fauve model: the whole API another program needs.
 //!
-//! cargo run --release -p fauve --example stylize -- MODEL.safetensors INPUT.jpg OUTPUT.png
+//! cargo run --release --example stylize -- MODEL.safetensors INPUT.jpg OUTPUT.png
 
 use std::path::Path;
 

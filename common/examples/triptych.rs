@@ -1,7 +1,7 @@
 //! Puts images side by side at a common height, with a white gap: the content | style | result
 //! pictures of the docs.
 //!
-//! cargo run --release -p fauve --example triptych -- OUT.jpg HEIGHT IMAGE...
+//! cargo run --release --example triptych -- OUT.jpg HEIGHT IMAGE...
 
 use std::path::Path;
 

@@ -129,10 +129,11 @@ pub fn output_format(path: &Path) -> Result<ImageFormat> {
         .ok()
         .filter(ImageFormat::writing_enabled)
         .ok_or_else(|| {
-            let names: Vec<&str> = ImageFormat::all()
+            let mut names: Vec<&str> = ImageFormat::all()
                 .filter(ImageFormat::writing_enabled)
                 .filter_map(|f| f.extensions_str().first().copied())
                 .collect();
+            names.sort_unstable();
             Error::Invalid(format!(
                 "{}: cannot tell which image format to write; end the name in .{}",
                 path.display(),

@@ -59,25 +59,24 @@ struct Args {
 }
 
 fn parse_scale(s: &str) -> Result<f32, String> {
+    // clap's message already quotes the value: these say only what is wrong with it.
     let v: f32 = s
         .parse()
-        .map_err(|_| format!("the scale must be a number, got `{s}`"))?;
+        .map_err(|_| "the scale must be a number".to_string())?;
     if v.is_finite() && v > 0.0 && v <= 16.0 {
         Ok(v)
     } else {
-        Err(format!(
-            "the scale must be above 0 and at most 16 (0.5 halves each side), got {s}"
-        ))
+        Err("the scale must be above 0 and at most 16 (0.5 halves each side)".into())
     }
 }
 
 fn parse_max_size(s: &str) -> Result<u32, String> {
     let v: u32 = s
         .parse()
-        .map_err(|_| format!("the size must be a whole number of pixels, got `{s}`"))?;
+        .map_err(|_| "the size must be a whole number of pixels".to_string())?;
     if v < MIN_SIDE {
         return Err(format!(
-            "the size must be at least {MIN_SIDE} pixels, the smallest side the network accepts; got {v}"
+            "the size must be at least {MIN_SIDE} pixels, the smallest side the network accepts"
         ));
     }
     Ok(v)

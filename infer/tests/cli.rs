@@ -271,7 +271,7 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
     let cases: [(&[&str], &str); 6] = [
         (&["--device", "tpu"], "unknown device `tpu`"),
         (&["--scale", "-1"], "the scale must be above 0"),
-        (&["--scale", "big"], "the scale must be a number, got `big`"),
+        (&["--scale", "big"], "the scale must be a number"),
         (&["--max-size", "4"], "at least 8 pixels"),
         (&["--max-size", "-5"], "whole number of pixels"),
         (&["--frobnicate"], "--frobnicate"),
@@ -285,6 +285,9 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {t}");
         assert!(t.contains(needle), "{extra:?}: expected `{needle}`: {t}");
         assert!(!t.contains("-- -1"), "no clap tip about `--`: {t}");
+        if let Some(value) = extra.get(1) {
+            assert_eq!(t.matches(value).count(), 1, "the value is quoted once: {t}");
+        }
     }
 
     #[cfg(not(feature = "cuda"))]
