@@ -288,7 +288,7 @@ pub fn conv2d_reflect_bias(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::rel_l2;
+    use crate::test_util::{projected_grads, rel_l2};
     use candle_core::{DType, Device, Var};
 
     /// f32 on the CPU runs [`crate::cpu_conv`]; f64 runs the device-generic path (candle's
@@ -342,15 +342,7 @@ mod tests {
         assert_eq!(ours.dtype(), dtype);
         let tol = tolerance(dtype);
         assert!(rel_l2(&ours, &reference) < tol / 10.0);
-        // A random projection of the output as the loss, so every output gradient differs.
-        let r = randn(reference.dims(), 1., dtype, &dev);
-        let g_ref = (reference * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_ours = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let (g_ours, g_ref) = projected_grads(&ours, &reference).unwrap();
         for (name, v) in [("input", &x), ("kernel", &wt)] {
             let a = g_ours.get(v.as_tensor()).unwrap();
             let e = g_ref.get(v.as_tensor()).unwrap();
@@ -430,14 +422,7 @@ mod tests {
                     if combo == 0 {
                         continue;
                     }
-                    let r = randn(reference.dims(), 1., dtype, &dev);
-                    let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                    let g2 = (reference * &r)
-                        .unwrap()
-                        .sum_all()
-                        .unwrap()
-                        .backward()
-                        .unwrap();
+                    let (g1, g2) = projected_grads(&ours, &reference).unwrap();
                     for (name, v, tracked) in
                         [("input", &x, tx), ("kernel", &wt, tw), ("bias", &bias, tb)]
                     {
@@ -486,14 +471,7 @@ mod tests {
                     .broadcast_add(&bt.reshape((1, cout, 1, 1)).unwrap())
                     .unwrap();
                 assert!(rel_l2(&ours, &reference) < tol / 10.0);
-                let r = randn(reference.dims(), 1., dtype, &dev);
-                let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                let g2 = (reference * &r)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
+                let (g1, g2) = projected_grads(&ours, &reference).unwrap();
                 for (name, v) in [("input", &x), ("kernel", &wt), ("bias", &bias)] {
                     let err = rel_l2(
                         g1.get(v.as_tensor()).unwrap(),

@@ -68,6 +68,31 @@ impl Error {
     }
 }
 
+/// Marks the advice part of a message: `what went wrong\n\nhint: what to do`.
+const HINT: &str = "\n\nhint: ";
+
+/// An error and its chain of causes as one message for a person: the causes joined by `: `,
+/// outermost first, then every `hint:` any of them carries, after all the causes (printing the
+/// chain as is would put an outer message's hint before the cause it is about).
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes = Vec::new();
+    let mut hints = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let mut parts = text.split(HINT);
+        causes.push(parts.next().unwrap_or_default().to_string());
+        hints.extend(parts.map(str::to_string));
+        next = e.source();
+    }
+    let mut out = causes.join(": ");
+    for h in hints {
+        out.push_str(HINT);
+        out.push_str(&h);
+    }
+    out
+}
+
 /// The OS error without Rust's " (os error N)" tail, in lowercase like our own messages.
 fn io_message(e: &std::io::Error) -> String {
     let text = e.to_string();
@@ -85,6 +110,22 @@ fn io_message(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot load the weights\n\nhint: run fetch.sh")]
+    struct Outer(#[source] Error);
+
+    #[test]
+    fn a_report_puts_every_hint_after_all_causes() {
+        let inner = Error::Invalid("no `preprocess` metadata\n\nhint: add it".into());
+        let text = report(&Outer(inner));
+        assert_eq!(
+            text,
+            "cannot load the weights: no `preprocess` metadata\n\nhint: run fetch.sh\n\nhint: add it"
+        );
+        let plain = Error::io("/x", std::io::Error::from_raw_os_error(2));
+        assert_eq!(report(&plain), "/x: no such file or directory");
+    }
 
     #[test]
     fn io_errors_say_the_path_and_the_reason_once() {

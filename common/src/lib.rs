@@ -41,7 +41,7 @@ mod vgg;
 pub use allocator::keep_freed_memory;
 pub use atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
 pub use device::{parse_device, CUDA_COMPILED};
-pub use error::{Error, Result};
+pub use error::{report, Error, Result};
 pub use image_io::{
     has_image_extension, image_to_tensor, load_image, output_format, resize_for_stylizing,
     save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,

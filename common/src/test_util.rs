@@ -1,5 +1,6 @@
 //! Helpers shared by the unit tests.
 
+use candle_core::backprop::GradStore;
 use candle_core::Tensor;
 
 /// Relative L2 error ‖a − b‖ / ‖b‖, computed in f64 whatever the tensors' dtype.
@@ -27,4 +28,18 @@ pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
 pub fn test_device() -> candle_core::Device {
     let name = std::env::var("FAUVE_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
     crate::parse_device(&name).expect("FAUVE_TEST_DEVICE names a device this build can open")
+}
+
+/// The gradients of `ours` and of `reference` (same shape, dtype and device) under one random
+/// projection of the output as the loss, so that every output element's gradient differs.
+pub fn projected_grads(
+    ours: &Tensor,
+    reference: &Tensor,
+) -> candle_core::Result<(GradStore, GradStore)> {
+    let r = Tensor::randn(0f32, 1., reference.dims(), reference.device())?
+        .to_dtype(reference.dtype())?;
+    Ok((
+        (ours * &r)?.sum_all()?.backward()?,
+        (reference * &r)?.sum_all()?.backward()?,
+    ))
 }

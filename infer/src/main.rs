@@ -191,7 +191,7 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
                 times.push(ms);
             }
             Err(e) => {
-                eprintln!("error: {e:#}; skipped");
+                eprintln!("error: {}; skipped", fauve::report(e.as_ref()));
                 failed += 1;
             }
         }
@@ -232,11 +232,11 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(code) => code,
         Err(Failure::Usage(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", fauve::report(e.as_ref()));
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", fauve::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -191,7 +191,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", fauve::report(e.as_ref()));
             return ExitCode::from(2);
         }
     };
@@ -210,11 +210,11 @@ fn main() -> ExitCode {
     match run(cli, interrupted) {
         Ok(code) => code,
         Err(Failure::Usage(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", fauve::report(e.as_ref()));
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", fauve::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }

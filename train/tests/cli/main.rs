@@ -504,6 +504,10 @@ fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Resu
         let t = text(&o);
         assert_eq!(o.status.code(), Some(code), "{t}");
         assert!(t.contains(needle), "expected `{needle}`:\n{t}");
+        // Advice comes after the cause it is about.
+        if let (Some(cause), Some(hint)) = (t.find(needle), t.find("hint:")) {
+            assert!(cause < hint, "the hint precedes the cause:\n{t}");
+        }
         assert!(!t.contains("panicked"), "{t}");
         assert!(
             !run.join("checkpoints").exists()
