@@ -15,7 +15,7 @@ import sys
 import torch
 from safetensors.torch import save_file
 
-# Keep in step with common/src/model_file.rs and transformer.rs.
+# Keep in step with common/src/io/model_file.rs and common/src/model/transformer.rs.
 FORMAT_NAME = "fauve-style-model"
 FORMAT_VERSION = "1"
 ARCHITECTURE = "johnson2016-transformer-net"

@@ -13,48 +13,44 @@
 //! # }
 //! ```
 
+// Four layers, each depending only on those below it: `model` (networks and losses) on `ops`
+// (differentiable ops) on `cpu` (kernels); `io` (files) stands beside them. ARCHITECTURE.md
+// at the repository root draws the whole map.
+mod cpu;
+mod io;
+mod model;
+mod ops;
+
 mod allocator;
-mod atomic_write;
-pub mod conv;
-mod cpu_conv;
-mod cpu_gather;
-mod cpu_norm;
-mod cpu_slice;
-mod custom_grad;
 mod device;
 mod error;
-mod image_io;
-mod layers;
-pub mod loss;
-mod model_file;
-mod norm;
-mod padding;
-mod pool;
 mod precision;
-mod safetensors_file;
 mod stylizer;
 #[cfg(test)]
 mod test_util;
-mod transformer;
-mod vgg;
 
 pub use allocator::keep_freed_memory;
-pub use atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
 pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{report, Error, Result};
-pub use image_io::{
+pub use io::atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
+pub use io::image::{
     has_image_extension, image_to_tensor, load_image, output_format, resize_for_stylizing,
     save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,
 };
-pub use layers::{ConvLayer, UpsampleConvLayer};
-pub use model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
-pub use norm::{InstanceNorm, INSTANCE_NORM_EPS};
-pub use padding::reflection_pad2d;
+pub use io::model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
+pub use io::safetensors_file::SafetensorsFile;
+pub use model::instance_norm::InstanceNorm;
+pub use model::layers::{ConvLayer, UpsampleConvLayer};
+/// The perceptual losses (content, Gram style, total variation).
+pub use model::loss;
+pub use model::transformer::{TransformerNet, ARCHITECTURE};
+pub use model::vgg::{Preprocess, Vgg16, VggFeatures, PREPROCESS_KEY, TAP_NAMES};
+/// The differentiable convolutions the networks are made of.
+pub use ops::conv;
+pub use ops::instance_norm::INSTANCE_NORM_EPS;
+pub use ops::reflection_pad::reflection_pad2d;
 pub use precision::Precision;
-pub use safetensors_file::SafetensorsFile;
 pub use stylizer::{Stylizer, MIN_SIDE};
-pub use transformer::{TransformerNet, ARCHITECTURE};
-pub use vgg::{Preprocess, Vgg16, VggFeatures, PREPROCESS_KEY, TAP_NAMES};
 
 /// Re-exported so callers use the same candle as the library.
 pub use candle_core;

@@ -7,9 +7,9 @@ use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 
 use crate::error::{Error, Result};
-use crate::image_io::{image_to_tensor, tensor_to_image};
-use crate::model_file::{ModelFile, ModelMetadata};
-use crate::transformer::TransformerNet;
+use crate::io::image::{image_to_tensor, tensor_to_image};
+use crate::io::model_file::{ModelFile, ModelMetadata};
+use crate::model::transformer::TransformerNet;
 
 /// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
 /// pixels, and the downsampling halves the size twice).

@@ -10,8 +10,8 @@ use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
-use crate::atomic_write::atomic_write;
 use crate::error::{Error, Result};
+use crate::io::atomic_write::atomic_write;
 
 /// JPEG quality used when writing `.jpg` outputs.
 pub const JPEG_QUALITY: u8 = 95;

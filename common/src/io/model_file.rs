@@ -8,10 +8,10 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::atomic_write::atomic_write;
 use crate::error::{Error, Result};
-use crate::safetensors_file::SafetensorsFile;
-use crate::transformer::{TransformerNet, ARCHITECTURE};
+use crate::io::atomic_write::atomic_write;
+use crate::io::safetensors_file::SafetensorsFile;
+use crate::model::transformer::{TransformerNet, ARCHITECTURE};
 
 /// Value of the `format` metadata key in files Fauve writes.
 pub const FORMAT_NAME: &str = "fauve-style-model";

@@ -3,61 +3,15 @@
 //! candle 0.11's own max-pool backward multiplies the output gradient by the *fraction* of
 //! winners in the window (a quarter for one winner) instead of dividing by their number, so
 //! every gradient through VGG16's pools came out 4x too small per pool (found by the PyTorch
-//! gradient parity test). Here: on the CPU in f32 a kernel that records the winner (the first
-//! of equal maxima, as PyTorch does); elsewhere candle's forward with a corrected backward that
-//! shares the gradient among tied maxima.
+//! gradient parity test). Here: on the CPU in f32 a kernel ([`crate::cpu::max_pool`]) that
+//! records the winner (the first of equal maxima, as PyTorch does); elsewhere candle's forward
+//! with a corrected backward that shares the gradient among tied maxima.
 
 use std::sync::Arc;
 
-use candle_core::{Device, Result, Tensor};
-use rayon::prelude::*;
+use candle_core::{Result, Tensor};
 
-use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::{cpu_with_backward, with_backward};
-
-/// Output and the winner (0..4, row-major in the window) of each output pixel, per plane.
-fn forward(x: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
-    let (ho, wo) = (h / 2, w / 2);
-    let planes = x.len() / (h * w);
-    let mut y = vec![0f32; planes * ho * wo];
-    let mut arg = vec![0u8; planes * ho * wo];
-    y.par_chunks_mut(ho * wo)
-        .zip(arg.par_chunks_mut(ho * wo))
-        .zip(x.par_chunks(h * w))
-        .for_each(|((yp, ap), xp)| {
-            for i in 0..ho {
-                let (r0, r1) = (&xp[2 * i * w..], &xp[(2 * i + 1) * w..]);
-                for j in 0..wo {
-                    let window = [r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]];
-                    let mut best = 0;
-                    for (idx, v) in window.iter().enumerate().skip(1) {
-                        if *v > window[best] {
-                            best = idx;
-                        }
-                    }
-                    yp[i * wo + j] = window[best];
-                    ap[i * wo + j] = best as u8;
-                }
-            }
-        });
-    (y, arg)
-}
-
-fn backward(g: &[f32], arg: &[u8], h: usize, w: usize) -> Vec<f32> {
-    let (ho, wo) = (h / 2, w / 2);
-    let mut dx = vec![0f32; g.len() / (ho * wo) * h * w];
-    dx.par_chunks_mut(h * w)
-        .zip(g.par_chunks(ho * wo).zip(arg.par_chunks(ho * wo)))
-        .for_each(|(dp, (gp, ap))| {
-            for i in 0..ho {
-                for j in 0..wo {
-                    let a = ap[i * wo + j] as usize;
-                    dp[(2 * i + a / 2) * w + 2 * j + a % 2] = gp[i * wo + j];
-                }
-            }
-        });
-    dx
-}
+use crate::ops::custom_grad::with_backward;
 
 /// 2x2 max pooling with stride 2 of `[B, C, H, W]` (odd last rows and columns dropped),
 /// differentiable with PyTorch's gradient.
@@ -66,8 +20,8 @@ pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     if h < 2 || w < 2 {
         candle_core::bail!("max pooling needs at least 2x2 pixels, got {h}x{w}");
     }
-    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
-        cpu(xs)
+    if crate::ops::cpu_kernels_apply(&[xs]) {
+        crate::cpu::max_pool::max_pool2x2(xs)
     } else {
         composed(xs)
     }
@@ -95,36 +49,11 @@ fn composed(xs: &Tensor) -> Result<Tensor> {
     with_backward("fauve-max-pool", xs, xs, out, backward)
 }
 
-/// The CPU kernel: winners recorded forward, gradients placed on them backward.
-fn cpu(xs: &Tensor) -> Result<Tensor> {
-    let (b, c, h, w) = xs.dims4()?;
-    let (y, arg) = with_cpu_f32(xs, |x| forward(x, h, w))?;
-    if !xs.track_op() {
-        return Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu);
-    }
-    let arg = Arc::new(arg);
-    let backward = Arc::new(move |_: &Tensor, g: &Tensor| {
-        let dx = with_cpu_f32(g, |gv| backward(gv, &arg, h, w))?;
-        Ok((
-            Some(Tensor::from_vec(dx, (b, c, h, w), &Device::Cpu)?),
-            None,
-        ))
-    });
-    cpu_with_backward(
-        "fauve-cpu-max-pool",
-        xs,
-        xs,
-        y,
-        &[b, c, h / 2, w / 2],
-        backward,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::rel_l2;
-    use candle_core::{DType, Var};
+    use candle_core::{DType, Device, Var};
 
     /// Forward as candle's; backward, without ties, the output gradient on each window's
     /// maximum and zero elsewhere (candle's own backward gives a quarter of that).
@@ -175,7 +104,7 @@ mod tests {
         let r = Tensor::randn(0f32, 1., (2, 3, 4, 3), &dev)?;
         let cpu_x = Var::from_tensor(&x.as_tensor().to_device(&Device::Cpu)?)?;
         let ours = composed(x.as_tensor())?;
-        let kernel = cpu(cpu_x.as_tensor())?;
+        let kernel = crate::cpu::max_pool::max_pool2x2(cpu_x.as_tensor())?;
         assert_eq!(rel_l2(&ours, &kernel), 0.0);
         let g1 = (ours * &r)?.sum_all()?.backward()?;
         let g2 = (kernel * r.to_device(&Device::Cpu)?)?

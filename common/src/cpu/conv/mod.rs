@@ -1,6 +1,6 @@
 //! The project's own CPU convolution: unfold + GEMM tiles on rayon's threads for the output
 //! and both gradients, with the bias and an optional ReLU applied in the same op. Used by
-//! [`crate::conv`] for f32 tensors on the CPU.
+//! [`crate::ops::conv`] for f32 tensors on the CPU.
 //!
 //! candle 0.11's CPU conv2d transposes the whole input to NHWC on one thread and unfolds it
 //! with scattered writes; its GEMMs ran at 20-60 GFLOP/s on this project's layers against
@@ -30,11 +30,11 @@ mod unfold;
 
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::cpu_with_backward;
+use crate::cpu::slice::with_cpu_f32;
+use crate::ops::custom_grad::cpu_with_backward;
 use geometry::ConvGeom;
 
 /// Which product of the convolution to compute.
@@ -76,11 +76,6 @@ fn run(g: &ConvGeom, product: Product, a: &Tensor, b: &Tensor) -> Result<Vec<f32
 
 fn cpu_tensor(values: Vec<f32>, dims: &[usize]) -> Result<Tensor> {
     Tensor::from_vec(values, dims, &Device::Cpu)
-}
-
-/// True when [`conv2d`] can run these tensors: f32 on the CPU.
-pub fn supports(input: &Tensor, kernel: &Tensor) -> bool {
-    input.device().is_cpu() && input.dtype() == DType::F32 && kernel.dtype() == DType::F32
 }
 
 /// A conv's kernel seen from its dual: flipped in space, inputs and outputs swapped
@@ -176,14 +171,14 @@ pub fn conv2d(
                 if reflect { "reflection" } else { "zero" }
             ))
         })?;
-    let few_outputs = stride == 1 && k > 1 && cout * 4 <= cin;
+    let few_outputs = crate::ops::conv::few_outputs(cin, cout, k, stride);
     if few_outputs && (reflect || up > 1) {
         // The dual reads through no index maps: materialise the upsampled, mirrored input.
         let read_pad = if reflect { padding } else { 0 };
         let g = ConvGeom::resampled(b, cin, h, w, cout, k, stride, read_pad, up, reflect)
             .expect("a smaller padding of a valid geometry is valid");
         let (rows, cols) = virtual_maps(&g);
-        let xs = crate::cpu_gather::gather_planes(input, rows, cols)?;
+        let xs = crate::cpu::gather::gather_planes(input, rows, cols)?;
         let rest = Reading::zero_pad(padding - read_pad);
         return conv2d(&xs, kernel, bias, rest, stride, relu);
     }
@@ -239,7 +234,7 @@ pub fn conv2d(
             };
             let virtual_grad = run(d, Product::Output, &g, &weights)?;
             let dx = match &fold_maps {
-                Some((rows, cols)) => crate::cpu_gather::fold(&virtual_grad, h, w, rows, cols),
+                Some((rows, cols)) => crate::cpu::gather::fold(&virtual_grad, h, w, rows, cols),
                 None => virtual_grad,
             };
             Some(cpu_tensor(dx, &[b, cin, h, w])?)

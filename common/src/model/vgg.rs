@@ -6,10 +6,10 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::conv::conv2d_bias;
 use crate::error::{Error, Result};
+use crate::io::safetensors_file::SafetensorsFile;
+use crate::ops::conv::conv2d_bias;
 use crate::precision::Precision;
-use crate::safetensors_file::SafetensorsFile;
 
 /// `features.N` indices of the ten convs up to conv4_3.
 const CONV_INDICES: [usize; 10] = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21];
@@ -170,7 +170,7 @@ impl Vgg16 {
                 if taps.len() == n {
                     break;
                 }
-                ys = crate::pool::max_pool2x2(&ys)?;
+                ys = crate::ops::max_pool::max_pool2x2(&ys)?;
             }
         }
         Ok(taps)

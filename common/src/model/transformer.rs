@@ -8,8 +8,8 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::Result;
-use crate::layers::{ConvLayer, UpsampleConvLayer};
-use crate::norm::InstanceNorm;
+use crate::model::instance_norm::InstanceNorm;
+use crate::model::layers::{ConvLayer, UpsampleConvLayer};
 use crate::precision::Precision;
 
 /// Name of the only architecture this version knows, as written in model-file metadata.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 
-use crate::custom_grad::with_backward;
 use crate::error::{Error, Result};
+use crate::ops::custom_grad::with_backward;
 
 /// Source indices for reflecting `len` positions by `pad` on each side, as PyTorch's
 /// `ReflectionPad2d` does (the edge pixel itself is not repeated).
@@ -64,7 +64,7 @@ pub fn reflection_pad2d(xs: &Tensor, pad: usize) -> Result<Tensor> {
     if pad == 0 {
         return Ok(xs.clone());
     }
-    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+    if crate::ops::cpu_kernels_apply(&[xs]) {
         let (_, _, h, w) = xs.dims4()?;
         for len in [h, w] {
             if pad >= len {
@@ -72,7 +72,7 @@ pub fn reflection_pad2d(xs: &Tensor, pad: usize) -> Result<Tensor> {
             }
         }
         let (rows, cols) = (reflected_indices(h, pad), reflected_indices(w, pad));
-        return Ok(crate::cpu_gather::gather_planes(xs, rows, cols)?);
+        return Ok(crate::cpu::gather::gather_planes(xs, rows, cols)?);
     }
     composed(xs, pad)
 }

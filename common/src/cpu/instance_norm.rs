@@ -12,8 +12,8 @@ use std::sync::Arc;
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_slice::with_cpu_f32;
-use crate::custom_grad::cpu_with_backward;
+use crate::cpu::slice::with_cpu_f32;
+use crate::ops::custom_grad::cpu_with_backward;
 
 /// Sum of `f(v)` over `x`: 16 f32 lanes over blocks of 1024 values (vectorised), each block's
 /// total added in f64, so the error stays that of 1024-value f32 sums.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use candle_core::{Result, Tensor};
 
-use crate::custom_grad::with_backward;
+use crate::ops::custom_grad::with_backward;
 
 /// How the conv is computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -191,21 +191,28 @@ impl SelectiveConvGrad {
     }
 }
 
+/// Whether a conv makes few output channels from many inputs (the transform network's last
+/// 9x9 conv, 32 -> 3): its direct GEMM would have a handful of rows, so both the CPU kernels
+/// (through the dual conv) and the generic path (shift-and-add) compute it another way.
+pub(crate) fn few_outputs(cin: usize, cout: usize, k: usize, stride: usize) -> bool {
+    stride == 1 && k > 1 && cout * 4 <= cin
+}
+
 /// `conv2d(input, kernel)` with zero padding `padding` and stride `stride` (no dilation, one
 /// group), differentiable with respect to whichever of `input` and `kernel` are tracked:
 /// nothing is computed for a constant kernel (frozen VGG16) or a data input.
 ///
-/// f32 on the CPU runs the project's own kernels ([`crate::cpu_conv`]); other devices and
+/// f32 on the CPU runs the project's own kernels ([`crate::cpu::conv`]); other devices and
 /// dtypes run candle's conv2d forward with the selective backward below.
 pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
-    if crate::cpu_conv::supports(input, kernel) {
-        let reading = crate::cpu_conv::Reading::zero_pad(padding);
-        return crate::cpu_conv::conv2d(input, kernel, None, reading, stride, false);
+    if crate::ops::cpu_kernels_apply(&[input, kernel]) {
+        let reading = crate::cpu::conv::Reading::zero_pad(padding);
+        return crate::cpu::conv::conv2d(input, kernel, None, reading, stride, false);
     }
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
     let (cout, cin, k, _) = kernel.dims4()?;
-    let method = if stride == 1 && padding == 0 && k > 1 && cout * 4 <= cin {
+    let method = if padding == 0 && few_outputs(cin, cout, k, stride) {
         Method::ShiftAdd
     } else {
         Method::Im2col
@@ -242,9 +249,9 @@ pub fn conv2d_bias(
     stride: usize,
     relu: bool,
 ) -> Result<Tensor> {
-    if crate::cpu_conv::supports(input, kernel) && bias.dtype() == candle_core::DType::F32 {
-        let reading = crate::cpu_conv::Reading::zero_pad(padding);
-        return crate::cpu_conv::conv2d(input, kernel, Some(bias), reading, stride, relu);
+    if crate::ops::cpu_kernels_apply(&[input, kernel, bias]) {
+        let reading = crate::cpu::conv::Reading::zero_pad(padding);
+        return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, relu);
     }
     let ys =
         conv2d(input, kernel, padding, stride)?.broadcast_add(&bias.reshape((1, (), 1, 1))?)?;
@@ -267,13 +274,13 @@ pub fn conv2d_reflect_bias(
     stride: usize,
     upsample: usize,
 ) -> Result<Tensor> {
-    if crate::cpu_conv::supports(input, kernel) && bias.dtype() == candle_core::DType::F32 {
-        let reading = crate::cpu_conv::Reading {
+    if crate::ops::cpu_kernels_apply(&[input, kernel, bias]) {
+        let reading = crate::cpu::conv::Reading {
             pad,
             reflect: true,
             up: upsample,
         };
-        return crate::cpu_conv::conv2d(input, kernel, Some(bias), reading, stride, false);
+        return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, false);
     }
     let (_, _, h, w) = input.dims4()?;
     let up = if upsample > 1 {
@@ -281,7 +288,8 @@ pub fn conv2d_reflect_bias(
     } else {
         input.clone()
     };
-    let padded = crate::padding::reflection_pad2d(&up, pad).map_err(candle_core::Error::wrap)?;
+    let padded =
+        crate::ops::reflection_pad::reflection_pad2d(&up, pad).map_err(candle_core::Error::wrap)?;
     conv2d_bias(&padded, kernel, bias, 0, stride, false)
 }
 
@@ -291,7 +299,7 @@ mod tests {
     use crate::test_util::{projected_grads, rel_l2};
     use candle_core::{DType, Device, Var};
 
-    /// f32 on the CPU runs [`crate::cpu_conv`]; f64 runs the device-generic path (candle's
+    /// f32 on the CPU runs [`crate::cpu::conv`]; f64 runs the device-generic path (candle's
     /// conv forward with [`SelectiveConvGrad`], shift-and-add, dilation) that CUDA takes, so
     /// the CPU tests check both.
     const DTYPES: [DType; 2] = [DType::F32, DType::F64];
@@ -464,7 +472,7 @@ mod tests {
                 let (xt, wtt, bt) = (x.as_tensor(), wt.as_tensor(), bias.as_tensor());
                 let ours = conv2d_reflect_bias(xt, wtt, bt, pad, stride, up).unwrap();
                 let upsampled = xt.upsample_nearest2d(h * up, w * up).unwrap();
-                let padded = crate::padding::reflection_pad2d(&upsampled, pad).unwrap();
+                let padded = crate::ops::reflection_pad::reflection_pad2d(&upsampled, pad).unwrap();
                 let reference = padded
                     .conv2d(wtt, 0, stride, 1, 1)
                     .unwrap()

@@ -4,9 +4,9 @@
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use crate::conv::{conv2d, conv2d_reflect_bias};
 use crate::error::Result;
-use crate::padding::reflection_pad2d;
+use crate::ops::conv::{conv2d, conv2d_reflect_bias};
+use crate::ops::reflection_pad::reflection_pad2d;
 
 /// Reflection padding of `kernel / 2` then an unpadded conv. Keys: `conv2d.weight`
 /// `[out, in, k, k]`, `conv2d.bias` `[out]`.

@@ -1,0 +1,7 @@
+//! Files in and out: images, model files, safetensors reading, and the atomic write that every
+//! file Fauve makes goes through.
+
+pub(crate) mod atomic_write;
+pub(crate) mod image;
+pub(crate) mod model_file;
+pub(crate) mod safetensors_file;
