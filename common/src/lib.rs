@@ -28,6 +28,9 @@ mod precision;
 mod stylizer;
 #[cfg(test)]
 mod test_util;
+// The test helpers name the library `fauve`, as the end-to-end tests that share them do.
+#[cfg(test)]
+extern crate self as fauve;
 
 pub use allocator::keep_freed_memory;
 pub use device::{parse_device, CUDA_COMPILED};

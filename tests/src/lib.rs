@@ -11,6 +11,10 @@ use candle_core::{Device, Tensor};
 use fauve::image::{Rgb, RgbImage};
 use fauve::TransformerNet;
 
+#[path = "../../common/src/test_util.rs"]
+mod test_util;
+pub use test_util::{assert_grads_close, projected_grads, rel_l2, test_device};
+
 /// Path of a committed fixture.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,13 +30,6 @@ pub fn load_fixture(name: &str) -> HashMap<String, Tensor> {
 /// Loads every tensor of a fixture file onto `device`.
 pub fn load_fixture_on(name: &str, device: &Device) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixture(name), device).expect("fixture loads")
-}
-
-/// The device the parity tests run on: `FAUVE_TEST_DEVICE` (any name `fauve::parse_device`
-/// takes; scripts/gpu-check.sh sets `cuda`), else the CPU.
-pub fn test_device() -> Device {
-    let name = std::env::var("FAUVE_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
-    fauve::parse_device(&name).expect("FAUVE_TEST_DEVICE names a device this build can open")
 }
 
 /// Asserts `err` is under `tolerance`, and prints it: gpu-check.sh reports these lines.
@@ -106,19 +103,6 @@ pub fn write_safetensors(
     items.sort_by_key(|(k, _)| k.as_str());
     let bytes = safetensors::serialize(items, metadata).expect("serializes");
     std::fs::write(path, bytes).expect("writes");
-}
-
-/// Relative L2 error ‖a − b‖ / ‖b‖ of two same-shaped tensors.
-pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let (mut num, mut den) = (0f64, 0f64);
-    for (x, y) in a.iter().zip(&b) {
-        num += (*x as f64 - *y as f64).powi(2);
-        den += (*y as f64).powi(2);
-    }
-    (num / den.max(f64::MIN_POSITIVE)).sqrt()
 }
 
 /// A non-square test photo with distinct corners.

@@ -296,7 +296,7 @@ pub fn conv2d_reflect_bias(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::{projected_grads, rel_l2};
+    use crate::test_util::{assert_grads_close, projected_grads, rel_l2};
     use candle_core::{DType, Device, Var};
 
     /// f32 on the CPU runs [`crate::cpu::conv`]; f64 runs the device-generic path (candle's
@@ -351,15 +351,13 @@ mod tests {
         let tol = tolerance(dtype);
         assert!(rel_l2(&ours, &reference) < tol / 10.0);
         let (g_ours, g_ref) = projected_grads(&ours, &reference).unwrap();
-        for (name, v) in [("input", &x), ("kernel", &wt)] {
-            let a = g_ours.get(v.as_tensor()).unwrap();
-            let e = g_ref.get(v.as_tensor()).unwrap();
-            let err = rel_l2(a, e);
-            assert!(
-                err < tol,
-                "{dtype:?} {name} grad {shape:?} k{k} p{pad} s{stride}: {err:e}"
-            );
-        }
+        assert_grads_close(
+            &g_ours,
+            &g_ref,
+            &[("input", x.as_tensor()), ("kernel", wt.as_tensor())],
+            tol,
+            &format!("{dtype:?} {shape:?} k{k} p{pad} s{stride}"),
+        );
     }
 
     #[test]
@@ -431,21 +429,20 @@ mod tests {
                         continue;
                     }
                     let (g1, g2) = projected_grads(&ours, &reference).unwrap();
+                    let what =
+                        format!("{dtype:?} k{k} s{stride} relu {relu} (x {tx}, w {tw}, b {tb})");
                     for (name, v, tracked) in
                         [("input", &x, tx), ("kernel", &wt, tw), ("bias", &bias, tb)]
                     {
-                        let got = g1.get(v.as_tensor());
-                        assert_eq!(got.is_some(), tracked, "{name} gradient presence");
-                        if let (Some(a), Some(e)) = (got, g2.get(v.as_tensor())) {
-                            assert_eq!(a.dims(), e.dims(), "{name} gradient shape");
-                            let err = rel_l2(a, e);
-                            assert!(
-                                err < tol,
-                                "{dtype:?} {name} grad k{k} s{stride} relu {relu} \
-                                 (x {tx}, w {tw}, b {tb}): {err:e}"
-                            );
-                        }
+                        let present = g1.get(v.as_tensor()).is_some();
+                        assert_eq!(present, tracked, "{what}: {name} gradient presence");
                     }
+                    let vars = [
+                        ("input", x.as_tensor()),
+                        ("kernel", wt.as_tensor()),
+                        ("bias", bias.as_tensor()),
+                    ];
+                    assert_grads_close(&g1, &g2, &vars, tol, &what);
                 }
             }
         }
@@ -480,16 +477,9 @@ mod tests {
                     .unwrap();
                 assert!(rel_l2(&ours, &reference) < tol / 10.0);
                 let (g1, g2) = projected_grads(&ours, &reference).unwrap();
-                for (name, v) in [("input", &x), ("kernel", &wt), ("bias", &bias)] {
-                    let err = rel_l2(
-                        g1.get(v.as_tensor()).unwrap(),
-                        g2.get(v.as_tensor()).unwrap(),
-                    );
-                    assert!(
-                        err < tol,
-                        "{dtype:?} {name} grad k{k} s{stride} up{up}: {err:e}"
-                    );
-                }
+                let vars = [("input", xt), ("kernel", wtt), ("bias", bt)];
+                let what = format!("{dtype:?} k{k} s{stride} up{up}");
+                assert_grads_close(&g1, &g2, &vars, tol, &what);
             }
         }
     }
