@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::io::image::{image_to_tensor, tensor_to_image};
 use crate::io::model_file::{ModelFile, ModelMetadata};
 use crate::model::transformer::TransformerNet;
+use crate::precision::Precision;
 
 /// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
 /// pixels, and the downsampling halves the size twice).
@@ -28,7 +29,7 @@ impl Stylizer {
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let file = ModelFile::load(path.as_ref(), device)?;
         Ok(Self {
-            net: file.network(device)?,
+            net: file.network(device, Precision::F32)?,
             metadata: file.metadata,
             device: device.clone(),
         })

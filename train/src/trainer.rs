@@ -125,7 +125,7 @@ pub fn train(
         check_same_data(ckpt, &fingerprint, cfg, options)?;
     }
     let precision = cfg.precision()?;
-    let mut vgg = Vgg16::load(&cfg.vgg, &device).with_context(|| {
+    let vgg = Vgg16::load(&cfg.vgg, &device, precision).with_context(|| {
         "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
             .to_string()
     })?;
@@ -168,8 +168,10 @@ pub fn train(
 
     // The model and optimizer, fresh or from the checkpoint.
     let varmap = VarMap::new();
-    let mut net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
-    net.set_precision(precision);
+    let net = TransformerNet::new(
+        precision,
+        VarBuilder::from_varmap(&varmap, DType::F32, &device),
+    )?;
     let vars = named_vars(&varmap);
     seeded_init(&vars, cfg.seed, &device)?;
     let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
@@ -200,7 +202,6 @@ pub fn train(
         );
     }
 
-    vgg.set_precision(precision)?;
     let loss = PerceptualLoss::new(vgg, &style, weights.clone())?;
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())

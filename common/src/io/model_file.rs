@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::io::atomic_write::atomic_write;
 use crate::io::safetensors_file::SafetensorsFile;
 use crate::model::transformer::{TransformerNet, ARCHITECTURE};
+use crate::precision::Precision;
 
 /// Value of the `format` metadata key in files Fauve writes.
 pub const FORMAT_NAME: &str = "fauve-style-model";
@@ -146,14 +147,15 @@ impl ModelFile {
         Ok(Self { metadata, tensors })
     }
 
-    /// Builds the transform network from the loaded tensors.
-    pub fn network(&self, device: &Device) -> Result<TransformerNet> {
+    /// Builds the transform network from the loaded tensors, its convs computing in
+    /// `precision`.
+    pub fn network(&self, device: &Device, precision: Precision) -> Result<TransformerNet> {
         let vb = candle_nn::VarBuilder::from_tensors(
             self.tensors.clone(),
             candle_core::DType::F32,
             device,
         );
-        TransformerNet::new(vb)
+        TransformerNet::new(precision, vb)
     }
 }
 

@@ -7,6 +7,7 @@ use candle_nn::{Init, VarBuilder};
 use crate::error::Result;
 use crate::ops::conv::{conv2d, conv2d_reflect_bias};
 use crate::ops::reflection_pad::reflection_pad2d;
+use crate::precision::Precision;
 
 /// Reflection padding of `kernel / 2` then an unpadded conv. Keys: `conv2d.weight`
 /// `[out, in, k, k]`, `conv2d.bias` `[out]`.
@@ -22,12 +23,14 @@ pub struct ConvLayer {
 }
 
 impl ConvLayer {
-    /// Builds the layer; new weights use PyTorch's default init, U(±1/√fan_in).
+    /// Builds the layer, computing in `precision` (f32: the weights' own dtype); new weights use
+    /// PyTorch's default init, U(±1/√fan_in).
     pub fn new(
         in_channels: usize,
         out_channels: usize,
         kernel: usize,
         stride: usize,
+        precision: Precision,
         vb: VarBuilder,
     ) -> Result<Self> {
         let vb = vb.pp("conv2d");
@@ -39,7 +42,10 @@ impl ConvLayer {
         let weight =
             vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
         let bias = vb.get_with_hints(out_channels, "bias", init)?;
-        let compute = weight.dtype();
+        let compute = match precision {
+            Precision::F32 => weight.dtype(),
+            other => other.conv_dtype(),
+        };
         Ok(Self {
             weight,
             bias,
@@ -49,13 +55,6 @@ impl ConvLayer {
         })
     }
 
-    /// Sets the dtype the conv computes in; gradients still reach the weights in their own.
-    pub fn set_compute_dtype(&mut self, dtype: DType) {
-        self.compute = dtype;
-    }
-}
-
-impl ConvLayer {
     /// The layer on `xs` upsampled `upsample` times first (nearest neighbour).
     fn apply(&self, xs: &Tensor, upsample: usize) -> candle_core::Result<Tensor> {
         if self.compute == self.weight.dtype() {
@@ -101,21 +100,17 @@ pub struct UpsampleConvLayer {
 }
 
 impl UpsampleConvLayer {
-    /// Builds the layer; keys as for [`ConvLayer`].
+    /// Builds the layer; keys and precision as for [`ConvLayer`].
     pub fn new(
         in_channels: usize,
         out_channels: usize,
         kernel: usize,
+        precision: Precision,
         vb: VarBuilder,
     ) -> Result<Self> {
         Ok(Self {
-            conv: ConvLayer::new(in_channels, out_channels, kernel, 1, vb)?,
+            conv: ConvLayer::new(in_channels, out_channels, kernel, 1, precision, vb)?,
         })
-    }
-
-    /// Sets the dtype the upsampling and conv compute in.
-    pub fn set_compute_dtype(&mut self, dtype: DType) {
-        self.conv.set_compute_dtype(dtype);
     }
 }
 

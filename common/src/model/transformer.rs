@@ -28,11 +28,11 @@ struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    fn new(vb: VarBuilder) -> Result<Self> {
+    fn new(precision: Precision, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
-            conv1: ConvLayer::new(WIDE, WIDE, 3, 1, vb.pp("conv1"))?,
+            conv1: ConvLayer::new(WIDE, WIDE, 3, 1, precision, vb.pp("conv1"))?,
             in1: InstanceNorm::new(WIDE, vb.pp("in1"))?,
-            conv2: ConvLayer::new(WIDE, WIDE, 3, 1, vb.pp("conv2"))?,
+            conv2: ConvLayer::new(WIDE, WIDE, 3, 1, precision, vb.pp("conv2"))?,
             in2: InstanceNorm::new(WIDE, vb.pp("in2"))?,
         })
     }
@@ -67,24 +67,25 @@ pub struct TransformerNet {
 
 impl TransformerNet {
     /// Builds the network from `vb`: loads weights from a file-backed builder, or creates
-    /// PyTorch-initialised variables from a `VarMap`-backed one (for training).
-    pub fn new(vb: VarBuilder) -> Result<Self> {
+    /// PyTorch-initialised variables from a `VarMap`-backed one (for training). The convs
+    /// compute in `precision`; weights, instance norm and the output stay in the weights' dtype.
+    pub fn new(precision: Precision, vb: VarBuilder) -> Result<Self> {
         let res = (1..=RESIDUAL_BLOCKS)
-            .map(|i| ResidualBlock::new(vb.pp(format!("res{i}"))))
+            .map(|i| ResidualBlock::new(precision, vb.pp(format!("res{i}"))))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            conv1: ConvLayer::new(3, 32, 9, 1, vb.pp("conv1"))?,
+            conv1: ConvLayer::new(3, 32, 9, 1, precision, vb.pp("conv1"))?,
             in1: InstanceNorm::new(32, vb.pp("in1"))?,
-            conv2: ConvLayer::new(32, 64, 3, 2, vb.pp("conv2"))?,
+            conv2: ConvLayer::new(32, 64, 3, 2, precision, vb.pp("conv2"))?,
             in2: InstanceNorm::new(64, vb.pp("in2"))?,
-            conv3: ConvLayer::new(64, WIDE, 3, 2, vb.pp("conv3"))?,
+            conv3: ConvLayer::new(64, WIDE, 3, 2, precision, vb.pp("conv3"))?,
             in3: InstanceNorm::new(WIDE, vb.pp("in3"))?,
             res,
-            deconv1: UpsampleConvLayer::new(WIDE, 64, 3, vb.pp("deconv1"))?,
+            deconv1: UpsampleConvLayer::new(WIDE, 64, 3, precision, vb.pp("deconv1"))?,
             in4: InstanceNorm::new(64, vb.pp("in4"))?,
-            deconv2: UpsampleConvLayer::new(64, 32, 3, vb.pp("deconv2"))?,
+            deconv2: UpsampleConvLayer::new(64, 32, 3, precision, vb.pp("deconv2"))?,
             in5: InstanceNorm::new(32, vb.pp("in5"))?,
-            deconv3: ConvLayer::new(32, 3, 9, 1, vb.pp("deconv3"))?,
+            deconv3: ConvLayer::new(32, 3, 9, 1, precision, vb.pp("deconv3"))?,
         })
     }
 
@@ -123,27 +124,6 @@ impl TransformerNet {
     }
 }
 
-impl TransformerNet {
-    /// Runs the convolutions in `precision`; weights, instance norm and the output stay f32.
-    pub fn set_precision(&mut self, precision: Precision) {
-        let dtype = precision.conv_dtype();
-        for conv in [
-            &mut self.conv1,
-            &mut self.conv2,
-            &mut self.conv3,
-            &mut self.deconv3,
-        ] {
-            conv.set_compute_dtype(dtype);
-        }
-        for block in &mut self.res {
-            block.conv1.set_compute_dtype(dtype);
-            block.conv2.set_compute_dtype(dtype);
-        }
-        self.deconv1.set_compute_dtype(dtype);
-        self.deconv2.set_compute_dtype(dtype);
-    }
-}
-
 impl Module for TransformerNet {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         // [B, 3, H, W] -> [B, 32, H, W] -> [B, 64, H/2, W/2] -> [B, 128, H/4, W/4]
@@ -169,7 +149,10 @@ mod tests {
     #[test]
     fn parameter_list_matches_what_the_network_creates() -> anyhow::Result<()> {
         let varmap = VarMap::new();
-        TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
+        TransformerNet::new(
+            Precision::F32,
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        )?;
         let created = varmap.data().lock().unwrap();
         let listed = TransformerNet::parameter_shapes();
         assert_eq!(created.len(), listed.len());
@@ -189,7 +172,10 @@ mod tests {
     #[test]
     fn output_of_multiple_of_four_input_has_input_size() -> anyhow::Result<()> {
         let varmap = VarMap::new();
-        let net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
+        let net = TransformerNet::new(
+            Precision::F32,
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        )?;
         let xs = Tensor::rand(0f32, 255., (2, 3, 16, 24), &Device::Cpu)?;
         assert_eq!(net.forward(&xs)?.dims(), &[2, 3, 16, 24]);
         Ok(())

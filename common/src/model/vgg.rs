@@ -2,9 +2,11 @@
 //! safetensors file (`features.N.weight/bias`). Its weights are plain tensors, never `Var`s, so
 //! no optimizer can see them and no gradient is kept for them.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
 
 use crate::error::{Error, Result};
 use crate::io::safetensors_file::SafetensorsFile;
@@ -89,10 +91,37 @@ pub struct Vgg16 {
 }
 
 impl Vgg16 {
-    /// Loads the ten convs from `path`; channel counts come from the file's shapes, so narrow
-    /// test networks load too. The preprocessing comes from the file's `preprocess` metadata,
-    /// and a file without it is refused.
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+    /// Builds the network from `vb` (keys `features.N.weight` and `.bias`, as in torchvision's
+    /// state dict; constants, never trained) for inputs preprocessed as `preprocess`. Channel
+    /// counts come from the tensors' shapes, so narrow test networks build too. The convs run
+    /// in `precision` (weights converted once); the taps come back in the input's dtype, so
+    /// Gram matrices and losses accumulate in f32.
+    pub fn new(vb: VarBuilder, preprocess: Preprocess, precision: Precision) -> Result<Self> {
+        let dtype = precision.conv_dtype();
+        let mut convs = Vec::with_capacity(CONV_INDICES.len());
+        let mut in_channels = 3;
+        for idx in CONV_INDICES {
+            let key = format!("features.{idx}.weight");
+            let weight = vb.get_unchecked(&key)?;
+            let out_channels = weight.dims().first().copied().unwrap_or(0);
+            let expected = [out_channels, in_channels, 3, 3];
+            if weight.dims() != expected {
+                return Err(Error::Invalid(format!(
+                    "VGG16 tensor `{key}` has shape {:?}, expected {expected:?}",
+                    weight.dims()
+                )));
+            }
+            let bias = vb.get(out_channels, &format!("features.{idx}.bias"))?;
+            convs.push((weight.to_dtype(dtype)?, bias.to_dtype(dtype)?));
+            in_channels = out_channels;
+        }
+        Ok(Self { convs, preprocess })
+    }
+
+    /// Loads the network from the safetensors file at `path` (see [`Vgg16::new`]). The
+    /// preprocessing comes from the file's `preprocess` metadata, and a file without it is
+    /// refused; tensors of the wrong shape or dtype are named with the file.
+    pub fn load(path: &Path, device: &Device, precision: Precision) -> Result<Self> {
         let file = SafetensorsFile::open(path)?;
         let meta = file.metadata()?;
         let preprocess = match meta.get(PREPROCESS_KEY) {
@@ -111,34 +140,20 @@ impl Vgg16 {
                 })
             }
         };
-        let mut convs = Vec::with_capacity(CONV_INDICES.len());
+        let mut tensors = HashMap::new();
         let mut in_channels = 3;
         for idx in CONV_INDICES {
             let key = format!("features.{idx}.weight");
-            let shape = file.shape(&key)?;
-            let out_channels = shape.first().copied().unwrap_or(0);
+            let out_channels = file.shape(&key)?.first().copied().unwrap_or(0);
             let expected = [out_channels, in_channels, 3, 3];
-            let weight = file.tensor_f32(&key, Some(&expected), device)?;
-            let bias = file.tensor_f32(
-                &format!("features.{idx}.bias"),
-                Some(&[out_channels]),
-                device,
-            )?;
-            convs.push((weight, bias));
+            tensors.insert(key.clone(), file.tensor_f32(&key, Some(&expected), device)?);
+            let key = format!("features.{idx}.bias");
+            let bias = file.tensor_f32(&key, Some(&[out_channels]), device)?;
+            tensors.insert(key, bias);
             in_channels = out_channels;
         }
-        Ok(Self { convs, preprocess })
-    }
-
-    /// Runs the convs in `precision` (weights converted once); taps come back in f32, so
-    /// Gram matrices and losses accumulate in f32.
-    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
-        let dtype = precision.conv_dtype();
-        for (weight, bias) in &mut self.convs {
-            *weight = weight.to_dtype(dtype)?;
-            *bias = bias.to_dtype(dtype)?;
-        }
-        Ok(())
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        Self::new(vb, preprocess, precision)
     }
 
     /// The preprocessing these weights expect.
@@ -174,5 +189,15 @@ impl Vgg16 {
             }
         }
         Ok(taps)
+    }
+}
+
+impl Module for Vgg16 {
+    /// The deepest tap, relu4_3 (use [`Vgg16::features`] for all four).
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let taps = self.taps_up_to(xs, 4).map_err(candle_core::Error::wrap)?;
+        taps.into_iter()
+            .last()
+            .ok_or_else(|| candle_core::Error::Msg("VGG16 produced no taps".into()))
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
-use fauve::{Stylizer, Vgg16};
+use fauve::{Precision, Stylizer, Vgg16};
 
 use fauve_tests::{
     check_parity, fixture, generated_transformer, load_fixture, load_fixture_on, rel_l2,
@@ -68,7 +68,10 @@ fn transformer_gradients_match_pytorch() -> anyhow::Result<()> {
     let dev = test_device();
     let fx = load_fixture_on("transformer_parity.safetensors", &dev);
     let mut varmap = VarMap::new();
-    let net = fauve::TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    let net = fauve::TransformerNet::new(
+        Precision::F32,
+        VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+    )?;
     for (name, value) in generated_transformer() {
         varmap.set_one(&name, value.to_device(&dev)?)?;
     }
@@ -127,13 +130,14 @@ fn vgg_with_preprocess(kind: &str, dir: &std::path::Path) -> anyhow::Result<Vgg1
         return Ok(Vgg16::load(
             &fixture("vgg16_tiny.safetensors"),
             &test_device(),
+            Precision::F32,
         )?);
     }
     let tensors = load_fixture("vgg16_tiny.safetensors");
     let path = dir.join("vgg_tv.safetensors");
     let meta = HashMap::from([("preprocess".to_string(), kind.to_string())]);
     write_safetensors(&path, &tensors, Some(meta));
-    Ok(Vgg16::load(&path, &test_device())?)
+    Ok(Vgg16::load(&path, &test_device(), Precision::F32)?)
 }
 
 #[test]
@@ -238,11 +242,13 @@ fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
     }
     let fx = load_fixture_on("transformer_parity.safetensors", &dev);
     let mut varmap = VarMap::new();
-    let mut net = fauve::TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    let net = fauve::TransformerNet::new(
+        Precision::Bf16,
+        VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+    )?;
     for (name, value) in generated_transformer() {
         varmap.set_one(&name, value.to_device(&dev)?)?;
     }
-    net.set_precision(fauve::Precision::Bf16);
     let out = net.forward(&fx["input"])?;
     assert_eq!(out.dtype(), DType::F32);
     let err = rel_l2(&out, &fx["output"]);
@@ -261,8 +267,12 @@ fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
     };
     let g_bf16 = grad_of(&net)?;
     assert_eq!(g_bf16.dtype(), DType::F32);
-    net.set_precision(fauve::Precision::F32);
-    let g_f32 = grad_of(&net)?;
+    // The same variables (the VarMap hands out the ones it holds) with f32 convs.
+    let net_f32 = fauve::TransformerNet::new(
+        Precision::F32,
+        VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+    )?;
+    let g_f32 = grad_of(&net_f32)?;
     // PyTorch's bf16 autocast misses by 1.46e-1 on this very case (`scripts/bench_reference.py
     // bf16-error`: bf16 rounding of the output gradient, then instance norm's backward subtracts
     // two means of it); Fauve's path measured 1.47e-1 on an H100.
@@ -273,8 +283,7 @@ fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
     );
 
     let fx = load_fixture_on("vgg_reference.safetensors", &dev);
-    let mut vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev)?;
-    vgg.set_precision(fauve::Precision::Bf16)?;
+    let vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev, Precision::Bf16)?;
     let feats = vgg.features(&fx["image_a"])?;
     for (tap, name) in feats.taps.iter().zip(fauve::TAP_NAMES) {
         assert_eq!(tap.dtype(), DType::F32);

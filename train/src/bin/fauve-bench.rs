@@ -149,11 +149,13 @@ fn network(
     precision: Precision,
 ) -> Result<(VarMap, TransformerNet)> {
     let mut varmap = VarMap::new();
-    let mut net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    let net = TransformerNet::new(
+        precision,
+        VarBuilder::from_varmap(&varmap, DType::F32, device),
+    )?;
     varmap
         .load(weights)
         .with_context(|| format!("cannot load weights {}", weights.display()))?;
-    net.set_precision(precision);
     Ok((varmap, net))
 }
 
@@ -206,8 +208,10 @@ fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -
     // build an autograd graph and keep each activation alive until the output is dropped.
     let tensors = candle_core::safetensors::load(weights, &device)
         .with_context(|| format!("cannot load weights {}", weights.display()))?;
-    let mut net = TransformerNet::new(VarBuilder::from_tensors(tensors, DType::F32, &device))?;
-    net.set_precision(timing.precision()?);
+    let net = TransformerNet::new(
+        timing.precision()?,
+        VarBuilder::from_tensors(tensors, DType::F32, &device),
+    )?;
     let x = tensor_from(input, "input", &device)?;
     let mut y = None;
     let times = time_runs(&device, timing, || {
@@ -242,8 +246,7 @@ fn train_step(
     timing: &Timing,
 ) -> Result<()> {
     let device = fauve::parse_device(&timing.device)?;
-    let mut vgg = Vgg16::load(vgg, &device)?;
-    vgg.set_precision(timing.precision()?)?;
+    let vgg = Vgg16::load(vgg, &device, timing.precision()?)?;
     let (cw, sw) = default_weights(vgg.preprocess());
     let x = tensor_from(batch, "content", &device)?;
     let style = tensor_from(batch, "style", &device)?;
