@@ -9,6 +9,38 @@ const MIN_TILE: usize = 256;
 /// Most output pixels in a tile (for few input channels, where the cap above allows more).
 const MAX_TILE: usize = 1024;
 
+/// The operands of a convolution: a `[batch, cin, h, w]` input and a `[cout, cin, k, k]`
+/// kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    pub batch: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub k: usize,
+}
+
+/// How the conv reads its input: upsampled `up` times (nearest), then padded by `pad` with
+/// zeros or mirrored (`reflect`), all through index maps (nothing materialised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub pad: usize,
+    pub reflect: bool,
+    pub up: usize,
+}
+
+impl Reading {
+    /// Zero padding, no upsampling.
+    pub fn zero_pad(pad: usize) -> Self {
+        Self {
+            pad,
+            reflect: false,
+            up: 1,
+        }
+    }
+}
+
 /// A square-kernel convolution of a `[batch, cin, h, w]` input with a `[cout, cin, k, k]`
 /// kernel, stride `stride`, no dilation, one group. The conv reads a *virtual* input: the
 /// stored one upsampled `up` times (nearest neighbour), then padded by `pad` on every side
@@ -34,35 +66,22 @@ pub struct ConvGeom {
 
 impl ConvGeom {
     /// Zero padding, no upsampling; None when the kernel does not fit in the padded input.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        batch: usize,
-        cin: usize,
-        h: usize,
-        w: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-    ) -> Option<Self> {
-        Self::resampled(batch, cin, h, w, cout, k, stride, pad, 1, false)
+    pub fn new(shape: ConvShape, stride: usize, pad: usize) -> Option<Self> {
+        Self::resampled(shape, stride, Reading::zero_pad(pad))
     }
 
     /// The general geometry; None when the kernel does not fit, or when reflection padding
     /// is not shorter than a side of the upsampled input.
-    #[allow(clippy::too_many_arguments)]
-    pub fn resampled(
-        batch: usize,
-        cin: usize,
-        h: usize,
-        w: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        up: usize,
-        reflect: bool,
-    ) -> Option<Self> {
+    pub fn resampled(shape: ConvShape, stride: usize, reading: Reading) -> Option<Self> {
+        let ConvShape {
+            batch,
+            cin,
+            h,
+            w,
+            cout,
+            k,
+        } = shape;
+        let Reading { pad, reflect, up } = reading;
         let (hv, wv) = (h * up, w * up);
         if k == 0 || stride == 0 || up == 0 || hv + 2 * pad < k || wv + 2 * pad < k {
             return None;
@@ -88,6 +107,19 @@ impl ConvGeom {
             wo,
             tile,
         })
+    }
+
+    /// The operands of the adjoint conv, which runs from this conv's output side: its input is
+    /// `[batch, cout, ho, wo]` and its kernel maps `cout` channels to `cin`.
+    pub fn adjoint_shape(&self) -> ConvShape {
+        ConvShape {
+            batch: self.batch,
+            cin: self.cout,
+            h: self.ho,
+            w: self.wo,
+            cout: self.cin,
+            k: self.k,
+        }
     }
 
     /// The stored index read at padded virtual position `q` along a side of stored length
@@ -158,31 +190,59 @@ impl ConvGeom {
     }
 }
 
+/// Test shorthand for a [`ConvShape`].
+#[cfg(test)]
+pub(crate) fn shape(
+    batch: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    cout: usize,
+    k: usize,
+) -> ConvShape {
+    ConvShape {
+        batch,
+        cin,
+        h,
+        w,
+        cout,
+        k,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn reflected(pad: usize, up: usize) -> Reading {
+        Reading {
+            pad,
+            reflect: true,
+            up,
+        }
+    }
+
     #[test]
     fn output_size_and_tiles() {
-        let g = ConvGeom::new(2, 64, 129, 130, 32, 3, 2, 1).unwrap();
+        let g = ConvGeom::new(shape(2, 64, 129, 130, 32, 3), 2, 1).unwrap();
         assert_eq!((g.ho, g.wo), (65, 65));
         assert_eq!(g.tiles(), (65 * 65usize).div_ceil(g.tile));
         let (p0, n) = g.tile_range(g.tiles() - 1);
         assert_eq!(p0 + n, 65 * 65);
-        assert!(ConvGeom::new(1, 1, 2, 2, 1, 5, 1, 1).is_none());
+        assert!(ConvGeom::new(shape(1, 1, 2, 2, 1, 5), 1, 1).is_none());
     }
 
     #[test]
     fn input_rows_are_clamped() {
-        let g = ConvGeom::new(1, 1, 10, 10, 1, 3, 1, 1).unwrap();
+        let g = ConvGeom::new(shape(1, 1, 10, 10, 1, 3), 1, 1).unwrap();
         assert_eq!(g.input_rows(0, 0), (0, 2));
         assert_eq!(g.input_rows(9, 9), (8, 10));
-        let g = ConvGeom::new(1, 1, 11, 11, 1, 3, 2, 0).unwrap();
+        let g = ConvGeom::new(shape(1, 1, 11, 11, 1, 3), 2, 0).unwrap();
         assert_eq!(g.input_rows(1, 2), (2, 7));
         // Mirrored rows near the edge, and rows of the stored (pre-upsampling) input.
-        let g = ConvGeom::resampled(1, 1, 10, 10, 1, 3, 1, 1, 1, true).unwrap();
+        let g = ConvGeom::resampled(shape(1, 1, 10, 10, 1, 3), 1, reflected(1, 1)).unwrap();
         assert_eq!(g.input_rows(0, 0), (0, 2));
-        let g = ConvGeom::resampled(1, 1, 5, 5, 1, 3, 1, 1, 2, true).unwrap();
+        let g = ConvGeom::resampled(shape(1, 1, 5, 5, 1, 3), 1, reflected(1, 2)).unwrap();
         assert_eq!((g.ho, g.wo), (10, 10));
         assert_eq!(g.input_rows(9, 9), (4, 5));
     }
@@ -190,14 +250,14 @@ mod tests {
     #[test]
     fn sources_reflect_and_upsample_like_pytorch() {
         // ReflectionPad2d(2) of 4 positions reads 2 1 0 1 2 3 2 1.
-        let g = ConvGeom::resampled(1, 1, 4, 4, 1, 3, 1, 2, 1, true).unwrap();
+        let g = ConvGeom::resampled(shape(1, 1, 4, 4, 1, 3), 1, reflected(2, 1)).unwrap();
         let cols: Vec<_> = (0..8).map(|q| g.src_col(q).unwrap()).collect();
         assert_eq!(cols, [2, 1, 0, 1, 2, 3, 2, 1]);
         // Upsampled x2 first (0 0 1 1 2 2), then mirrored by 1: 0 | 0 0 1 1 2 2 | 2.
-        let g = ConvGeom::resampled(1, 1, 3, 3, 1, 3, 1, 1, 2, true).unwrap();
+        let g = ConvGeom::resampled(shape(1, 1, 3, 3, 1, 3), 1, reflected(1, 2)).unwrap();
         let cols: Vec<_> = (0..8).map(|q| g.src_col(q).unwrap()).collect();
         assert_eq!(cols, [0, 0, 0, 1, 1, 2, 2, 2]);
-        let g = ConvGeom::new(1, 1, 3, 3, 1, 3, 1, 1).unwrap();
+        let g = ConvGeom::new(shape(1, 1, 3, 3, 1, 3), 1, 1).unwrap();
         assert_eq!(
             (g.src_col(0), g.src_col(1), g.src_col(4)),
             (None, Some(0), None)

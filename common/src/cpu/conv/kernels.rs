@@ -191,6 +191,7 @@ pub fn kernel_grad(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::conv::geometry::{shape, Reading};
 
     /// Direct sums by the definition, in f64.
     fn reference(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f64> {
@@ -245,7 +246,7 @@ mod tests {
     ) -> ConvGeom {
         ConvGeom {
             tile: 7,
-            ..ConvGeom::new(b, cin, h, w, cout, k, s, p).unwrap()
+            ..ConvGeom::new(shape(b, cin, h, w, cout, k), s, p).unwrap()
         }
     }
 
@@ -255,7 +256,16 @@ mod tests {
         // against PyTorch's in geometry.rs).
         let resampled = |b, cin, h, w, cout, k, s, p, up| ConvGeom {
             tile: 7,
-            ..ConvGeom::resampled(b, cin, h, w, cout, k, s, p, up, true).unwrap()
+            ..ConvGeom::resampled(
+                shape(b, cin, h, w, cout, k),
+                s,
+                Reading {
+                    pad: p,
+                    reflect: true,
+                    up,
+                },
+            )
+            .unwrap()
         };
         for g in [
             geom(2, 3, 9, 11, 4, 3, 1, 1),

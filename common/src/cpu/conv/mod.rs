@@ -35,7 +35,8 @@ use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
 use crate::ops::custom_grad::cpu_with_backward;
-use geometry::ConvGeom;
+pub use geometry::Reading;
+use geometry::{ConvGeom, ConvShape};
 
 /// Which product of the convolution to compute.
 #[derive(Debug, Clone, Copy)]
@@ -115,26 +116,6 @@ fn virtual_maps(g: &ConvGeom) -> (Vec<u32>, Vec<u32>) {
     (rows, cols)
 }
 
-/// How the conv reads its input: upsampled `up` times (nearest), then padded by `pad` with
-/// zeros or mirrored (`reflect`), all through index maps (nothing materialised).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reading {
-    pub pad: usize,
-    pub reflect: bool,
-    pub up: usize,
-}
-
-impl Reading {
-    /// Zero padding, no upsampling.
-    pub fn zero_pad(pad: usize) -> Self {
-        Self {
-            pad,
-            reflect: false,
-            up: 1,
-        }
-    }
-}
-
 /// `conv2d(read(input), kernel) + bias`, then ReLU when `relu`, with stride (square kernel, no
 /// dilation, one group); differentiable with respect to whichever of `input`, `kernel` and
 /// `bias` are tracked, computing only those gradients.
@@ -163,19 +144,30 @@ pub fn conv2d(
         reflect,
         up,
     } = reading;
-    let geom = ConvGeom::resampled(b, cin, h, w, cout, k, stride, padding, up, reflect)
-        .ok_or_else(|| {
-            candle_core::Error::Msg(format!(
-                "conv2d: a {k}x{k} kernel does not fit a {h}x{w} input upsampled {up}x with \
+    let shape = ConvShape {
+        batch: b,
+        cin,
+        h,
+        w,
+        cout,
+        k,
+    };
+    let geom = ConvGeom::resampled(shape, stride, reading).ok_or_else(|| {
+        candle_core::Error::Msg(format!(
+            "conv2d: a {k}x{k} kernel does not fit a {h}x{w} input upsampled {up}x with \
                  {} padding {padding} (reflection padding needs sides longer than the padding)",
-                if reflect { "reflection" } else { "zero" }
-            ))
-        })?;
+            if reflect { "reflection" } else { "zero" }
+        ))
+    })?;
     let few_outputs = crate::ops::conv::few_outputs(cin, cout, k, stride);
     if few_outputs && (reflect || up > 1) {
         // The dual reads through no index maps: materialise the upsampled, mirrored input.
         let read_pad = if reflect { padding } else { 0 };
-        let g = ConvGeom::resampled(b, cin, h, w, cout, k, stride, read_pad, up, reflect)
+        let read = Reading {
+            pad: read_pad,
+            ..reading
+        };
+        let g = ConvGeom::resampled(shape, stride, read)
             .expect("a smaller padding of a valid geometry is valid");
         let (rows, cols) = virtual_maps(&g);
         let xs = crate::cpu::gather::gather_planes(input, rows, cols)?;
@@ -191,7 +183,7 @@ pub fn conv2d(
 
     // The dual's geometry, when the conv runs through it.
     let dual = (few_outputs && padding < k)
-        .then(|| ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, k - 1 - padding))
+        .then(|| ConvGeom::new(geom.adjoint_shape(), 1, k - 1 - padding))
         .flatten();
     let dual_weights = dual.map(|_| dual_kernel(&wt)).transpose()?;
     // Stride-1 convs take their input gradient as the forward conv of their adjoint (unfold +
@@ -202,7 +194,7 @@ pub fn conv2d(
     let adjoint = (need_input && stride == 1 && padding < k && (reflect || up == 1))
         .then(|| {
             let full_pad = if reflect { k - 1 } else { k - 1 - padding };
-            ConvGeom::new(b, cout, geom.ho, geom.wo, cin, k, 1, full_pad)
+            ConvGeom::new(geom.adjoint_shape(), 1, full_pad)
         })
         .flatten();
     let fold_maps = (adjoint.is_some() && reflect).then(|| virtual_maps(&geom));

@@ -149,6 +149,7 @@ pub fn col2im(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::conv::geometry::{shape, Reading};
 
     /// Reference patch value by the definition: upsample by repetition, pad (zeros, or
     /// mirrored as PyTorch's ReflectionPad2d: index -j, or 2(len-1)-j), then read.
@@ -186,7 +187,12 @@ mod tests {
             (3, 4, 3, 1, 2, 2, true),
         ];
         for (h, w, k, s, p, up, reflect) in cases {
-            let g = ConvGeom::resampled(1, 2, h, w, 1, k, s, p, up, reflect).unwrap();
+            let reading = Reading {
+                pad: p,
+                reflect,
+                up,
+            };
+            let g = ConvGeom::resampled(shape(1, 2, h, w, 1, k), s, reading).unwrap();
             let what = format!("{h}x{w} k{k} s{s} p{p} up{up} reflect {reflect}");
             let x: Vec<f32> = (0..2 * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
             // Odd tile cuts, crossing output rows.
