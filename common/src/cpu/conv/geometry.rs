@@ -109,6 +109,18 @@ impl ConvGeom {
         })
     }
 
+    /// The operands of this conv.
+    pub fn shape(&self) -> ConvShape {
+        ConvShape {
+            batch: self.batch,
+            cin: self.cin,
+            h: self.h,
+            w: self.w,
+            cout: self.cout,
+            k: self.k,
+        }
+    }
+
     /// The operands of the adjoint conv, which runs from this conv's output side: its input is
     /// `[batch, cout, ho, wo]` and its kernel maps `cout` channels to `cin`.
     pub fn adjoint_shape(&self) -> ConvShape {

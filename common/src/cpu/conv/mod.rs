@@ -116,18 +116,15 @@ fn virtual_maps(g: &ConvGeom) -> (Vec<u32>, Vec<u32>) {
     (rows, cols)
 }
 
-/// `conv2d(read(input), kernel) + bias`, then ReLU when `relu`, with stride (square kernel, no
-/// dilation, one group); differentiable with respect to whichever of `input`, `kernel` and
-/// `bias` are tracked, computing only those gradients.
-pub fn conv2d(
+/// The geometry of `conv2d(read(input), kernel)`, with errors for operands that do not fit.
+fn geometry(
     input: &Tensor,
     kernel: &Tensor,
     bias: Option<&Tensor>,
     reading: Reading,
     stride: usize,
-    relu: bool,
-) -> Result<Tensor> {
-    let (b, cin, h, w) = input.dims4()?;
+) -> Result<ConvGeom> {
+    let (batch, cin, h, w) = input.dims4()?;
     let (cout, kcin, k, kw) = kernel.dims4()?;
     if kcin != cin || kw != k {
         candle_core::bail!(
@@ -139,69 +136,169 @@ pub fn conv2d(
     if bias.is_some_and(|t| t.dims() != [cout]) {
         candle_core::bail!("conv2d: bias must have shape [{cout}]");
     }
-    let Reading {
-        pad: padding,
-        reflect,
-        up,
-    } = reading;
     let shape = ConvShape {
-        batch: b,
+        batch,
         cin,
         h,
         w,
         cout,
         k,
     };
-    let geom = ConvGeom::resampled(shape, stride, reading).ok_or_else(|| {
+    ConvGeom::resampled(shape, stride, reading).ok_or_else(|| {
+        let Reading { pad, reflect, up } = reading;
         candle_core::Error::Msg(format!(
             "conv2d: a {k}x{k} kernel does not fit a {h}x{w} input upsampled {up}x with \
-                 {} padding {padding} (reflection padding needs sides longer than the padding)",
+             {} padding {pad} (reflection padding needs sides longer than the padding)",
             if reflect { "reflection" } else { "zero" }
         ))
-    })?;
-    let few_outputs = crate::ops::conv::few_outputs(cin, cout, k, stride);
-    if few_outputs && (reflect || up > 1) {
+    })
+}
+
+/// How one conv call is computed: directly or through its dual (few outputs), and how its
+/// input gradient is taken (the adjoint's forward, folded through the index maps, or the
+/// fold-back of the direct path).
+struct Plan {
+    geom: ConvGeom,
+    /// The dual's geometry, when the conv runs through it.
+    dual: Option<ConvGeom>,
+    dual_weights: Option<Tensor>,
+    /// Stride-1 convs take their input gradient as the forward conv of their adjoint (unfold +
+    /// GEMM straight into the result; the fold-back path accumulates per-task bands and adds
+    /// them up after). With reflection padding or upsampling the adjoint yields the gradient
+    /// of the virtual (upsampled, padded) input, which is then folded onto the stored pixels.
+    /// For a conv run through its dual this is the dual's geometry (it has neither).
+    adjoint: Option<ConvGeom>,
+    fold_maps: Option<(Vec<u32>, Vec<u32>)>,
+}
+
+impl Plan {
+    fn new(geom: ConvGeom, kernel: &Tensor, need_input: bool) -> Result<Self> {
+        let ConvGeom {
+            k, pad, stride, up, ..
+        } = geom;
+        let few_outputs = crate::ops::conv::few_outputs(geom.cin, geom.cout, k, stride);
+        let dual = (few_outputs && pad < k)
+            .then(|| ConvGeom::new(geom.adjoint_shape(), 1, k - 1 - pad))
+            .flatten();
+        let dual_weights = dual.map(|_| dual_kernel(kernel)).transpose()?;
+        let adjoint = (need_input && stride == 1 && pad < k && (geom.reflect || up == 1))
+            .then(|| {
+                let full_pad = if geom.reflect { k - 1 } else { k - 1 - pad };
+                ConvGeom::new(geom.adjoint_shape(), 1, full_pad)
+            })
+            .flatten();
+        let fold_maps = (adjoint.is_some() && geom.reflect).then(|| virtual_maps(&geom));
+        Ok(Self {
+            geom,
+            dual,
+            dual_weights,
+            adjoint,
+            fold_maps,
+        })
+    }
+
+    /// The conv's output values, before bias and ReLU.
+    fn forward(&self, x: &Tensor, kernel: &Tensor) -> Result<Vec<f32>> {
+        match (&self.dual, &self.dual_weights) {
+            (Some(d), Some(v)) => run(d, Product::InputGrad, x, v),
+            _ => run(&self.geom, Product::Output, x, kernel),
+        }
+    }
+
+    /// The input gradient for output gradient `g` (ReLU already applied).
+    fn input_grad(&self, g: &Tensor, kernel: &Tensor) -> Result<Tensor> {
+        let ConvGeom {
+            batch, cin, h, w, ..
+        } = self.geom;
+        let dx = match &self.adjoint {
+            Some(d) => {
+                let weights = match &self.dual_weights {
+                    Some(v) => v.clone(),
+                    None => dual_kernel(kernel)?,
+                };
+                let virtual_grad = run(d, Product::Output, g, &weights)?;
+                match &self.fold_maps {
+                    Some((rows, cols)) => crate::cpu::gather::fold(&virtual_grad, h, w, rows, cols),
+                    None => virtual_grad,
+                }
+            }
+            None => run(&self.geom, Product::InputGrad, g, kernel)?,
+        };
+        cpu_tensor(dx, &[batch, cin, h, w])
+    }
+
+    /// The kernel gradient for output gradient `g` and input `x`.
+    fn kernel_grad(&self, g: &Tensor, x: &Tensor) -> Result<Tensor> {
+        let ConvGeom { cin, cout, k, .. } = self.geom;
+        match &self.dual {
+            Some(d) => {
+                let dv = cpu_tensor(run(d, Product::KernelGrad, g, x)?, &[cin, cout, k, k])?;
+                dual_kernel(&dv)
+            }
+            None => cpu_tensor(
+                run(&self.geom, Product::KernelGrad, x, g)?,
+                &[cout, cin, k, k],
+            ),
+        }
+    }
+}
+
+/// The operand that carries the parameter gradients into the graph: kernel and bias
+/// concatenated when both are tracked (cat's backward splits the gradient again), else
+/// whichever one is; the input itself when neither is (its second gradient is then None).
+fn parameter_operand(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    need_kernel: bool,
+    need_bias: bool,
+) -> Result<Tensor> {
+    Ok(match bias {
+        Some(bias) if need_kernel && need_bias => {
+            Tensor::cat(&[kernel.flatten_all()?, bias.clone()], 0)?
+        }
+        Some(bias) if need_bias => bias.clone(),
+        _ if need_kernel => kernel.clone(),
+        _ => input.clone(),
+    })
+}
+
+/// `conv2d(read(input), kernel) + bias`, then ReLU when `relu`, with stride (square kernel, no
+/// dilation, one group); differentiable with respect to whichever of `input`, `kernel` and
+/// `bias` are tracked, computing only those gradients.
+pub fn conv2d(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    reading: Reading,
+    stride: usize,
+    relu: bool,
+) -> Result<Tensor> {
+    let geom = geometry(input, kernel, bias, reading, stride)?;
+    let few_outputs = crate::ops::conv::few_outputs(geom.cin, geom.cout, geom.k, stride);
+    if few_outputs && (reading.reflect || reading.up > 1) {
         // The dual reads through no index maps: materialise the upsampled, mirrored input.
-        let read_pad = if reflect { padding } else { 0 };
+        let read_pad = if reading.reflect { reading.pad } else { 0 };
         let read = Reading {
             pad: read_pad,
             ..reading
         };
-        let g = ConvGeom::resampled(shape, stride, read)
+        let g = ConvGeom::resampled(geom.shape(), stride, read)
             .expect("a smaller padding of a valid geometry is valid");
         let (rows, cols) = virtual_maps(&g);
         let xs = crate::cpu::gather::gather_planes(input, rows, cols)?;
-        let rest = Reading::zero_pad(padding - read_pad);
+        let rest = Reading::zero_pad(reading.pad - read_pad);
         return conv2d(&xs, kernel, bias, rest, stride, relu);
     }
-    let out_dims = [b, cout, geom.ho, geom.wo];
+    let out_dims = [geom.batch, geom.cout, geom.ho, geom.wo];
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
     let need_bias = bias.is_some_and(|t| t.track_op());
     let (x, wt) = (input.detach(), kernel.detach());
     let bias_values = bias.map(|t| t.detach().to_vec1::<f32>()).transpose()?;
 
-    // The dual's geometry, when the conv runs through it.
-    let dual = (few_outputs && padding < k)
-        .then(|| ConvGeom::new(geom.adjoint_shape(), 1, k - 1 - padding))
-        .flatten();
-    let dual_weights = dual.map(|_| dual_kernel(&wt)).transpose()?;
-    // Stride-1 convs take their input gradient as the forward conv of their adjoint (unfold +
-    // GEMM straight into the result; the fold-back path accumulates per-task bands and adds
-    // them up after). With reflection padding or upsampling the adjoint yields the gradient of
-    // the virtual (upsampled, padded) input, which is then folded onto the stored pixels.
-    // For a conv run through its dual this is the dual's geometry (it has neither).
-    let adjoint = (need_input && stride == 1 && padding < k && (reflect || up == 1))
-        .then(|| {
-            let full_pad = if reflect { k - 1 } else { k - 1 - padding };
-            ConvGeom::new(geom.adjoint_shape(), 1, full_pad)
-        })
-        .flatten();
-    let fold_maps = (adjoint.is_some() && reflect).then(|| virtual_maps(&geom));
-    let mut y = match (&dual, &dual_weights) {
-        (Some(d), Some(v)) => run(d, Product::InputGrad, &x, v)?,
-        _ => run(&geom, Product::Output, &x, &wt)?,
-    };
+    let plan = Plan::new(geom, &wt, need_input)?;
+    let mut y = plan.forward(&x, &wt)?;
     epilogue::bias_relu(&mut y, geom.out_plane(), bias_values.as_deref(), relu);
     if !need_input && !need_kernel && !need_bias {
         return cpu_tensor(y, &out_dims);
@@ -210,61 +307,26 @@ pub fn conv2d(
     let backward = Arc::new(move |y: &Tensor, dy: &Tensor| {
         let (masked, bias_grad) = with_cpu_f32(dy, |dy| {
             with_cpu_f32(y, |yv| {
-                epilogue::mask_and_bias_grad(dy, yv, geom.out_plane(), cout, relu, need_bias)
+                epilogue::mask_and_bias_grad(dy, yv, geom.out_plane(), geom.cout, relu, need_bias)
             })
         })??;
         let g = match masked {
             Some(values) => cpu_tensor(values, &out_dims)?,
             None => dy.contiguous()?,
         };
-        let gx = if !need_input {
-            None
-        } else if let Some(d) = &adjoint {
-            let weights = match &dual_weights {
-                Some(v) => v.clone(),
-                None => dual_kernel(&wt)?,
-            };
-            let virtual_grad = run(d, Product::Output, &g, &weights)?;
-            let dx = match &fold_maps {
-                Some((rows, cols)) => crate::cpu::gather::fold(&virtual_grad, h, w, rows, cols),
-                None => virtual_grad,
-            };
-            Some(cpu_tensor(dx, &[b, cin, h, w])?)
-        } else {
-            Some(cpu_tensor(
-                run(&geom, Product::InputGrad, &g, &wt)?,
-                &[b, cin, h, w],
-            )?)
-        };
-        let gk = if !need_kernel {
-            None
-        } else if let Some(d) = &dual {
-            let dv = cpu_tensor(run(d, Product::KernelGrad, &g, &x)?, &[cin, cout, k, k])?;
-            Some(dual_kernel(&dv)?)
-        } else {
-            Some(cpu_tensor(
-                run(&geom, Product::KernelGrad, &x, &g)?,
-                &[cout, cin, k, k],
-            )?)
-        };
-        let gb = bias_grad.map(|gb| cpu_tensor(gb, &[cout])).transpose()?;
-        // The gradient of `params` below: kernel and bias concatenated, or the tracked one.
+        let gx = need_input.then(|| plan.input_grad(&g, &wt)).transpose()?;
+        let gk = need_kernel.then(|| plan.kernel_grad(&g, &x)).transpose()?;
+        let gb = bias_grad
+            .map(|gb| cpu_tensor(gb, &[geom.cout]))
+            .transpose()?;
+        // The gradient of the parameter operand: kernel and bias concatenated, or the tracked
+        // one.
         let gp = match (gk, gb) {
             (Some(gk), Some(gb)) => Some(Tensor::cat(&[gk.flatten_all()?, gb], 0)?),
             (gk, gb) => gk.or(gb),
         };
         Ok((gx, gp))
     });
-    // The second input carries the parameter gradients: kernel and bias concatenated when both
-    // are tracked (cat's backward splits the gradient again), else whichever one is; the input
-    // itself when neither is (its second gradient is then None).
-    let params = match bias {
-        Some(bias) if need_kernel && need_bias => {
-            Tensor::cat(&[kernel.flatten_all()?, bias.clone()], 0)?
-        }
-        Some(bias) if need_bias => bias.clone(),
-        _ if need_kernel => kernel.clone(),
-        _ => input.clone(),
-    };
+    let params = parameter_operand(input, kernel, bias, need_kernel, need_bias)?;
     cpu_with_backward("fauve-cpu-conv2d", input, &params, y, &out_dims, backward)
 }
