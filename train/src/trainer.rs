@@ -10,7 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use fauve::{ModelMetadata, Stylizer, TransformerNet, Vgg16};
+use fauve::{ModelMetadata, Preprocess, Stylizer, TransformerNet, Vgg16};
+use image::DynamicImage;
 use sha2::{Digest, Sha256};
 
 use crate::adam::Adam;
@@ -117,42 +118,413 @@ pub fn train(
     options: Options,
     interrupted: Arc<AtomicBool>,
 ) -> Result<Outcome> {
-    // Everything that can be wrong with the inputs fails here, before any compute.
-    let device = fauve::parse_device(&cfg.device)?;
-    let files = list_images(&cfg.data_dir)?;
-    let fingerprint = data_fingerprint(&cfg.data_dir, &files)?;
-    if let Some(ckpt) = &resume {
-        check_same_data(ckpt, &fingerprint, cfg, options)?;
+    let mut run = Run::set_up(cfg, resume, options)?;
+    let stopped = run.steps(&interrupted);
+    run.progress.finish();
+    match stopped? {
+        Some(outcome) => Ok(outcome),
+        None => run.finish(),
     }
-    let precision = cfg.precision()?;
-    let vgg = Vgg16::load(&cfg.vgg, &device, precision).with_context(|| {
-        "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
-            .to_string()
-    })?;
-    let style = load_style(cfg, &device)?;
-    let sample = match &cfg.sample_image {
-        Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
-        None => {
-            fauve::load_image(&files[0]).unwrap_or_else(|_| image::DynamicImage::new_rgb8(64, 64))
+}
+
+/// The losses of one step, as numbers.
+#[derive(Debug, Clone, Copy)]
+struct StepLosses {
+    content: f64,
+    style: f64,
+    tv: f64,
+    total: f64,
+}
+
+/// Throughput and loss averages between log lines, and over the session.
+struct Stats {
+    means: LossMeans,
+    /// The means of the last completed log interval (the model's "final losses").
+    last: LossMeans,
+    interval_start: Instant,
+    interval_images: usize,
+    wait_secs: f64,
+    decode_secs: f64,
+    start: Instant,
+}
+
+/// A run in progress: everything set up, and where it stands.
+struct Run<'a> {
+    cfg: &'a TrainConfig,
+    device: Device,
+    photos: usize,
+    net: TransformerNet,
+    vars: HashMap<String, Var>,
+    adam: Adam,
+    loss: PerceptualLoss,
+    weights: LossWeights,
+    preprocess: Preprocess,
+    loader: BatchLoader,
+    workers: usize,
+    tb: Tensorboard,
+    progress: Progress,
+    /// The photo stylized at each sample interval.
+    sample: DynamicImage,
+    state: TrainState,
+    start_step: usize,
+    total_steps: usize,
+    run_dir: PathBuf,
+    ckpt_dir: PathBuf,
+    samples_dir: PathBuf,
+    last_checkpoint: Option<PathBuf>,
+    stats: Stats,
+}
+
+impl<'a> Run<'a> {
+    /// Checks and loads every input (everything that can be wrong with them fails here,
+    /// before any compute), prepares the run folder, builds the model and optimizer, fresh or
+    /// from the checkpoint, starts the photo loader and says what is about to happen.
+    fn set_up(cfg: &'a TrainConfig, resume: Option<Checkpoint>, options: Options) -> Result<Self> {
+        let device = fauve::parse_device(&cfg.device)?;
+        let files = list_images(&cfg.data_dir)?;
+        let fingerprint = data_fingerprint(&cfg.data_dir, &files)?;
+        if let Some(ckpt) = &resume {
+            check_same_data(ckpt, &fingerprint, cfg, options)?;
         }
-    };
-    let sample = fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
+        let precision = cfg.precision()?;
+        let vgg = Vgg16::load(&cfg.vgg, &device, precision).with_context(|| {
+            "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
+                .to_string()
+        })?;
+        let style = load_style(cfg, &device)?;
+        let sample = match &cfg.sample_image {
+            Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
+            None => fauve::load_image(&files[0])
+                .unwrap_or_else(|_| image::DynamicImage::new_rgb8(64, 64)),
+        };
+        let sample =
+            fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
 
-    let preprocess = vgg.preprocess();
-    let (cw, sw) = default_weights(preprocess);
-    let weights = LossWeights {
-        content: cfg.content_weight.unwrap_or(cw),
-        style: cfg.style_weight.unwrap_or(sw),
-        tv: cfg.tv_weight,
-        content_index: cfg.content_index(),
-        style_indices: cfg.style_indices(),
-    };
-    let steps_per_epoch = files.len().div_ceil(cfg.batch_size);
-    let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
+        let preprocess = vgg.preprocess();
+        let (cw, sw) = default_weights(preprocess);
+        let weights = LossWeights {
+            content: cfg.content_weight.unwrap_or(cw),
+            style: cfg.style_weight.unwrap_or(sw),
+            tv: cfg.tv_weight,
+            content_index: cfg.content_index(),
+            style_indices: cfg.style_indices(),
+        };
+        let steps_per_epoch = files.len().div_ceil(cfg.batch_size);
+        let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
 
+        let config_toml = cfg.to_toml()?;
+        let (run_dir, ckpt_dir, samples_dir) =
+            prepare_run_folder(cfg, resume.is_some(), &config_toml)?;
+
+        let varmap = VarMap::new();
+        let net = TransformerNet::new(
+            precision,
+            VarBuilder::from_varmap(&varmap, DType::F32, &device),
+        )?;
+        let vars = named_vars(&varmap);
+        seeded_init(&vars, cfg.seed, &device)?;
+        let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
+        let mut state = TrainState {
+            step: 0,
+            data: DataPosition::default(),
+            bad_files: Default::default(),
+            config_toml,
+            data_fingerprint: Some(fingerprint.clone()),
+        };
+        if let Some(ckpt) = &resume {
+            restore(ckpt, &vars, &mut adam, &mut state, &device)?;
+        }
+        if state.step >= total_steps {
+            bail!(
+                "the run is already at step {} of {total_steps}\n\nhint: resume with a larger --steps to train further",
+                state.step
+            );
+        }
+
+        let loss = PerceptualLoss::new(vgg, &style, weights.clone())?;
+        let workers = if cfg.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            cfg.workers
+        };
+        let loader = BatchLoader::start(
+            files.clone(),
+            LoaderConfig {
+                batch_size: cfg.batch_size,
+                image_size: cfg.image_size,
+                seed: cfg.seed,
+                random_crop: cfg.random_crop,
+                workers,
+                prefetch: cfg.prefetch,
+            },
+            state.data,
+            state.bad_files.clone(),
+        )?;
+        let tb = Tensorboard::open(&run_dir.join("tb"));
+
+        announce(
+            cfg,
+            files.len(),
+            total_steps,
+            &device,
+            &weights,
+            &state,
+            resume.is_some(),
+        );
+        let now = Instant::now();
+        Ok(Self {
+            cfg,
+            device,
+            photos: files.len(),
+            net,
+            vars,
+            adam,
+            loss,
+            weights,
+            preprocess,
+            loader,
+            workers,
+            tb,
+            progress: Progress::new(state.step, total_steps),
+            sample,
+            start_step: state.step,
+            state,
+            total_steps,
+            run_dir,
+            ckpt_dir,
+            samples_dir,
+            last_checkpoint: resume.map(|c| c.path),
+            stats: Stats {
+                means: LossMeans::default(),
+                last: LossMeans::default(),
+                interval_start: now,
+                interval_images: 0,
+                wait_secs: 0.0,
+                decode_secs: 0.0,
+                start: now,
+            },
+        })
+    }
+
+    /// Trains until the last step (None) or until interrupted, after writing a checkpoint.
+    fn steps(&mut self, interrupted: &AtomicBool) -> Result<Option<Outcome>> {
+        while self.state.step < self.total_steps {
+            if interrupted.load(Ordering::SeqCst) {
+                let checkpoint = self.checkpoint()?;
+                return Ok(Some(Outcome::Interrupted {
+                    checkpoint,
+                    step: self.state.step,
+                }));
+            }
+            let losses = self.step()?;
+            self.report(losses);
+            let (step, last) = (self.state.step, self.state.step == self.total_steps);
+            if self.cfg.sample_every > 0 && (step % self.cfg.sample_every == 0 || last) {
+                self.write_sample()?;
+            }
+            if step % self.cfg.checkpoint_every == 0 || last {
+                let path = self.checkpoint()?;
+                if !last {
+                    self.progress
+                        .println(format!("checkpoint {}", path.display()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// One optimizer step on the next batch; a non-finite loss stops the run before the update.
+    fn step(&mut self) -> Result<StepLosses> {
+        let wait = Instant::now();
+        let batch = self.loader.next_batch()?;
+        self.stats.wait_secs += wait.elapsed().as_secs_f64();
+        self.stats.decode_secs += batch.decode_secs;
+        for (path, why) in &batch.skipped {
+            self.progress
+                .println(format!("warning: skipping {}: {why}", path.display()));
+        }
+        self.state.bad_files = batch.bad_files;
+        let s = batch.image_size;
+        let x = Tensor::from_vec(batch.data, (batch.batch_size, 3, s, s), &self.device)?;
+
+        let y = self.net.forward(&x)?;
+        let terms = self.loss.compute(&y, &x)?;
+        let value = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+        let losses = StepLosses {
+            content: value(&terms.content)?,
+            style: value(&terms.style)?,
+            tv: terms.tv.as_ref().map(value).transpose()?.unwrap_or(0.0),
+            total: value(&terms.total)?,
+        };
+        if !losses.total.is_finite() {
+            bail!(
+                "the loss became non-finite at step {} (content {}, style {}, tv {}); stopping without saving this state\n\n{}",
+                self.state.step + 1,
+                losses.content,
+                losses.style,
+                losses.tv,
+                divergence_hint(self.cfg, self.last_checkpoint.as_deref()),
+            );
+        }
+        let grads = terms.total.backward()?;
+        self.adam.step(&grads)?;
+        self.state.step += 1;
+        self.state.data = batch.after;
+        let stats = &mut self.stats;
+        stats
+            .means
+            .add(losses.content, losses.style, losses.tv, losses.total);
+        stats.interval_images += batch.batch_size;
+        Ok(losses)
+    }
+
+    /// The progress line after every step; TensorBoard scalars every `log_every` steps.
+    fn report(&mut self, losses: StepLosses) {
+        let step = self.state.step;
+        let log_now = step % self.cfg.log_every == 0 || step == self.total_steps;
+        let secs = self.stats.interval_start.elapsed().as_secs_f64();
+        let images_per_sec = self.stats.interval_images as f64 / secs.max(1e-9);
+        let StepLosses {
+            content: c,
+            style: st,
+            total,
+            ..
+        } = losses;
+        self.progress.update(
+            step,
+            &format!(
+                "epoch {} | content {c:.4e} style {st:.4e} total {total:.4e} | {images_per_sec:.2} img/s",
+                self.state.data.epoch + 1
+            ),
+            log_now,
+        );
+        if !log_now {
+            return;
+        }
+        let (mc, ms, mtv, mt) = self.stats.means.mean();
+        let tb = &mut self.tb;
+        tb.scalar("loss/content", mc, step);
+        tb.scalar("loss/style", ms, step);
+        if self.weights.tv > 0.0 {
+            tb.scalar("loss/tv", mtv, step);
+        }
+        tb.scalar("loss/total", mt, step);
+        tb.scalar("perf/images_per_sec", images_per_sec, step);
+        tb.scalar("train/lr", self.adam.lr(), step);
+        tb.scalar(
+            "data/skipped_files",
+            self.state.bad_files.len() as f64,
+            step,
+        );
+        let stats = &mut self.stats;
+        stats.last = stats.means;
+        stats.means = LossMeans::default();
+        stats.interval_start = Instant::now();
+        stats.interval_images = 0;
+    }
+
+    /// Stylizes the sample photo with the current weights into samples/ and TensorBoard.
+    fn write_sample(&mut self) -> Result<()> {
+        let step = self.state.step;
+        let stylizer =
+            Stylizer::from_network(self.net.clone(), ModelMetadata::default(), &self.device);
+        let img = stylizer.stylize(&self.sample)?;
+        let path = self.samples_dir.join(format!("step-{step:08}.png"));
+        if let Err(e) = fauve::save_image(&img, &path) {
+            self.progress
+                .println(format!("warning: cannot write sample: {e}"));
+        }
+        self.tb.image("sample", &img, step);
+        self.tb.flush();
+        Ok(())
+    }
+
+    /// Writes a checkpoint of the current state, never of non-finite weights or moments: a
+    /// checkpoint must be a state worth resuming.
+    fn checkpoint(&mut self) -> Result<PathBuf> {
+        let last_good = self.last_checkpoint.as_deref();
+        ensure_finite(&self.vars, &self.adam, self.state.step, self.cfg, last_good)?;
+        let mut tensors: Vec<(String, Tensor)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (format!("model/{k}"), v.as_tensor().clone()))
+            .collect();
+        tensors.extend(self.adam.state());
+        let path = checkpoint::save(
+            &self.ckpt_dir,
+            tensors,
+            &self.state,
+            self.cfg.keep_checkpoints,
+        )?;
+        self.last_checkpoint = Some(path.clone());
+        Ok(path)
+    }
+
+    /// Writes the model file with its training summary and reports the session.
+    fn finish(mut self) -> Result<Outcome> {
+        self.tb.flush();
+        let Self {
+            cfg,
+            state,
+            stats,
+            weights,
+            ..
+        } = &self;
+        let elapsed = stats.start.elapsed().as_secs_f64();
+        let (fc, fs, ftv, ft) = stats.last.mean();
+        let images = (self.total_steps - self.start_step) * cfg.batch_size;
+        let summary = serde_json::json!({
+            "config": toml::Value::try_from(cfg)?,
+            "steps": self.total_steps,
+            "epochs_completed": state.data.epoch,
+            "final_losses": {"content": fc, "style": fs, "tv": ftv, "total": ft},
+            "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv},
+            "style_image_sha256": sha256_file(&cfg.style_image)?,
+            "vgg_sha256": sha256_file(&cfg.vgg)?,
+            "vgg_preprocess": self.preprocess.as_str(),
+            "skipped_files": state.bad_files.len(),
+            "training_images": self.photos,
+            "fauve_version": env!("CARGO_PKG_VERSION"),
+        });
+        // The checkpoint of the last step checked the weights are finite before this save.
+        let tensors: HashMap<String, Tensor> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect();
+        let model = self.run_dir.join("model.safetensors");
+        fauve::save_model_file(
+            &model,
+            &tensors,
+            &ModelMetadata::new(Some(cfg.style_name()), Some(summary)),
+        )?;
+        eprintln!(
+            "done: {} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {} threads, training waited {:.1} s for data); {} unreadable file(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
+            self.total_steps,
+            elapsed,
+            images as f64 / elapsed.max(1e-9),
+            images as f64 / stats.decode_secs.max(1e-9),
+            self.workers,
+            stats.wait_secs,
+            state.bad_files.len()
+        );
+        if !self.tb.is_active() {
+            eprintln!("warning: TensorBoard events are incomplete (logging failed during the run)");
+        }
+        Ok(Outcome::Finished { model })
+    }
+}
+
+/// Creates the run folder with `checkpoints/` and `samples/` and writes the resolved
+/// `config.toml`; refuses a folder holding another run's checkpoints unless resuming it.
+fn prepare_run_folder(
+    cfg: &TrainConfig,
+    resuming: bool,
+    config_toml: &str,
+) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let run_dir = cfg.run_dir();
     let ckpt_dir = run_dir.join("checkpoints");
-    if resume.is_none() && !crate::checkpoint::list(&ckpt_dir).is_empty() {
+    if !resuming && !crate::checkpoint::list(&ckpt_dir).is_empty() {
         bail!(
             "run folder {} already holds checkpoints of an earlier run\n\nhint: continue it with `fauve-train --resume {}`, or choose a new --run-dir",
             run_dir.display(),
@@ -163,82 +535,60 @@ pub fn train(
     for d in [&run_dir, &ckpt_dir, &samples_dir] {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
-    let config_toml = cfg.to_toml()?;
     fauve::atomic_write(&run_dir.join("config.toml"), config_toml.as_bytes())?;
+    Ok((run_dir, ckpt_dir, samples_dir))
+}
 
-    // The model and optimizer, fresh or from the checkpoint.
-    let varmap = VarMap::new();
-    let net = TransformerNet::new(
-        precision,
-        VarBuilder::from_varmap(&varmap, DType::F32, &device),
-    )?;
-    let vars = named_vars(&varmap);
-    seeded_init(&vars, cfg.seed, &device)?;
-    let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
-    let mut state = TrainState {
-        step: 0,
-        data: DataPosition::default(),
-        bad_files: Default::default(),
-        config_toml: config_toml.clone(),
-        data_fingerprint: Some(fingerprint.clone()),
-    };
-    if let Some(ckpt) = &resume {
-        for (name, var) in &vars {
-            var.set(&ckpt.tensor(&format!("model/{name}"), &device)?)
-                .with_context(|| format!("{}: tensor model/{name}", ckpt.path.display()))?;
-        }
-        adam.restore(ckpt.state.step, |k| ckpt.tensor(k, &device))?;
-        state.step = ckpt.state.step;
-        state.data = ckpt.state.data;
-        if ckpt.state.data_fingerprint.as_deref() == Some(fingerprint.as_str()) {
-            // Indices into the same file list; after a change they would name other files.
-            state.bad_files = ckpt.state.bad_files.clone();
-        }
+/// Puts the checkpoint's weights, Adam moments, step and data position in place.
+fn restore(
+    ckpt: &Checkpoint,
+    vars: &HashMap<String, Var>,
+    adam: &mut Adam,
+    state: &mut TrainState,
+    device: &Device,
+) -> Result<()> {
+    for (name, var) in vars {
+        var.set(&ckpt.tensor(&format!("model/{name}"), device)?)
+            .with_context(|| format!("{}: tensor model/{name}", ckpt.path.display()))?;
     }
-    if state.step >= total_steps {
-        bail!(
-            "the run is already at step {} of {total_steps}\n\nhint: resume with a larger --steps to train further",
-            state.step
-        );
+    adam.restore(ckpt.state.step, |k| ckpt.tensor(k, device))?;
+    state.step = ckpt.state.step;
+    state.data = ckpt.state.data;
+    if ckpt.state.data_fingerprint == state.data_fingerprint {
+        // Indices into the same file list; after a change they would name other files.
+        state.bad_files = ckpt.state.bad_files.clone();
     }
+    Ok(())
+}
 
-    let loss = PerceptualLoss::new(vgg, &style, weights.clone())?;
-    let workers = if cfg.workers == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        cfg.workers
-    };
-    let loader = BatchLoader::start(
-        files.clone(),
-        LoaderConfig {
-            batch_size: cfg.batch_size,
-            image_size: cfg.image_size,
-            seed: cfg.seed,
-            random_crop: cfg.random_crop,
-            workers,
-            prefetch: cfg.prefetch,
-        },
-        state.data,
-        state.bad_files.clone(),
-    )?;
-    let mut tb = Tensorboard::open(&run_dir.join("tb"));
-
+/// The line that says what is about to happen (and, when resuming, from where).
+fn announce(
+    cfg: &TrainConfig,
+    photos: usize,
+    total_steps: usize,
+    device: &Device,
+    weights: &LossWeights,
+    state: &TrainState,
+    resuming: bool,
+) {
+    let steps_per_epoch = photos.div_ceil(cfg.batch_size);
+    let precision = cfg.precision.as_str();
     eprintln!(
-        "training `{}` on {} photos ({} steps of {} at {}px, {} epoch(s) ≈ {} steps each) on {}; weights content {:e}, style {:e}, tv {:e}; run folder {}",
-        cfg.style_name(),
-        files.len(),
-        total_steps,
-        cfg.batch_size,
-        cfg.image_size,
-        total_steps.div_ceil(steps_per_epoch),
-        steps_per_epoch,
-        if device.is_cpu() { "cpu".to_string() } else { format!("cuda, {}", precision.as_str()) },
-        weights.content,
-        weights.style,
-        weights.tv,
-        run_dir.display()
-    );
-    if resume.is_some() {
+            "training `{}` on {} photos ({} steps of {} at {}px, {} epoch(s) ≈ {} steps each) on {}; weights content {:e}, style {:e}, tv {:e}; run folder {}",
+            cfg.style_name(),
+            photos,
+            total_steps,
+            cfg.batch_size,
+            cfg.image_size,
+            total_steps.div_ceil(steps_per_epoch),
+            steps_per_epoch,
+            if device.is_cpu() { "cpu".to_string() } else { format!("cuda, {precision}") },
+            weights.content,
+            weights.style,
+            weights.tv,
+            cfg.run_dir().display()
+        );
+    if resuming {
         eprintln!(
             "resuming at step {} (epoch {}, photo {})",
             state.step,
@@ -246,164 +596,6 @@ pub fn train(
             state.data.position
         );
     }
-
-    let progress = Progress::new(state.step, total_steps);
-    let mut means = LossMeans::default();
-    let mut last = LossMeans::default();
-    let mut interval_start = Instant::now();
-    let mut interval_images = 0usize;
-    let mut wait_secs = 0f64;
-    let mut decode_secs = 0f64;
-    let run_start = Instant::now();
-    let mut last_checkpoint: Option<PathBuf> = resume.as_ref().map(|c| c.path.clone());
-
-    // Never writes non-finite weights or moments: a checkpoint must be a state worth resuming.
-    let checkpoint_now =
-        |state: &TrainState, adam: &Adam, last_good: Option<&Path>| -> Result<PathBuf> {
-            ensure_finite(&vars, adam, state.step, cfg, last_good)?;
-            let mut tensors: Vec<(String, Tensor)> = vars
-                .iter()
-                .map(|(k, v)| (format!("model/{k}"), v.as_tensor().clone()))
-                .collect();
-            tensors.extend(adam.state());
-            checkpoint::save(&ckpt_dir, tensors, state, cfg.keep_checkpoints)
-        };
-
-    while state.step < total_steps {
-        if interrupted.load(Ordering::SeqCst) {
-            progress.finish();
-            let path = checkpoint_now(&state, &adam, last_checkpoint.as_deref())?;
-            return Ok(Outcome::Interrupted {
-                checkpoint: path,
-                step: state.step,
-            });
-        }
-        let wait = Instant::now();
-        let batch = loader.next_batch()?;
-        wait_secs += wait.elapsed().as_secs_f64();
-        decode_secs += batch.decode_secs;
-        for (path, why) in &batch.skipped {
-            progress.println(format!("warning: skipping {}: {why}", path.display()));
-        }
-        state.bad_files = batch.bad_files;
-        let s = batch.image_size;
-        let x = Tensor::from_vec(batch.data, (batch.batch_size, 3, s, s), &device)?;
-
-        let y = net.forward(&x)?;
-        let terms = loss.compute(&y, &x)?;
-        let value = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
-        let (c, st) = (value(&terms.content)?, value(&terms.style)?);
-        let tv = terms.tv.as_ref().map(value).transpose()?.unwrap_or(0.0);
-        let total = value(&terms.total)?;
-        if !total.is_finite() {
-            progress.finish();
-            bail!(
-                "the loss became non-finite at step {} (content {c}, style {st}, tv {tv}); stopping without saving this state\n\n{}",
-                state.step + 1,
-                divergence_hint(cfg, last_checkpoint.as_deref()),
-            );
-        }
-        let grads = terms.total.backward()?;
-        adam.step(&grads)?;
-        state.step += 1;
-        state.data = batch.after;
-        means.add(c, st, tv, total);
-        interval_images += batch.batch_size;
-
-        let log_now = state.step % cfg.log_every == 0 || state.step == total_steps;
-        let secs = interval_start.elapsed().as_secs_f64();
-        let images_per_sec = interval_images as f64 / secs.max(1e-9);
-        progress.update(
-            state.step,
-            &format!(
-                "epoch {} | content {c:.4e} style {st:.4e} total {total:.4e} | {images_per_sec:.2} img/s",
-                state.data.epoch + 1
-            ),
-            log_now,
-        );
-        if log_now {
-            let (mc, ms, mtv, mt) = means.mean();
-            tb.scalar("loss/content", mc, state.step);
-            tb.scalar("loss/style", ms, state.step);
-            if weights.tv > 0.0 {
-                tb.scalar("loss/tv", mtv, state.step);
-            }
-            tb.scalar("loss/total", mt, state.step);
-            tb.scalar("perf/images_per_sec", images_per_sec, state.step);
-            tb.scalar("train/lr", adam.lr(), state.step);
-            tb.scalar(
-                "data/skipped_files",
-                state.bad_files.len() as f64,
-                state.step,
-            );
-            last = means;
-            means = LossMeans::default();
-            interval_start = Instant::now();
-            interval_images = 0;
-        }
-        if cfg.sample_every > 0 && (state.step % cfg.sample_every == 0 || state.step == total_steps)
-        {
-            let stylizer = Stylizer::from_network(net.clone(), ModelMetadata::default(), &device);
-            let img = stylizer.stylize(&sample)?;
-            let path = samples_dir.join(format!("step-{:08}.png", state.step));
-            if let Err(e) = fauve::save_image(&img, &path) {
-                progress.println(format!("warning: cannot write sample: {e}"));
-            }
-            tb.image("sample", &img, state.step);
-            tb.flush();
-        }
-        if state.step % cfg.checkpoint_every == 0 || state.step == total_steps {
-            let path = checkpoint_now(&state, &adam, last_checkpoint.as_deref())
-                .inspect_err(|_| progress.finish())?;
-            if state.step != total_steps {
-                progress.println(format!("checkpoint {}", path.display()));
-            }
-            last_checkpoint = Some(path);
-        }
-    }
-    progress.finish();
-    tb.flush();
-    drop(loader);
-
-    let elapsed = run_start.elapsed().as_secs_f64();
-    let (fc, fs, ftv, ft) = last.mean();
-    let images = (total_steps - resume.as_ref().map_or(0, |c| c.state.step)) * cfg.batch_size;
-    let summary = serde_json::json!({
-        "config": toml::Value::try_from(cfg)?,
-        "steps": total_steps,
-        "epochs_completed": state.data.epoch,
-        "final_losses": {"content": fc, "style": fs, "tv": ftv, "total": ft},
-        "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv},
-        "style_image_sha256": sha256_file(&cfg.style_image)?,
-        "vgg_sha256": sha256_file(&cfg.vgg)?,
-        "vgg_preprocess": preprocess.as_str(),
-        "skipped_files": state.bad_files.len(),
-        "training_images": files.len(),
-        "fauve_version": env!("CARGO_PKG_VERSION"),
-    });
-    // The checkpoint of the last step checked the weights are finite before this save.
-    let tensors: HashMap<String, Tensor> = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    let model = run_dir.join("model.safetensors");
-    fauve::save_model_file(
-        &model,
-        &tensors,
-        &ModelMetadata::new(Some(cfg.style_name()), Some(summary)),
-    )?;
-    eprintln!(
-        "done: {total_steps} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {workers} threads, training waited {:.1} s for data); {} unreadable file(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
-        elapsed,
-        images as f64 / elapsed.max(1e-9),
-        images as f64 / decode_secs.max(1e-9) ,
-        wait_secs,
-        state.bad_files.len()
-    );
-    if !tb.is_active() {
-        eprintln!("warning: TensorBoard events are incomplete (logging failed during the run)");
-    }
-    Ok(Outcome::Finished { model })
 }
 
 /// Fails, naming the last good checkpoint, when the update of `step` left a non-finite weight
