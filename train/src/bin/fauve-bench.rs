@@ -237,20 +237,19 @@ fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -
     Ok(())
 }
 
-fn train_step(
-    weights: &Path,
+/// fauve-train's loss on the batch file's `style` image, with the given weights or
+/// fauve-train's defaults for the VGG file.
+fn perceptual_loss(
     vgg: &Path,
     batch: &Path,
-    lr: f64,
     (content_weight, style_weight): (Option<f64>, Option<f64>),
+    device: &Device,
     timing: &Timing,
-) -> Result<()> {
-    let device = fauve::parse_device(&timing.device)?;
-    let vgg = Vgg16::load(vgg, &device, timing.precision()?)?;
+) -> Result<PerceptualLoss> {
+    let vgg = Vgg16::load(vgg, device, timing.precision()?)?;
     let (cw, sw) = default_weights(vgg.preprocess());
-    let x = tensor_from(batch, "content", &device)?;
-    let style = tensor_from(batch, "style", &device)?;
-    let loss = PerceptualLoss::new(
+    let style = tensor_from(batch, "style", device)?;
+    PerceptualLoss::new(
         vgg,
         &style,
         LossWeights {
@@ -260,7 +259,50 @@ fn train_step(
             content_index: 1,
             style_indices: vec![0, 1, 2, 3],
         },
-    )?;
+    )
+}
+
+/// The JSON line of a train-step run: median time, throughput, the first losses and where the
+/// time went.
+fn train_step_report(
+    timing: &Timing,
+    dims: &[usize],
+    times: &[f64],
+    losses: &[[f64; 3]],
+    phases: &[Vec<f64>; 4],
+) -> serde_json::Value {
+    let ms = median(times);
+    serde_json::json!({
+        "bench": "train_step",
+        "device": timing.device,
+        "precision": timing.precision,
+        "tf32": timing.tf32,
+        "shape": dims,
+        "median_ms": ms,
+        "images_per_s": dims[0] as f64 / (ms / 1e3),
+        "times_ms": times,
+        "losses_content_style_total": losses,
+        "phases_median_ms": {
+            "transform_forward": median(&phases[0]),
+            "vgg_and_loss_forward": median(&phases[1]),
+            "backward": median(&phases[2]),
+            "adam": median(&phases[3]),
+        },
+        "peak_rss_mib": peak_rss_mib(),
+    })
+}
+
+fn train_step(
+    weights: &Path,
+    vgg: &Path,
+    batch: &Path,
+    lr: f64,
+    (content_weight, style_weight): (Option<f64>, Option<f64>),
+    timing: &Timing,
+) -> Result<()> {
+    let device = fauve::parse_device(&timing.device)?;
+    let x = tensor_from(batch, "content", &device)?;
+    let loss = perceptual_loss(vgg, batch, (content_weight, style_weight), &device, timing)?;
     let (varmap, net) = network(weights, &device, timing.precision()?)?;
     let vars: Vec<_> = varmap
         .data()
@@ -296,25 +338,7 @@ fn train_step(
         }
         Ok(())
     })?;
-    let ms = median(&times);
-    let report = serde_json::json!({
-        "bench": "train_step",
-        "device": timing.device,
-        "precision": timing.precision,
-        "tf32": timing.tf32,
-        "shape": x.dims(),
-        "median_ms": ms,
-        "images_per_s": x.dims()[0] as f64 / (ms / 1e3),
-        "times_ms": times,
-        "losses_content_style_total": losses,
-        "phases_median_ms": {
-            "transform_forward": median(&phases[0]),
-            "vgg_and_loss_forward": median(&phases[1]),
-            "backward": median(&phases[2]),
-            "adam": median(&phases[3]),
-        },
-        "peak_rss_mib": peak_rss_mib(),
-    });
+    let report = train_step_report(timing, x.dims(), &times, &losses, &phases);
     println!("{report}");
     Ok(())
 }
