@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use fauve::{Stylizer, MIN_SIDE};
 
 use inputs::expand_inputs;
@@ -127,36 +127,32 @@ fn stylize_one(
     Ok((out.width(), out.height(), ms))
 }
 
-/// A run failure (exit 1) or a usage error (exit 2).
-enum Failure {
-    Usage(anyhow::Error),
-    Run(anyhow::Error),
+/// Reports a usage error as clap reports its own (message, usage line) and exits with 2.
+fn usage_error(e: impl std::fmt::Display) -> ! {
+    Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, e)
+        .exit()
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Run(e)
-    }
-}
-
-fn run(args: Args) -> Result<ExitCode, Failure> {
+fn run(args: Args) -> Result<ExitCode> {
     let device = fauve::parse_device(&args.device)
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("--device: {e}")))?;
-    let target = OutputTarget::from_arg(args.output.as_deref()).map_err(Failure::Usage)?;
+        .unwrap_or_else(|e| usage_error(format!("--device: {}", fauve::report(&e))));
+    let target = OutputTarget::from_arg(args.output.as_deref())
+        .unwrap_or_else(|e| usage_error(fauve::report(e.as_ref())));
     let skip = match &target {
         OutputTarget::Folder(dir) => Some(dir.as_path()),
         _ => None,
     };
     let expanded = expand_inputs(&args.inputs, skip);
-    target
-        .check_count(expanded.jobs.len())
-        .map_err(Failure::Usage)?;
+    if let Err(e) = target.check_count(expanded.jobs.len()) {
+        usage_error(fauve::report(e.as_ref()));
+    }
     let mut failed = expanded.problems.len();
     for problem in &expanded.problems {
         eprintln!("error: {problem}; skipped");
     }
     if expanded.jobs.is_empty() {
-        return Err(Failure::Run(anyhow::anyhow!("no images to stylize")));
+        anyhow::bail!("no images to stylize");
     }
 
     let load_start = Instant::now();
@@ -231,11 +227,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(code) => code,
-        Err(Failure::Usage(e)) => {
-            eprintln!("error: {}", fauve::report(e.as_ref()));
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(e)) => {
+        Err(e) => {
             eprintln!("error: {}", fauve::report(e.as_ref()));
             ExitCode::FAILURE
         }
