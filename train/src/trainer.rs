@@ -209,7 +209,8 @@ impl<'a> Run<'a> {
             content_index: cfg.content_index(),
             style_indices: cfg.style_indices(),
         };
-        let steps_per_epoch = files.len().div_ceil(cfg.batch_size);
+        let photos = files.len();
+        let steps_per_epoch = photos.div_ceil(cfg.batch_size);
         let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
 
         let config_toml = cfg.to_toml()?;
@@ -248,7 +249,7 @@ impl<'a> Run<'a> {
             cfg.workers
         };
         let loader = BatchLoader::start(
-            files.clone(),
+            files,
             LoaderConfig {
                 batch_size: cfg.batch_size,
                 image_size: cfg.image_size,
@@ -264,7 +265,7 @@ impl<'a> Run<'a> {
 
         announce(
             cfg,
-            files.len(),
+            photos,
             total_steps,
             &device,
             &weights,
@@ -275,7 +276,7 @@ impl<'a> Run<'a> {
         Ok(Self {
             cfg,
             device,
-            photos: files.len(),
+            photos,
             net,
             vars,
             adam,

@@ -172,11 +172,12 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(geom: ConvGeom, kernel: &Tensor, need_input: bool) -> Result<Self> {
+    /// `few_outputs`: [`crate::ops::conv::few_outputs`] of this conv, which the caller has
+    /// already decided on.
+    fn new(geom: ConvGeom, kernel: &Tensor, few_outputs: bool, need_input: bool) -> Result<Self> {
         let ConvGeom {
             k, pad, stride, up, ..
         } = geom;
-        let few_outputs = crate::ops::conv::few_outputs(geom.cin, geom.cout, k, stride);
         let dual = (few_outputs && pad < k)
             .then(|| ConvGeom::new(geom.adjoint_shape(), 1, k - 1 - pad))
             .flatten();
@@ -297,7 +298,7 @@ pub fn conv2d(
     let (x, wt) = (input.detach(), kernel.detach());
     let bias_values = bias.map(|t| t.detach().to_vec1::<f32>()).transpose()?;
 
-    let plan = Plan::new(geom, &wt, need_input)?;
+    let plan = Plan::new(geom, &wt, few_outputs, need_input)?;
     let mut y = plan.forward(&x, &wt)?;
     epilogue::bias_relu(&mut y, geom.out_plane(), bias_values.as_deref(), relu);
     if !need_input && !need_kernel && !need_bias {
