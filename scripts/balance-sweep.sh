@@ -20,7 +20,7 @@ SIZE=256
 MULTS=1,3,10,30
 OUTDIR=runs/balance
 DATA=data
-PHOTOS=(fruits.jpg baboon.jpg building.jpg)
+PHOTOS=(opencv-fruits.jpg opencv-baboon.jpg opencv-building.jpg)
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) BIN=$2; shift 2 ;;

@@ -35,7 +35,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch, onnxrun
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/bench-requirements.txt
 fi
 [ -f models/vgg16.safetensors ] || scripts/fetch-vgg16.sh
-[ -d data/photos ] || scripts/fetch-samples.sh
+scripts/fetch-photos.sh
 cargo build --release --locked --bins
 
 OUTDIR=runs/bench

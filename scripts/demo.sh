@@ -22,7 +22,7 @@ case "${1:-}" in
 esac
 
 scripts/fetch-vgg16.sh
-scripts/fetch-samples.sh
+scripts/fetch-photos.sh
 echo "demo: building (release)"
 # The binaries and the library's examples in one invocation, with one feature set: the README's
 # `cargo run --release --example stylize` then finds everything built.
@@ -51,10 +51,10 @@ else
     target/release/fauve-train "${TRAIN[@]}"
 fi
 
-PHOTOS=(data/photos/fruits.jpg data/photos/baboon.jpg data/photos/building.jpg data/photos/messi5.jpg)
+PHOTOS=(data/photos/opencv-fruits.jpg data/photos/opencv-baboon.jpg data/photos/opencv-building.jpg data/photos/opencv-messi5.jpg)
 target/release/fauve-infer --model "$MODEL" "${PHOTOS[@]}" --max-size $MAX_SIZE -o "$OUT" --device cpu
 target/release/examples/triptych "$OUT/triptych.jpg" 300 \
-    data/photos/fruits.jpg data/styles/starry_night.jpg "$OUT/fruits-starry_night_demo.jpg" "$OUT/building-starry_night_demo.jpg"
+    data/photos/opencv-fruits.jpg data/styles/starry_night.jpg "$OUT/opencv-fruits-starry_night_demo.jpg" "$OUT/opencv-building-starry_night_demo.jpg"
 
 cat <<MSG
 

@@ -25,7 +25,7 @@ done
 [ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(cuda cudnn)
 
 [ -f models/vgg16.safetensors ] || scripts/fetch-vgg16.sh
-[ -d data/photos ] || scripts/fetch-samples.sh
+scripts/fetch-photos.sh
 
 # The kernels are compiled to PTX, which the GPU machine's driver compiles on loading: its CUDA
 # version (13.0, driver 580) must be at least the compiler's, so this build uses the 13.0

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         bail!(
-            "data folder {} does not exist\n\nhint: point --data-dir at a folder of photos (e.g. COCO's train2014/), or run scripts/fetch-samples.sh for sample photos",
+            "data folder {} does not exist\n\nhint: point --data-dir at a folder of photos (e.g. COCO's train2014/), or run scripts/fetch-photos.sh for sample photos",
             dir.display()
         );
     }

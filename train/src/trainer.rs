@@ -103,7 +103,7 @@ fn named_vars(varmap: &VarMap) -> HashMap<String, Var> {
 fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
     let img = fauve::load_image(&cfg.style_image).with_context(|| {
         format!(
-            "cannot load the style image\n\nhint: set --style-image to a painting (scripts/fetch-samples.sh gets {})",
+            "cannot load the style image\n\nhint: set --style-image to a painting (scripts/fetch-photos.sh gets {})",
             TrainConfig::default().style_image.display()
         )
     })?;
