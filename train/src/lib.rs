@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod init;
 pub mod perceptual;
+pub mod preview;
 pub mod progress;
 pub mod tensorboard;
 pub mod trainer;

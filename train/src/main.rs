@@ -11,6 +11,8 @@ use fauve_train::checkpoint::{self, Checkpoint};
 use fauve_train::config::{self, TrainConfig};
 use fauve_train::trainer::{self, Outcome};
 
+mod commands;
+
 /// Settings that may change when a run is resumed; the others define the run.
 const RESUMABLE_KEYS: &[&str] = &[
     "steps",
@@ -31,6 +33,11 @@ fn help() -> String {
 
 Usage: fauve-train [--config FILE] [--KEY VALUE]...
        fauve-train --resume RUN_DIR [--steps N] [--KEY VALUE]...
+       fauve-train preview PHOTO -o OUT [--config FILE] [--KEY VALUE]...  (see preview --help)
+
+Commands:
+  preview   stylize one photo by optimisation under a config's loss, in minutes: see what
+            weights or a style size look like before training
 
 Options:
   --config FILE           TOML file with settings (see configs/); flags override it
@@ -60,7 +67,7 @@ struct Cli {
 
 /// A failure and the exit code it gets: 2 for what the user typed or configured, 1 for
 /// anything that went wrong while running.
-enum Failure {
+pub(crate) enum Failure {
     Usage(anyhow::Error),
     Run(anyhow::Error),
 }
@@ -184,30 +191,18 @@ fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode, Failure> {
 
 fn main() -> ExitCode {
     fauve::keep_freed_memory();
-    let cli = match parse_cli(std::env::args().skip(1).collect()) {
-        Ok(Parsed::Run(cli)) => cli,
-        Ok(Parsed::Exit(text)) => {
-            print!("{text}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {}", fauve::report(e.as_ref()));
-            return ExitCode::from(2);
-        }
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.first().map(String::as_str) {
+        Some("preview") => Some(args.remove(0)),
+        _ => None,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let handler = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: stopping without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: writing a checkpoint after this step (Ctrl-C again to abort)");
-    });
-    if let Err(e) = handler {
-        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupt will lose work since the last checkpoint");
-    }
-    match run(cli, interrupted) {
+    catch_ctrl_c(interrupted.clone());
+    let result = match command.as_deref() {
+        Some("preview") => commands::preview::run(args, &interrupted),
+        _ => train_command(args, interrupted),
+    };
+    match result {
         Ok(code) => code,
         Err(Failure::Usage(e)) => {
             eprintln!("error: {}", fauve::report(e.as_ref()));
@@ -216,6 +211,31 @@ fn main() -> ExitCode {
         Err(Failure::Run(e)) => {
             eprintln!("error: {}", fauve::report(e.as_ref()));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The first Ctrl-C sets `flag` (the work stops cleanly, keeping what is done); a second one
+/// exits at once.
+fn catch_ctrl_c(flag: Arc<AtomicBool>) {
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: stopping at once");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after this step (Ctrl-C again to abort)");
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupt will lose work since the last checkpoint");
+    }
+}
+
+fn train_command(args: Vec<String>, interrupted: Arc<AtomicBool>) -> Result<ExitCode, Failure> {
+    match parse_cli(args).map_err(Failure::Usage)? {
+        Parsed::Run(cli) => run(cli, interrupted),
+        Parsed::Exit(text) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The training objective: content loss at one VGG16 layer, Gram style loss at several against
 //! targets computed once from the painting, and optional total variation, each weighted.
 
-use anyhow::Result;
-use candle_core::Tensor;
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
-use fauve::Vgg16;
+use fauve::{Preprocess, Vgg16};
+
+use crate::config::{default_weights, TrainConfig};
 
 /// Loss weights and layers, resolved from the config.
 #[derive(Debug, Clone)]
@@ -31,7 +33,71 @@ pub struct PerceptualLoss {
     weights: LossWeights,
 }
 
+impl LossWeights {
+    /// The weights and layers a config asks for, defaults filled in for the VGG file's
+    /// preprocessing.
+    pub fn from_config(cfg: &TrainConfig, preprocess: Preprocess) -> Self {
+        let (cw, sw) = default_weights(preprocess);
+        Self {
+            content: cfg.content_weight.unwrap_or(cw),
+            style: cfg.style_weight.unwrap_or(sw),
+            tv: cfg.tv_weight,
+            content_index: cfg.content_index(),
+            style_indices: cfg.style_indices(),
+        }
+    }
+}
+
+/// The painting as the config says: `style_image` resized to `style_size`, as a
+/// `[1, 3, H, W]` tensor in 0..255.
+pub fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
+    let img = fauve::load_image(&cfg.style_image).with_context(|| {
+        format!(
+            "cannot load the style image\n\nhint: set --style-image to a painting (scripts/fetch-photos.sh gets {})",
+            TrainConfig::default().style_image.display()
+        )
+    })?;
+    let img = fauve::resize_for_stylizing(&img, None, cfg.style_size.map(|s| s as u32));
+    Ok(fauve::image_to_tensor(&img, device)?)
+}
+
 impl PerceptualLoss {
+    /// Exactly the objective a config trains against: its VGG file, painting, style size,
+    /// layers and weights. Training, `preview` and `eval` all build it here.
+    pub fn from_config(cfg: &TrainConfig, device: &Device) -> Result<Self> {
+        let vgg = Vgg16::load(&cfg.vgg, device, cfg.precision()?).with_context(|| {
+            "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
+                .to_string()
+        })?;
+        let style = load_style(cfg, device)?;
+        let weights = LossWeights::from_config(cfg, vgg.preprocess());
+        Self::new(vgg, &style, weights)
+    }
+
+    /// Changes the content and style weights (the style targets stay: they are unweighted).
+    pub fn set_balance(&mut self, content: f64, style: f64) {
+        self.weights.content = content;
+        self.weights.style = style;
+    }
+
+    /// The weights and layers in use.
+    pub fn weights(&self) -> &LossWeights {
+        &self.weights
+    }
+
+    /// Preprocessing of the VGG file (it decides the default weights).
+    pub fn preprocess(&self) -> Preprocess {
+        self.vgg.preprocess()
+    }
+
+    /// The content features of photo batch `x`, computed once where the same photos are
+    /// scored many times (preview, evaluation).
+    pub fn content_target(&self, x: &Tensor) -> Result<Tensor> {
+        let i = self.weights.content_index;
+        let mut taps = self.vgg.taps_up_to(x, i + 1)?;
+        Ok(taps.swap_remove(i).detach())
+    }
+
     /// Computes the style targets once from `style` (`[1, 3, H, W]`, 0..255).
     pub fn new(vgg: Vgg16, style: &Tensor, weights: LossWeights) -> Result<Self> {
         let feats = vgg.features(style)?;
@@ -49,6 +115,11 @@ impl PerceptualLoss {
 
     /// Losses of stylized batch `y` against content batch `x`.
     pub fn compute(&self, y: &Tensor, x: &Tensor) -> Result<LossTerms> {
+        self.compute_against(y, &self.content_target(x)?)
+    }
+
+    /// Losses of stylized batch `y` against content features from [`Self::content_target`].
+    pub fn compute_against(&self, y: &Tensor, content_target: &Tensor) -> Result<LossTerms> {
         let w = &self.weights;
         let deepest = w
             .style_indices
@@ -58,9 +129,7 @@ impl PerceptualLoss {
             .max()
             .unwrap_or(3);
         let fy = self.vgg.taps_up_to(y, deepest + 1)?;
-        let fx = self.vgg.taps_up_to(x, w.content_index + 1)?;
-        let content =
-            (content_loss(&fy[w.content_index], &fx[w.content_index].detach())? * w.content)?;
+        let content = (content_loss(&fy[w.content_index], content_target)? * w.content)?;
         let grams = w
             .style_indices
             .iter()

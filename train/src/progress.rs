@@ -9,22 +9,29 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     bar: ProgressBar,
     plain: bool,
+    unit: &'static str,
 }
 
 impl Progress {
+    /// Progress of a run from step `start` to step `total`.
     pub fn new(start: usize, total: usize) -> Self {
+        Self::counting(start, total, "step")
+    }
+
+    /// Progress counted in `unit`s ("step", "iteration", "photo").
+    pub fn counting(start: usize, total: usize, unit: &'static str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         let plain = bar.is_hidden() || std::env::var_os("FAUVE_PLAIN_PROGRESS").is_some();
-        let style = ProgressStyle::with_template(
-            "{spinner} step {pos}/{len} [{wide_bar}] {msg} | ETA {eta}",
-        )
+        let style = ProgressStyle::with_template(&format!(
+            "{{spinner}} {unit} {{pos}}/{{len}} [{{wide_bar}}] {{msg}} | ETA {{eta}}"
+        ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_position(start as u64);
         bar.reset_eta();
         bar.enable_steady_tick(Duration::from_millis(500));
-        Self { bar, plain }
+        Self { bar, plain, unit }
     }
 
     /// Updates the bar after `step`; prints a line instead when not on a terminal.
@@ -34,7 +41,8 @@ impl Progress {
         if self.plain && print_line {
             let eta = self.bar.eta().as_secs();
             eprintln!(
-                "step {step}/{} {message} | ETA {}m{:02}s",
+                "{} {step}/{} {message} | ETA {}m{:02}s",
+                self.unit,
                 self.bar.length().unwrap_or(0),
                 eta / 60,
                 eta % 60

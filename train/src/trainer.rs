@@ -10,13 +10,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use fauve::{ModelMetadata, Preprocess, Stylizer, TransformerNet, Vgg16};
+use fauve::{ModelMetadata, Preprocess, Stylizer, TransformerNet};
 use image::DynamicImage;
 use sha2::{Digest, Sha256};
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
-use crate::config::{default_weights, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::{data_fingerprint, list_images, BatchLoader, DataPosition, LoaderConfig};
 use crate::init::seeded_init;
 use crate::perceptual::{LossWeights, PerceptualLoss};
@@ -100,17 +100,6 @@ fn named_vars(varmap: &VarMap) -> HashMap<String, Var> {
     varmap.data().lock().map(|m| m.clone()).unwrap_or_default()
 }
 
-fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
-    let img = fauve::load_image(&cfg.style_image).with_context(|| {
-        format!(
-            "cannot load the style image\n\nhint: set --style-image to a painting (scripts/fetch-photos.sh gets {})",
-            TrainConfig::default().style_image.display()
-        )
-    })?;
-    let img = fauve::resize_for_stylizing(&img, None, cfg.style_size.map(|s| s as u32));
-    Ok(fauve::image_to_tensor(&img, device)?)
-}
-
 /// Runs (or resumes) training as configured. `interrupted` is set by the Ctrl-C handler.
 pub fn train(
     cfg: &TrainConfig,
@@ -187,11 +176,7 @@ impl<'a> Run<'a> {
             check_same_data(ckpt, &fingerprint, cfg, options)?;
         }
         let precision = cfg.precision()?;
-        let vgg = Vgg16::load(&cfg.vgg, &device, precision).with_context(|| {
-            "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
-                .to_string()
-        })?;
-        let style = load_style(cfg, &device)?;
+        let loss = PerceptualLoss::from_config(cfg, &device)?;
         let sample = match &cfg.sample_image {
             Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
             None => fauve::load_image(&files[0])
@@ -200,15 +185,8 @@ impl<'a> Run<'a> {
         let sample =
             fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
 
-        let preprocess = vgg.preprocess();
-        let (cw, sw) = default_weights(preprocess);
-        let weights = LossWeights {
-            content: cfg.content_weight.unwrap_or(cw),
-            style: cfg.style_weight.unwrap_or(sw),
-            tv: cfg.tv_weight,
-            content_index: cfg.content_index(),
-            style_indices: cfg.style_indices(),
-        };
+        let preprocess = loss.preprocess();
+        let weights = loss.weights().clone();
         let photos = files.len();
         let steps_per_epoch = photos.div_ceil(cfg.batch_size);
         let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
@@ -242,7 +220,6 @@ impl<'a> Run<'a> {
             );
         }
 
-        let loss = PerceptualLoss::new(vgg, &style, weights.clone())?;
         let workers = if cfg.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {

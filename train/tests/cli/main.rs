@@ -11,6 +11,7 @@ use fauve::image::{DynamicImage, Rgb, RgbImage};
 pub use fauve_tests::text;
 use fauve_tests::{fixture, test_photo};
 
+mod preview;
 mod tensorboard;
 
 /// The `fauve-train` that cargo built for this test, with the same features.

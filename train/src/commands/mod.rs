@@ -1,0 +1,3 @@
+//! `fauve-train`'s subcommands besides training itself.
+
+pub mod preview;

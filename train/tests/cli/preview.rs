@@ -1,0 +1,177 @@
+//! `fauve-train preview`: the Gatys optimisation lowers the same loss training uses, returns the
+//! image whose loss it reports, stops cleanly when interrupted, and the command writes one
+//! image (or one grid) the size of the photo.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use candle_core::Device;
+use fauve::image::DynamicImage;
+use fauve::{Precision, Vgg16};
+use fauve_tests::{fixture, test_photo};
+use fauve_train::perceptual::{LossWeights, PerceptualLoss};
+use fauve_train::preview::{optimise, LossValues};
+
+use super::{setup, text, FAUVE_TRAIN};
+
+fn tiny_loss() -> PerceptualLoss {
+    let dev = Device::Cpu;
+    let vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev, Precision::F32).unwrap();
+    let style = fauve::image_to_tensor(&DynamicImage::ImageRgb8(test_photo(30, 26)), &dev)
+        .unwrap()
+        .flip(&[3])
+        .unwrap();
+    let weights = LossWeights {
+        content: 1.0,
+        style: 1e3,
+        tv: 0.0,
+        content_index: 1,
+        style_indices: vec![0, 1, 2, 3],
+    };
+    PerceptualLoss::new(vgg, &style, weights).unwrap()
+}
+
+fn photo() -> candle_core::Tensor {
+    fauve::image_to_tensor(&DynamicImage::ImageRgb8(test_photo(28, 24)), &Device::Cpu).unwrap()
+}
+
+fn values(loss: &PerceptualLoss, y: &candle_core::Tensor, x: &candle_core::Tensor) -> LossValues {
+    LossValues::of(&loss.compute(y, x).unwrap()).unwrap()
+}
+
+#[test]
+fn optimise_lowers_the_training_loss_and_returns_the_image_it_reports() {
+    let (loss, x) = (tiny_loss(), photo());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let never = AtomicBool::new(false);
+    let out = optimise(
+        &loss,
+        &x,
+        15,
+        move |i, v| log.lock().unwrap().push((i, v.total)),
+        &never,
+    )
+    .unwrap();
+    // The start is the photo itself, scored by the very loss training computes.
+    let start = values(&loss, &x, &x);
+    assert!((out.start.total - start.total).abs() <= 1e-6 * start.total);
+    assert_eq!(out.start.content, 0.0);
+    // The returned image is the one whose loss is reported, and it is much lower.
+    let end = values(&loss, &out.image, &x);
+    assert!(
+        (end.total - out.end.total).abs() <= 1e-4 * out.end.total,
+        "reported {} but the image scores {}",
+        out.end.total,
+        end.total
+    );
+    assert!(
+        out.end.total < 0.2 * out.start.total,
+        "15 L-BFGS iterations took the loss only from {} to {}",
+        out.start.total,
+        out.end.total
+    );
+    assert!(out.end.content > 0.0 && out.end.style < out.start.style);
+    assert_eq!(out.iterations, 15);
+    assert!(out.evaluations >= 15);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        (1..=15).collect::<Vec<_>>()
+    );
+    assert!(!out.interrupted);
+    assert_eq!(out.image.dims(), x.dims());
+}
+
+#[test]
+fn an_interrupt_stops_the_optimisation_with_the_best_image_so_far() {
+    let (loss, x) = (tiny_loss(), photo());
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = flag.clone();
+    let out = optimise(
+        &loss,
+        &x,
+        50,
+        move |i, _| {
+            if i == 3 {
+                setter.store(true, Ordering::SeqCst)
+            }
+        },
+        &flag,
+    )
+    .unwrap();
+    assert!(
+        out.interrupted,
+        "not interrupted after {} iterations",
+        out.iterations
+    );
+    assert!(
+        (3..=4).contains(&out.iterations),
+        "{} iterations",
+        out.iterations
+    );
+    let end = values(&loss, &out.image, &x);
+    assert!((end.total - out.end.total).abs() <= 1e-4 * out.end.total);
+    assert!(out.end.total < out.start.total);
+}
+
+#[test]
+fn preview_writes_the_photo_size_and_a_grid_for_weight_lists() {
+    let s = setup(1);
+    let photo = s.dir.path().join("photo.png");
+    test_photo(36, 30).save(&photo).unwrap();
+    let vgg = fixture("vgg16_tiny.safetensors");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(FAUVE_TRAIN)
+            .arg("preview")
+            .arg(&photo)
+            .args(["--vgg", vgg.to_str().unwrap()])
+            .args(["--style-image", s.style.to_str().unwrap()])
+            .args(["--device", "cpu", "--iterations", "3"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let one = s.dir.path().join("one.png");
+    let o = run(&["-o", one.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("start: loss") && text(&o).contains("end:   loss"));
+    let img = fauve::load_image(&one).unwrap();
+    assert_eq!((img.width(), img.height()), (36, 30));
+
+    let grid = s.dir.path().join("grid.jpg");
+    let o = run(&[
+        "-o",
+        grid.to_str().unwrap(),
+        "--style-weight",
+        "10,1000",
+        "--size",
+        "24",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let img = fauve::load_image(&grid).unwrap();
+    // The photo at 24x20, then one column per style weight, 4 px apart; one row.
+    assert_eq!((img.width(), img.height()), (3 * 24 + 2 * 4, 20));
+    assert!(text(&o).contains("columns of style weight 10, 1000"));
+
+    for (args, message) in [
+        (
+            vec!["--iterations", "0"],
+            "--iterations must be a whole number >= 1",
+        ),
+        (
+            vec!["--style-weight", "1,x"],
+            "--style-weight takes numbers",
+        ),
+        (
+            vec!["--no-such-key", "1"],
+            "unknown setting `--no-such-key`",
+        ),
+    ] {
+        let mut all = vec!["-o", one.to_str().unwrap()];
+        all.extend(args);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(message), "{}", text(&o));
+    }
+}
