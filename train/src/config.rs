@@ -78,6 +78,10 @@ train_config! {
         "stylize the sample photo every N steps, 0 disables samples";
     sample_image: Option<PathBuf> = None,
         "photo stylized for samples (default: the first training photo)";
+    eval_dir: Option<PathBuf> = None,
+        "held-out photos (e.g. data/eval): their mean loss goes to TensorBoard as eval/* every eval_every steps";
+    eval_every: usize = 500,
+        "evaluate on eval_dir every N steps (and at the end)";
     workers: usize = 0,
         "threads decoding photos, 0 = one per core";
     prefetch: usize = 4,
@@ -253,6 +257,7 @@ impl TrainConfig {
         positive("checkpoint_every", self.checkpoint_every)?;
         positive("keep_checkpoints", self.keep_checkpoints)?;
         positive("prefetch", self.prefetch)?;
+        positive("eval_every", self.eval_every)?;
         if let Some(s) = self.steps {
             positive("steps", s)?;
         }

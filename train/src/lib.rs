@@ -6,6 +6,7 @@ pub mod adam;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod evaluate;
 pub mod init;
 pub mod perceptual;
 pub mod preview;

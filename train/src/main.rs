@@ -22,6 +22,8 @@ const RESUMABLE_KEYS: &[&str] = &[
     "checkpoint_every",
     "keep_checkpoints",
     "sample_every",
+    "eval_dir",
+    "eval_every",
     "workers",
     "prefetch",
     "device",
@@ -34,10 +36,12 @@ fn help() -> String {
 Usage: fauve-train [--config FILE] [--KEY VALUE]...
        fauve-train --resume RUN_DIR [--steps N] [--KEY VALUE]...
        fauve-train preview PHOTO -o OUT [--config FILE] [--KEY VALUE]...  (see preview --help)
+       fauve-train eval --model MODEL --photos DIR [--config FILE]     (see eval --help)
 
 Commands:
   preview   stylize one photo by optimisation under a config's loss, in minutes: see what
             weights or a style size look like before training
+  eval      a model's mean loss on held-out photos (compare checkpoints and settings)
 
 Options:
   --config FILE           TOML file with settings (see configs/); flags override it
@@ -193,13 +197,14 @@ fn main() -> ExitCode {
     fauve::keep_freed_memory();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let command = match args.first().map(String::as_str) {
-        Some("preview") => Some(args.remove(0)),
+        Some("preview" | "eval") => Some(args.remove(0)),
         _ => None,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     catch_ctrl_c(interrupted.clone());
     let result = match command.as_deref() {
         Some("preview") => commands::preview::run(args, &interrupted),
+        Some("eval") => commands::eval::run(args),
         _ => train_command(args, interrupted),
     };
     match result {

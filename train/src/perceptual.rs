@@ -2,7 +2,7 @@
 //! targets computed once from the painting, and optional total variation, each weighted.
 
 use anyhow::{Context, Result};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
 use fauve::{Preprocess, Vgg16};
 
@@ -24,6 +24,42 @@ pub struct LossTerms {
     pub style: Tensor,
     pub tv: Option<Tensor>,
     pub total: Tensor,
+}
+
+/// The weighted loss terms of one computation, as numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LossValues {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+    pub total: f64,
+}
+
+impl LossValues {
+    /// Reads the terms of a loss computation.
+    pub fn of(terms: &LossTerms) -> Result<Self> {
+        let v = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
+        Ok(Self {
+            content: v(&terms.content)?,
+            style: v(&terms.style)?,
+            tv: terms.tv.as_ref().map(v).transpose()?.unwrap_or(0.0),
+            total: v(&terms.total)?,
+        })
+    }
+}
+
+impl std::fmt::Display for LossValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "loss {:.4e} (content {:.4e}, style {:.4e}",
+            self.total, self.content, self.style
+        )?;
+        if self.tv > 0.0 {
+            write!(f, ", tv {:.4e}", self.tv)?;
+        }
+        write!(f, ")")
+    }
 }
 
 /// Frozen VGG16 plus the painting's Gram targets.

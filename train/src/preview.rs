@@ -15,47 +15,12 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use candle_core::{DType, Device, Shape, Tensor, Var};
 
-use crate::perceptual::{LossTerms, PerceptualLoss};
+pub use crate::perceptual::LossValues;
+use crate::perceptual::PerceptualLoss;
 
 /// How many past steps L-BFGS remembers: PyTorch's `history_size` default (100) needs 1.6 MB
 /// per step at 256 px in f64; 50 keeps a 256 px preview under 200 MB with the same result.
 pub const HISTORY: usize = 50;
-
-/// The loss terms of one image, weighted, as numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LossValues {
-    pub content: f64,
-    pub style: f64,
-    pub tv: f64,
-    pub total: f64,
-}
-
-impl LossValues {
-    /// Reads the terms of a loss computation.
-    pub fn of(terms: &LossTerms) -> Result<Self> {
-        let v = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
-        Ok(Self {
-            content: v(&terms.content)?,
-            style: v(&terms.style)?,
-            tv: terms.tv.as_ref().map(v).transpose()?.unwrap_or(0.0),
-            total: v(&terms.total)?,
-        })
-    }
-}
-
-impl std::fmt::Display for LossValues {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "loss {:.4e} (content {:.4e}, style {:.4e}",
-            self.total, self.content, self.style
-        )?;
-        if self.tv > 0.0 {
-            write!(f, ", tv {:.4e}", self.tv)?;
-        }
-        write!(f, ")")
-    }
-}
 
 /// What one preview optimisation did.
 pub struct Outcome {

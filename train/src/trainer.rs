@@ -18,8 +18,9 @@ use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
 use crate::config::TrainConfig;
 use crate::data::{data_fingerprint, list_images, BatchLoader, DataPosition, LoaderConfig};
+use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
-use crate::perceptual::{LossWeights, PerceptualLoss};
+use crate::perceptual::{LossValues, LossWeights, PerceptualLoss};
 use crate::progress::Progress;
 use crate::tensorboard::Tensorboard;
 
@@ -116,15 +117,6 @@ pub fn train(
     }
 }
 
-/// The losses of one step, as numbers.
-#[derive(Debug, Clone, Copy)]
-struct StepLosses {
-    content: f64,
-    style: f64,
-    tv: f64,
-    total: f64,
-}
-
 /// Throughput and loss averages between log lines, and over the session.
 struct Stats {
     means: LossMeans,
@@ -154,6 +146,8 @@ struct Run<'a> {
     progress: Progress,
     /// The photo stylized at each sample interval.
     sample: DynamicImage,
+    /// Held-out photos scored every `eval_every` steps.
+    eval: Option<EvalSet>,
     state: TrainState,
     start_step: usize,
     total_steps: usize,
@@ -239,6 +233,13 @@ impl<'a> Run<'a> {
             state.bad_files.clone(),
         )?;
         let tb = Tensorboard::open(&run_dir.join("tb"));
+        let eval = match &cfg.eval_dir {
+            Some(dir) => Some(
+                EvalSet::load(dir, cfg.image_size, &loss, &device)
+                    .with_context(|| format!("cannot load the eval photos in {}", dir.display()))?,
+            ),
+            None => None,
+        };
 
         announce(
             cfg,
@@ -265,6 +266,7 @@ impl<'a> Run<'a> {
             tb,
             progress: Progress::new(state.step, total_steps),
             sample,
+            eval,
             start_step: state.step,
             state,
             total_steps,
@@ -284,6 +286,24 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// Scores the network on the held-out photos, if any, into TensorBoard's eval/ curves.
+    fn evaluate(&mut self) -> Result<()> {
+        let Some(set) = &self.eval else {
+            return Ok(());
+        };
+        let net = &self.net;
+        let result = set.evaluate(&self.loss, |x| Ok(net.forward(x)?))?;
+        let (step, m) = (self.state.step, result.mean);
+        self.tb.scalar("eval/content", m.content, step);
+        self.tb.scalar("eval/style", m.style, step);
+        self.tb.scalar("eval/total", m.total, step);
+        self.progress.println(format!(
+            "eval at step {step} on {} held-out photos: {m}",
+            set.len()
+        ));
+        Ok(())
+    }
+
     /// Trains until the last step (None) or until interrupted, after writing a checkpoint.
     fn steps(&mut self, interrupted: &AtomicBool) -> Result<Option<Outcome>> {
         while self.state.step < self.total_steps {
@@ -300,6 +320,9 @@ impl<'a> Run<'a> {
             if self.cfg.sample_every > 0 && (step % self.cfg.sample_every == 0 || last) {
                 self.write_sample()?;
             }
+            if step % self.cfg.eval_every == 0 || last {
+                self.evaluate()?;
+            }
             if step % self.cfg.checkpoint_every == 0 || last {
                 let path = self.checkpoint()?;
                 if !last {
@@ -312,7 +335,7 @@ impl<'a> Run<'a> {
     }
 
     /// One optimizer step on the next batch; a non-finite loss stops the run before the update.
-    fn step(&mut self) -> Result<StepLosses> {
+    fn step(&mut self) -> Result<LossValues> {
         let wait = Instant::now();
         let batch = self.loader.next_batch()?;
         self.stats.wait_secs += wait.elapsed().as_secs_f64();
@@ -327,13 +350,7 @@ impl<'a> Run<'a> {
 
         let y = self.net.forward(&x)?;
         let terms = self.loss.compute(&y, &x)?;
-        let value = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
-        let losses = StepLosses {
-            content: value(&terms.content)?,
-            style: value(&terms.style)?,
-            tv: terms.tv.as_ref().map(value).transpose()?.unwrap_or(0.0),
-            total: value(&terms.total)?,
-        };
+        let losses = LossValues::of(&terms)?;
         if !losses.total.is_finite() {
             bail!(
                 "the loss became non-finite at step {} (content {}, style {}, tv {}); stopping without saving this state\n\n{}",
@@ -357,12 +374,12 @@ impl<'a> Run<'a> {
     }
 
     /// The progress line after every step; TensorBoard scalars every `log_every` steps.
-    fn report(&mut self, losses: StepLosses) {
+    fn report(&mut self, losses: LossValues) {
         let step = self.state.step;
         let log_now = step % self.cfg.log_every == 0 || step == self.total_steps;
         let secs = self.stats.interval_start.elapsed().as_secs_f64();
         let images_per_sec = self.stats.interval_images as f64 / secs.max(1e-9);
-        let StepLosses {
+        let LossValues {
             content: c,
             style: st,
             total,

@@ -25,7 +25,7 @@ Usage: fauve-train preview PHOTO -o OUT [--config FILE] [--iterations N] [--size
 Options:
   -o, --output OUT       where to write the result (png, jpg, webp, ...)
   --config FILE          the training config whose loss to use (default: the built-in defaults)
-  --iterations N         L-BFGS iterations [default: 60]
+  --iterations N         L-BFGS iterations [default: 200]
   --size PX              longest side of the photo, in pixels [default: 256]
   --content-weight A,B   comma lists of weights: one preview per combination, written as one
   --style-weight X,Y     grid (rows: content weights, columns: style weights), photo first
@@ -61,7 +61,7 @@ fn parse(args: Vec<String>) -> Result<Option<Args>> {
     let mut photo = None;
     let mut output = None;
     let mut config = None;
-    let mut iterations = 60;
+    let mut iterations = 200;
     let mut size = 256;
     let mut content_weights = vec![None];
     let mut style_weights = vec![None];

@@ -11,6 +11,7 @@ use fauve::image::{DynamicImage, Rgb, RgbImage};
 pub use fauve_tests::text;
 use fauve_tests::{fixture, test_photo};
 
+mod eval;
 mod preview;
 mod tensorboard;
 

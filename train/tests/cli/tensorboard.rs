@@ -56,6 +56,8 @@ fn event_files_hold_losses_rates_and_a_faithful_sample_image() -> anyhow::Result
     let sample = s.dir.path().join("sample.png");
     fauve::image::DynamicImage::ImageRgb8(fauve_tests::test_photo(44, 28)).save(&sample)?;
     args.extend(["--sample-image".into(), sample.display().to_string()]);
+    args.extend(["--eval-dir".into(), s.photos.display().to_string()]);
+    args.extend(["--eval-every".into(), "3".into()]);
     let o = train(&args, &[]);
     assert!(o.status.success(), "{}", text(&o));
 
@@ -66,9 +68,13 @@ fn event_files_hold_losses_rates_and_a_faithful_sample_image() -> anyhow::Result
     let events = read_events(&files[0]);
     let mut tags = std::collections::BTreeSet::new();
     let mut image = None;
+    let mut eval_steps = Vec::new();
     for e in &events {
         for v in e.get_summary().get_value() {
             tags.insert(v.get_tag().to_string());
+            if v.get_tag() == "eval/total" {
+                eval_steps.push(e.get_step());
+            }
             if v.has_image() {
                 image = Some((e.get_step(), v.get_image().clone()));
             }
@@ -81,9 +87,14 @@ fn event_files_hold_losses_rates_and_a_faithful_sample_image() -> anyhow::Result
         "perf/images_per_sec",
         "train/lr",
         "sample",
+        "eval/content",
+        "eval/style",
+        "eval/total",
     ] {
         assert!(tags.contains(tag), "{tag} missing from {tags:?}");
     }
+    // The validation curve: every eval_every steps and at the end.
+    assert_eq!(eval_steps, [3, 5]);
     let (step, img) = image.expect("a sample image");
     assert_eq!(step, 5);
     // The picture TensorBoard shows is the encoded PNG. (tensorboard-rs 0.5.9 swaps the
