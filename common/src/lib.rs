@@ -21,6 +21,7 @@ mod io;
 mod model;
 mod ops;
 
+mod adjust;
 mod allocator;
 mod device;
 mod error;
@@ -32,6 +33,7 @@ mod test_util;
 #[cfg(test)]
 extern crate self as fauve;
 
+pub use adjust::{blend, preserve_colors, StyleOptions};
 pub use allocator::keep_freed_memory;
 pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{report, Error, Result};

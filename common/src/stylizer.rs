@@ -6,6 +6,7 @@ use candle_core::{Device, Module, Tensor};
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 
+use crate::adjust::{self, StyleOptions};
 use crate::error::{Error, Result};
 use crate::io::image::{image_to_tensor, tensor_to_image};
 use crate::io::model_file::{ModelFile, ModelMetadata};
@@ -74,5 +75,16 @@ impl Stylizer {
             return Ok(out);
         }
         Ok(image::imageops::resize(&out, w, h, FilterType::CatmullRom))
+    }
+
+    /// Stylizes one image and finishes it as `options` say (the photo's colours kept, the
+    /// style's strength reduced); [`Stylizer::stylize`] with the default options.
+    pub fn stylize_with(&self, img: &DynamicImage, options: &StyleOptions) -> Result<RgbImage> {
+        options.validate()?;
+        let stylized = self.stylize(img)?;
+        if options.is_identity() {
+            return Ok(stylized);
+        }
+        adjust::finish(&crate::to_rgb(img), stylized, options)
     }
 }

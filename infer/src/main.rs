@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
-use fauve::{Stylizer, MIN_SIDE};
+use fauve::{StyleOptions, Stylizer, MIN_SIDE};
 
 use inputs::expand_inputs;
 use outputs::{file_name_safe, OutputTarget, OverwriteGuard};
@@ -56,6 +56,26 @@ struct Args {
     /// Name part added to output files. Default: the model's style name, or its file stem.
     #[arg(long, value_name = "TEXT")]
     suffix: Option<String>,
+
+    /// How much of the style to apply: 0 gives the photo back, 1 the full style, values between
+    /// a blend of the two.
+    #[arg(long, default_value_t = 1.0, value_name = "S", value_parser = parse_strength, allow_negative_numbers = true)]
+    strength: f32,
+
+    /// Keep the photo's colours: take only the luminance (brightness) of the stylized image.
+    #[arg(long)]
+    preserve_colors: bool,
+}
+
+fn parse_strength(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .parse()
+        .map_err(|_| "the strength must be a number".to_string())?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("the strength must be between 0 (the photo) and 1 (the full style)".into())
+    }
 }
 
 fn parse_scale(s: &str) -> Result<f32, String> {
@@ -114,8 +134,12 @@ fn stylize_one(
         );
     }
     let start = Instant::now();
+    let options = StyleOptions {
+        strength: args.strength,
+        preserve_colors: args.preserve_colors,
+    };
     let out = stylizer
-        .stylize(&img)
+        .stylize_with(&img, &options)
         .with_context(|| input.display().to_string())?;
     stylizer.device().synchronize()?;
     let ms = start.elapsed().as_secs_f64() * 1e3;

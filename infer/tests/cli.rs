@@ -317,3 +317,52 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn strength_and_preserved_colours_finish_the_stylized_image() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_model(dir.path());
+    let photo = dir.path().join("photo.png");
+    test_photo(40, 28).save(&photo)?;
+    let run = |name: &str, extra: &[&str]| -> anyhow::Result<fauve::image::RgbImage> {
+        let out = dir.path().join(name);
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--device".as_ref(),
+            "cpu".as_ref(),
+            photo.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let o = infer(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        Ok(fauve::load_image(&out)?.to_rgb8())
+    };
+    let full = run("full.png", &[])?;
+    // Strength 0 gives the photo back exactly; 0.5 lies halfway; preserved colours keep the
+    // photo's chroma under the stylized luminance (checked in detail in the library's tests).
+    assert_eq!(run("none.png", &["--strength", "0"])?, test_photo(40, 28));
+    let half = run("half.png", &["--strength", "0.5"])?;
+    let want = fauve::blend(&test_photo(40, 28), &full, 0.5)?;
+    assert_eq!(half, want);
+    let kept = run("kept.png", &["--preserve-colors"])?;
+    assert_eq!(kept, fauve::preserve_colors(&test_photo(40, 28), &full)?);
+    assert_ne!(kept, full);
+
+    let o = infer(&[
+        "--model".as_ref(),
+        model.as_os_str(),
+        photo.as_os_str(),
+        "--strength".as_ref(),
+        "1.5".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("between 0 (the photo) and 1"),
+        "{}",
+        text(&o)
+    );
+    Ok(())
+}
