@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fauve's main job on its built-in defaults, on a fresh Debian machine with Rust and Python:
-# fetch real VGG16 weights, sample photos and Starry Night; build in release mode; train
-# configs/demo.toml on the CPU; stylize a few photos; and say where everything is. Measured on a
+# fetch real VGG16 weights, the photo set and Starry Night; build in release mode; stylize a few
+# photos with the shipped Starry Night model (styles/starry_night.safetensors); train
+# configs/demo.toml on the CPU and stylize with that too; and say where everything is. Measured on a
 # fresh clone on 2 cores (2026-11-27): 20 s of downloads, 4.5 minutes of building, 3 of training.
 # Re-running reuses what is there (an interrupted run is resumed).
 #
@@ -41,6 +42,13 @@ else
     TRAIN=(--config configs/demo.toml)
     MAX_SIZE=320
 fi
+PHOTOS=(data/photos/opencv-fruits.jpg data/photos/opencv-baboon.jpg data/photos/opencv-building.jpg data/photos/opencv-messi5.jpg)
+SHIPPED=styles/starry_night.safetensors
+echo "demo: stylizing with the shipped model $SHIPPED"
+target/release/fauve-infer --model $SHIPPED "${PHOTOS[@]}" --max-size $MAX_SIZE -o "$OUT/shipped" --device cpu
+target/release/examples/triptych "$OUT/shipped/triptych.jpg" 300 data/photos/opencv-fruits.jpg \
+    data/styles/starry_night.jpg "$OUT/shipped/opencv-fruits-starry_night.jpg" "$OUT/shipped/opencv-building-starry_night.jpg"
+
 MODEL=$RUN/model.safetensors
 if [ -f "$MODEL" ]; then
     echo "demo: $MODEL exists; skipping training (delete $RUN to train again)"
@@ -51,7 +59,6 @@ else
     target/release/fauve-train "${TRAIN[@]}"
 fi
 
-PHOTOS=(data/photos/opencv-fruits.jpg data/photos/opencv-baboon.jpg data/photos/opencv-building.jpg data/photos/opencv-messi5.jpg)
 target/release/fauve-infer --model "$MODEL" "${PHOTOS[@]}" --max-size $MAX_SIZE -o "$OUT" --device cpu
 target/release/examples/triptych "$OUT/triptych.jpg" 300 \
     data/photos/opencv-fruits.jpg data/styles/starry_night.jpg "$OUT/opencv-fruits-starry_night_demo.jpg" "$OUT/opencv-building-starry_night_demo.jpg"
@@ -59,6 +66,7 @@ target/release/examples/triptych "$OUT/triptych.jpg" 300 \
 cat <<MSG
 
 demo: done
+  shipped      $OUT/shipped/   (styles/starry_night.safetensors; content | style | result: $OUT/shipped/triptych.jpg)
   model        $MODEL   (use: target/release/fauve-infer --model $MODEL PHOTO...)
   stylized     $OUT/    (content | style | result: $OUT/triptych.jpg)
   samples      $RUN/samples/   (the fixed photo during training)
