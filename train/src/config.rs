@@ -373,6 +373,7 @@ mod tests {
             content_weight: Some(1.0),
             style_weight: Some(1.0),
             sample_image: Some("s".into()),
+            eval_dir: Some("e".into()),
             ..Default::default()
         })
         .unwrap();
