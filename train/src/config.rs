@@ -100,7 +100,8 @@ const CAFFE_SCALE: f64 = 60.0;
 /// ...but with the Caffe VGG16 that scripts/fetch-vgg16.sh provides, that scaling leaves the
 /// content term about 30x too weak: in a sweep of x1, x3, x10, x30 (docs/balance.md; 600 steps
 /// of batch 4 at 256 px on an H100) the photo is lost under texture at x1 and x3 and clearly
-/// kept, under the painting's strokes and palette, at x30.
+/// kept, under the painting's strokes and palette, at x30. Checked again with correct gradients
+/// (2026-11-27): x10 loses the photo, x90 most of the texture, x30 keeps both.
 const CAFFE_CONTENT_BOOST: f64 = 30.0;
 
 /// Default (content, style) weights for a VGG file's preprocessing.
