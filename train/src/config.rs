@@ -64,6 +64,8 @@ train_config! {
         "VGG16 layer of the content loss";
     style_layers: Vec<String> = fauve::TAP_NAMES.iter().map(|s| s.to_string()).collect(),
         "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'";
+    style_layer_weights: Option<Vec<f64>> = None,
+        "one factor per style layer, e.g. '[1, 100, 1e4, 1e4]' (default: all 1; see docs/balance.md)";
     random_crop: bool = false,
         "take random crops instead of centre crops (true/false)";
     seed: u64 = 42,
@@ -302,6 +304,18 @@ impl TrainConfig {
         for l in &self.style_layers {
             layer_index("style_layers", l)?;
         }
+        if let Some(w) = &self.style_layer_weights {
+            if w.len() != self.style_layers.len() {
+                bail!(
+                    "`style_layer_weights` needs one number per style layer ({}), got {}",
+                    self.style_layers.len(),
+                    w.len()
+                );
+            }
+            if w.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                bail!("`style_layer_weights` must be finite numbers >= 0, got {w:?}");
+            }
+        }
         let device =
             fauve::parse_device(&self.device).map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         let precision = self.precision()?;
@@ -375,6 +389,7 @@ mod tests {
             style_weight: Some(1.0),
             sample_image: Some("s".into()),
             eval_dir: Some("e".into()),
+            style_layer_weights: Some(vec![1.0]),
             ..Default::default()
         })
         .unwrap();

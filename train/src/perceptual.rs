@@ -16,6 +16,9 @@ pub struct LossWeights {
     pub tv: f64,
     pub content_index: usize,
     pub style_indices: Vec<usize>,
+    /// One factor per style layer (in `style_indices` order), multiplying that layer's term
+    /// inside the style weight; all 1 by default.
+    pub style_layer_weights: Vec<f64>,
 }
 
 /// The weighted terms of one step (scalar tensors, part of the autograd graph).
@@ -80,6 +83,10 @@ impl LossWeights {
             tv: cfg.tv_weight,
             content_index: cfg.content_index(),
             style_indices: cfg.style_indices(),
+            style_layer_weights: cfg
+                .style_layer_weights
+                .clone()
+                .unwrap_or_else(|| vec![1.0; cfg.style_layers.len()]),
         }
     }
 }
@@ -166,12 +173,17 @@ impl PerceptualLoss {
             .unwrap_or(3);
         let fy = self.vgg.taps_up_to(y, deepest + 1)?;
         let content = (content_loss(&fy[w.content_index], content_target)? * w.content)?;
-        let grams = w
-            .style_indices
-            .iter()
-            .map(|&i| gram_matrix(&fy[i]))
-            .collect::<fauve::Result<Vec<_>>>()?;
-        let style = (style_loss(&grams, &self.style_grams)? * w.style)?;
+        let mut style: Option<Tensor> = None;
+        for (k, &i) in w.style_indices.iter().enumerate() {
+            let layer_weight = w.style_layer_weights.get(k).copied().unwrap_or(1.0);
+            let gram = gram_matrix(&fy[i])?;
+            let term = (style_loss(&[gram], &self.style_grams[k..=k])? * layer_weight)?;
+            style = Some(match style {
+                Some(s) => (s + term)?,
+                None => term,
+            });
+        }
+        let style = (style.context("no style layers")? * w.style)?;
         let mut total = (&content + &style)?;
         let tv = if w.tv > 0.0 {
             let tv = (total_variation(y)? * w.tv)?;

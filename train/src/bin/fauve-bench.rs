@@ -258,6 +258,7 @@ fn perceptual_loss(
             tv: 0.0,
             content_index: 1,
             style_indices: vec![0, 1, 2, 3],
+            style_layer_weights: vec![1.0; 4],
         },
     )
 }

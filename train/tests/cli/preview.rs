@@ -15,6 +15,10 @@ use fauve_train::preview::{optimise, LossValues};
 use super::{setup, text, FAUVE_TRAIN};
 
 fn tiny_loss() -> PerceptualLoss {
+    tiny_loss_with(vec![1.0; 4])
+}
+
+fn tiny_loss_with(style_layer_weights: Vec<f64>) -> PerceptualLoss {
     let dev = Device::Cpu;
     let vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev, Precision::F32).unwrap();
     let style = fauve::image_to_tensor(&DynamicImage::ImageRgb8(test_photo(30, 26)), &dev)
@@ -27,6 +31,7 @@ fn tiny_loss() -> PerceptualLoss {
         tv: 0.0,
         content_index: 1,
         style_indices: vec![0, 1, 2, 3],
+        style_layer_weights,
     };
     PerceptualLoss::new(vgg, &style, weights).unwrap()
 }
@@ -174,4 +179,21 @@ fn preview_writes_the_photo_size_and_a_grid_for_weight_lists() {
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(text(&o).contains(message), "{}", text(&o));
     }
+}
+
+#[test]
+fn per_layer_style_weights_scale_each_layers_term() {
+    let x = photo();
+    let y = x.flip(&[2]).unwrap();
+    let style = |w: Vec<f64>| values(&tiny_loss_with(w), &y, &x).style;
+    let all = style(vec![1.0; 4]);
+    let first = style(vec![1.0, 0.0, 0.0, 0.0]);
+    let rest = style(vec![0.0, 1.0, 1.0, 1.0]);
+    assert!(first > 0.0 && rest > 0.0, "{first} {rest}");
+    assert!(
+        (first + rest - all).abs() <= 1e-5 * all,
+        "{first} + {rest} != {all}"
+    );
+    let tripled = style(vec![3.0, 1.0, 1.0, 1.0]);
+    assert!((tripled - (all + 2.0 * first)).abs() <= 1e-5 * tripled);
 }
