@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use candle_core::{Device, Tensor};
 
 use crate::data::{crop_photo, list_images};
-use crate::perceptual::{LossValues, PerceptualLoss};
+use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 
 /// Evaluation photos, centre-cropped to the training size, with their content targets (the
 /// photos never change, so their VGG16 features are computed once).
@@ -68,23 +68,16 @@ impl EvalSet {
         mut stylize: impl FnMut(&Tensor) -> Result<Tensor>,
     ) -> Result<EvalResult> {
         let mut per_photo = Vec::with_capacity(self.photos.len());
-        let mut sum = LossValues::default();
+        let mut means = LossMeans::default();
         for (path, x, target) in &self.photos {
             let y = stylize(x)?.detach();
             let v = LossValues::of(&loss.compute_against(&y, target)?)?;
-            sum.content += v.content;
-            sum.style += v.style;
-            sum.tv += v.tv;
-            sum.total += v.total;
+            means.add(&v);
             per_photo.push((path.clone(), v));
         }
-        let n = self.photos.len() as f64;
-        let mean = LossValues {
-            content: sum.content / n,
-            style: sum.style / n,
-            tv: sum.tv / n,
-            total: sum.total / n,
-        };
-        Ok(EvalResult { mean, per_photo })
+        Ok(EvalResult {
+            mean: means.mean(),
+            per_photo,
+        })
     }
 }

@@ -51,6 +51,34 @@ impl LossValues {
     }
 }
 
+/// The running mean of loss values (over a log interval, or over evaluation photos).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LossMeans {
+    sum: LossValues,
+    n: usize,
+}
+
+impl LossMeans {
+    pub fn add(&mut self, v: &LossValues) {
+        self.sum.content += v.content;
+        self.sum.style += v.style;
+        self.sum.tv += v.tv;
+        self.sum.total += v.total;
+        self.n += 1;
+    }
+
+    /// The mean of what was added (zeros when nothing was).
+    pub fn mean(&self) -> LossValues {
+        let n = self.n.max(1) as f64;
+        LossValues {
+            content: self.sum.content / n,
+            style: self.sum.style / n,
+            tv: self.sum.tv / n,
+            total: self.sum.total / n,
+        }
+    }
+}
+
 impl std::fmt::Display for LossValues {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

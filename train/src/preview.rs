@@ -42,7 +42,7 @@ pub struct Outcome {
 /// and the gradient of the same point separately; one forward and backward pass serves both).
 #[derive(Default)]
 struct Memory {
-    last: Option<(Vec<f64>, f64, Vec<f64>, LossValues)>,
+    last: Option<(Vec<f64>, Vec<f64>, LossValues)>,
     best: Option<(Vec<f64>, LossValues)>,
     evaluations: usize,
     iterations: usize,
@@ -60,9 +60,9 @@ struct PixelProblem<'a> {
 
 impl PixelProblem<'_> {
     fn evaluate(&self, p: &[f64]) -> Result<(f64, Vec<f64>)> {
-        if let Some((q, cost, grad, _)) = &self.memory.borrow().last {
+        if let Some((q, grad, values)) = &self.memory.borrow().last {
             if q == p {
-                return Ok((*cost, grad.clone()));
+                return Ok((values.total, grad.clone()));
             }
         }
         if self.interrupted.load(Ordering::SeqCst) {
@@ -93,7 +93,7 @@ impl PixelProblem<'_> {
         {
             memory.best = Some((p.to_vec(), values));
         }
-        memory.last = Some((p.to_vec(), values.total, grad.clone(), values));
+        memory.last = Some((p.to_vec(), grad.clone(), values));
         Ok((values.total, grad))
     }
 }
@@ -136,7 +136,7 @@ impl<I: State, F: FnMut(usize, &LossValues)> Observe<I> for IterationObserver<F>
     fn observe_iter(&mut self, state: &I, _kv: &KV) -> Result<()> {
         let mut memory = self.memory.borrow_mut();
         memory.iterations = state.get_iter() as usize + 1;
-        if let Some((_, _, _, values)) = &memory.last {
+        if let Some((_, _, values)) = &memory.last {
             (self.on_iteration)(memory.iterations, values);
         }
         Ok(())
@@ -168,16 +168,13 @@ pub fn optimise(
         .flatten_all()?
         .to_dtype(DType::F64)?
         .to_vec1::<f64>()?;
-    let (start, _) = problem.evaluate(&init)?;
+    problem.evaluate(&init)?;
     let start = memory
         .borrow()
         .last
         .as_ref()
-        .map(|l| l.3)
-        .unwrap_or(LossValues {
-            total: start,
-            ..Default::default()
-        });
+        .map(|l| l.2)
+        .context("the photo was not scored")?;
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), HISTORY)
         .with_tolerance_grad(0.0)?
         .with_tolerance_cost(0.0)?;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use fauve::{ModelMetadata, Preprocess, Stylizer, TransformerNet};
+use fauve::{ModelMetadata, Stylizer, TransformerNet};
 use image::DynamicImage;
 use sha2::{Digest, Sha256};
 
@@ -20,7 +20,7 @@ use crate::config::TrainConfig;
 use crate::data::{data_fingerprint, list_images, BatchLoader, DataPosition, LoaderConfig};
 use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
-use crate::perceptual::{LossValues, LossWeights, PerceptualLoss};
+use crate::perceptual::{LossMeans, LossValues, LossWeights, PerceptualLoss};
 use crate::progress::Progress;
 use crate::tensorboard::Tensorboard;
 
@@ -35,35 +35,6 @@ pub struct Options {
 pub enum Outcome {
     Finished { model: PathBuf },
     Interrupted { checkpoint: PathBuf, step: usize },
-}
-
-/// Mean of each loss term over a log interval.
-#[derive(Default, Clone, Copy)]
-struct LossMeans {
-    content: f64,
-    style: f64,
-    tv: f64,
-    total: f64,
-    n: usize,
-}
-
-impl LossMeans {
-    fn add(&mut self, c: f64, s: f64, tv: f64, t: f64) {
-        self.content += c;
-        self.style += s;
-        self.tv += tv;
-        self.total += t;
-        self.n += 1;
-    }
-    fn mean(&self) -> (f64, f64, f64, f64) {
-        let n = self.n.max(1) as f64;
-        (
-            self.content / n,
-            self.style / n,
-            self.tv / n,
-            self.total / n,
-        )
-    }
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -138,8 +109,6 @@ struct Run<'a> {
     vars: HashMap<String, Var>,
     adam: Adam,
     loss: PerceptualLoss,
-    weights: LossWeights,
-    preprocess: Preprocess,
     loader: BatchLoader,
     workers: usize,
     tb: Tensorboard,
@@ -179,8 +148,6 @@ impl<'a> Run<'a> {
         let sample =
             fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
 
-        let preprocess = loss.preprocess();
-        let weights = loss.weights().clone();
         let photos = files.len();
         let steps_per_epoch = photos.div_ceil(cfg.batch_size);
         let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
@@ -246,7 +213,7 @@ impl<'a> Run<'a> {
             photos,
             total_steps,
             &device,
-            &weights,
+            loss.weights(),
             &state,
             resume.is_some(),
         );
@@ -259,8 +226,6 @@ impl<'a> Run<'a> {
             vars,
             adam,
             loss,
-            weights,
-            preprocess,
             loader,
             workers,
             tb,
@@ -366,9 +331,7 @@ impl<'a> Run<'a> {
         self.state.step += 1;
         self.state.data = batch.after;
         let stats = &mut self.stats;
-        stats
-            .means
-            .add(losses.content, losses.style, losses.tv, losses.total);
+        stats.means.add(&losses);
         stats.interval_images += batch.batch_size;
         Ok(losses)
     }
@@ -396,11 +359,16 @@ impl<'a> Run<'a> {
         if !log_now {
             return;
         }
-        let (mc, ms, mtv, mt) = self.stats.means.mean();
+        let LossValues {
+            content: mc,
+            style: ms,
+            tv: mtv,
+            total: mt,
+        } = self.stats.means.mean();
         let tb = &mut self.tb;
         tb.scalar("loss/content", mc, step);
         tb.scalar("loss/style", ms, step);
-        if self.weights.tv > 0.0 {
+        if self.loss.weights().tv > 0.0 {
             tb.scalar("loss/tv", mtv, step);
         }
         tb.scalar("loss/total", mt, step);
@@ -462,11 +430,17 @@ impl<'a> Run<'a> {
             cfg,
             state,
             stats,
-            weights,
+            loss,
             ..
         } = &self;
+        let weights = loss.weights();
         let elapsed = stats.start.elapsed().as_secs_f64();
-        let (fc, fs, ftv, ft) = stats.last.mean();
+        let LossValues {
+            content: fc,
+            style: fs,
+            tv: ftv,
+            total: ft,
+        } = stats.last.mean();
         let images = (self.total_steps - self.start_step) * cfg.batch_size;
         let summary = serde_json::json!({
             "config": toml::Value::try_from(cfg)?,
@@ -476,7 +450,7 @@ impl<'a> Run<'a> {
             "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv},
             "style_image_sha256": sha256_file(&cfg.style_image)?,
             "vgg_sha256": sha256_file(&cfg.vgg)?,
-            "vgg_preprocess": self.preprocess.as_str(),
+            "vgg_preprocess": loss.preprocess().as_str(),
             "skipped_files": state.bad_files.len(),
             "training_images": self.photos,
             "fauve_version": env!("CARGO_PKG_VERSION"),

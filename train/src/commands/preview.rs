@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use candle_core::Tensor;
 use image::{imageops, Rgb, RgbImage};
 
@@ -231,7 +231,7 @@ fn optimise_one(
         interrupted,
     );
     progress.finish();
-    outcome.map_err(|e| anyhow!(e))
+    outcome
 }
 
 /// The photo, then the previews in rows of `rows` x `cols`, with a 4 px gap.
