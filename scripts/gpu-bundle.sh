@@ -40,7 +40,8 @@ WHEELS=(nvidia-cuda-nvcc==$CUDA_VER nvidia-cuda-runtime==$CUDA_VER nvidia-nvvm==
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 T="$SITE/nvidia/cu13"
 # (sed, not grep -q: grep quitting early would fail the pipeline under pipefail every time.)
-NVCC_VER=$("$VENV/bin/python" -m pip show nvidia-cuda-nvcc 2>/dev/null | sed -n 's/^Version: //p')
+# (pip show fails when the wheel is not installed yet: that is an empty version, not an error.)
+NVCC_VER=$({ "$VENV/bin/python" -m pip show nvidia-cuda-nvcc 2>/dev/null || true; } | sed -n 's/^Version: //p')
 if [ "$NVCC_VER" != "$CUDA_VER" ] || [ ! -f "$T/lib/libcublas.so.13" ] || [ ! -d "$SITE/nvidia/cudnn/lib" ]; then
     echo "gpu-bundle: installing the CUDA $CUDA_VER compiler and library wheels into $VENV (about 2 GB)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${WHEELS[@]}"

@@ -4,8 +4,12 @@
 # PyTorch; the driver's libcuda comes from the system). Sets BINS.
 BUNDLE=${BUNDLE:-gpu-bundle}
 if [ -f "$BUNDLE/bins.tar.xz" ]; then
-    mkdir -p /tmp/fauve-bins
-    tar xJf "$BUNDLE/bins.tar.xz" -C /tmp/fauve-bins
+    # Unpacked once: runs started side by side after a first sourcing must not overwrite the
+    # binaries the others are running.
+    if [ ! -f /tmp/fauve-bins/.unpacked ] || [ "$BUNDLE/bins.tar.xz" -nt /tmp/fauve-bins/.unpacked ]; then
+        mkdir -p /tmp/fauve-bins
+        tar xJf "$BUNDLE/bins.tar.xz" -C /tmp/fauve-bins && touch /tmp/fauve-bins/.unpacked
+    fi
     BINS=/tmp/fauve-bins
 else
     BINS=$BUNDLE

@@ -52,6 +52,8 @@ train_config! {
         "passes over the photo folder; ignored when steps is set";
     steps: Option<usize> = None,
         "total optimizer steps (overrides epochs)";
+    max_minutes: Option<f64> = None,
+        "stop after this many minutes of training and finish there (final checkpoint, eval, model), e.g. for a fixed GPU budget";
     lr: f64 = 1e-3,
         "Adam learning rate";
     content_weight: Option<f64> = None,
@@ -272,6 +274,11 @@ impl TrainConfig {
                 bail!("`style_size` must be at least 16, got {s}");
             }
         }
+        if let Some(m) = self.max_minutes {
+            if !(m.is_finite() && m > 0.0) {
+                bail!("`max_minutes` must be a positive number of minutes, got {m}");
+            }
+        }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             bail!("`lr` must be a positive number, got {}", self.lr);
         }
@@ -390,6 +397,7 @@ mod tests {
             sample_image: Some("s".into()),
             eval_dir: Some("e".into()),
             style_layer_weights: Some(vec![1.0]),
+            max_minutes: Some(1.0),
             ..Default::default()
         })
         .unwrap();

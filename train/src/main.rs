@@ -16,6 +16,7 @@ mod commands;
 /// Settings that may change when a run is resumed; the others define the run.
 const RESUMABLE_KEYS: &[&str] = &[
     "steps",
+    "max_minutes",
     "lr",
     "epochs",
     "log_every",

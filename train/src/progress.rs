@@ -50,6 +50,11 @@ impl Progress {
         }
     }
 
+    /// Changes the last step (a run that ends early, on its time budget).
+    pub fn set_total(&self, total: usize) {
+        self.bar.set_length(total as u64);
+    }
+
     /// Prints a line above the bar (warnings, checkpoints).
     pub fn println(&self, line: impl AsRef<str>) {
         if self.plain {

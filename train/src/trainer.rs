@@ -280,6 +280,16 @@ impl<'a> Run<'a> {
                 }));
             }
             let losses = self.step()?;
+            if self.time_is_up() {
+                // The run ends here as if this were its last step.
+                self.progress.println(format!(
+                    "max_minutes ({}) reached at step {}: finishing the run here",
+                    self.cfg.max_minutes.unwrap_or_default(),
+                    self.state.step
+                ));
+                self.total_steps = self.state.step;
+                self.progress.set_total(self.total_steps);
+            }
             self.report(losses);
             let (step, last) = (self.state.step, self.state.step == self.total_steps);
             if self.cfg.sample_every > 0 && (step % self.cfg.sample_every == 0 || last) {
@@ -297,6 +307,13 @@ impl<'a> Run<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// Whether this session has trained for `max_minutes`.
+    fn time_is_up(&self) -> bool {
+        self.cfg
+            .max_minutes
+            .is_some_and(|m| self.stats.start.elapsed().as_secs_f64() >= m * 60.0)
     }
 
     /// One optimizer step on the next batch; a non-finite loss stops the run before the update.

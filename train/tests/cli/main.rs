@@ -265,6 +265,36 @@ fn ctrl_c_writes_a_checkpoint_and_the_run_resumes() -> anyhow::Result<()> {
 }
 
 #[test]
+fn max_minutes_finishes_the_run_early_with_a_model_that_says_where_it_stopped() -> anyhow::Result<()>
+{
+    let s = setup(4);
+    let run = s.run_dir("run");
+    let mut args = s.args(&run, 100_000);
+    // 0.06 s: the first step ends past it (the tiny VGG still needs longer per step).
+    args.extend(["--max-minutes".into(), "0.001".into()]);
+    let o = train(&args, &[]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("max_minutes (0.001) reached at step"), "{t}");
+    let step = totals(&o).len();
+    assert!((1..100).contains(&step), "{t}");
+    // The last step's checkpoint, and a model whose metadata counts the steps it had.
+    assert_eq!(
+        checkpoint_names(&run),
+        vec![format!("step-{step:08}.safetensors")]
+    );
+    let m = fauve::ModelFile::load(&run.join("model.safetensors"), &Device::Cpu)?;
+    let training = m.metadata.training.expect("training metadata");
+    assert_eq!(training["steps"], serde_json::json!(step), "{training}");
+
+    // The budget is per session: resuming trains on to a larger --steps as usual.
+    let o = train(&resume_args(&run, step + 2), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("resuming at step {step}")));
+    Ok(())
+}
+
+#[test]
 fn a_crash_between_write_and_rename_keeps_the_last_good_checkpoint() -> anyhow::Result<()> {
     let s = setup(4);
     let run = s.run_dir("run");
