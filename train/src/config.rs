@@ -57,9 +57,9 @@ train_config! {
     lr: f64 = 1e-3,
         "Adam learning rate";
     content_weight: Option<f64> = None,
-        "content loss weight (default: 1e5 for torchvision VGG files, 1e5/60² x 30 for Caffe ones)";
+        "content loss weight (default: 1e5 for torchvision VGG files, 1e5/60² x 30 ≈ 833 for Caffe ones)";
     style_weight: Option<f64> = None,
-        "style loss weight (default: 1e10 for torchvision VGG files, 1e10/60⁴ for Caffe ones)";
+        "style loss weight (default for Caffe VGG files: 144 with style_balance gram, 1e10/60⁴ ≈ 772 with none; torchvision: 1e10 with none)";
     tv_weight: f64 = 0.0,
         "total-variation weight, 0 disables it";
     content_layer: String = "relu2_2".into(),
@@ -68,6 +68,8 @@ train_config! {
         "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'";
     style_layer_weights: Option<Vec<f64>> = None,
         "one factor per style layer, e.g. '[1, 100, 1e4, 1e4]' (default: all 1; see docs/balance.md)";
+    style_balance: String = "gram".into(),
+        "how the style layers weigh against each other: gram (each layer's term divided by the painting's mean squared Gram entry there, relative to the first style layer, so deep layers and their strokes count) or none (raw terms, as pytorch/examples); see docs/balance.md";
     random_crop: bool = false,
         "take random crops instead of centre crops (true/false)";
     seed: u64 = 42,
@@ -108,16 +110,65 @@ const CAFFE_SCALE: f64 = 60.0;
 /// (2026-11-27): x10 loses the photo, x90 most of the texture, x30 keeps both.
 const CAFFE_CONTENT_BOOST: f64 = 30.0;
 
-/// Default (content, style) weights for a VGG file's preprocessing.
-pub fn default_weights(p: Preprocess) -> (f64, f64) {
+/// The style weight for the Caffe VGG16 with the Gram balance: every layer's term brought to
+/// the first layer's scale makes the style term several times larger and lets relu3_3 and
+/// relu4_3 pull; feed-forward runs at 256 px (docs/balance.md) kept the photo readable under
+/// the painting's strokes at 144 (48 too smooth; 772, the unbalanced default, loses the photo).
+const CAFFE_GRAM_BALANCE_STYLE: f64 = 144.0;
+
+/// How the style layers' terms are weighed against each other (`style_balance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StyleBalance {
+    /// Each layer's term divided by the painting's mean squared Gram entry at that layer,
+    /// relative to the first style layer: with VGG16 the raw terms of relu1_2..relu4_3 span
+    /// eight orders of magnitude, so without it only relu1_2 (fine texture) counts.
+    Gram,
+    /// The raw terms, as pytorch/examples sums them.
+    None,
+}
+
+impl StyleBalance {
+    /// Parses a `style_balance` value.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "gram" => Ok(Self::Gram),
+            "none" => Ok(Self::None),
+            other => bail!("`style_balance` must be gram or none, got `{other}`"),
+        }
+    }
+}
+
+/// Default (content, style) weights for a VGG file's preprocessing and a style balance.
+pub fn default_weights(p: Preprocess, balance: StyleBalance) -> (f64, f64) {
     let (c, s) = TORCHVISION_WEIGHTS;
-    match p {
+    let (content, style) = match p {
         Preprocess::Torchvision => (c, s),
         Preprocess::CaffeBgr => (
             c / CAFFE_SCALE.powi(2) * CAFFE_CONTENT_BOOST,
             s / CAFFE_SCALE.powi(4),
         ),
+    };
+    match (balance, p) {
+        (StyleBalance::None, _) => (content, style),
+        (StyleBalance::Gram, Preprocess::CaffeBgr) => (content, CAFFE_GRAM_BALANCE_STYLE),
+        // Not measured: the Caffe choice carried over by the feature scale (Gram terms ~60⁴).
+        (StyleBalance::Gram, Preprocess::Torchvision) => {
+            (content, CAFFE_GRAM_BALANCE_STYLE * CAFFE_SCALE.powi(4))
+        }
     }
+}
+
+/// The config stored with a run or a model, with `overrides` applied. Stored configs written
+/// before `style_balance` existed trained with raw terms, so its absence means `none` there.
+pub fn from_saved_table(
+    mut table: toml::Table,
+    overrides: &toml::Table,
+    source: &str,
+) -> Result<TrainConfig> {
+    table
+        .entry("style_balance")
+        .or_insert_with(|| toml::Value::String("none".into()));
+    from_table(table, overrides, source)
 }
 
 /// The `--help` section listing every key with its default.
@@ -311,6 +362,7 @@ impl TrainConfig {
         for l in &self.style_layers {
             layer_index("style_layers", l)?;
         }
+        StyleBalance::parse(&self.style_balance)?;
         if let Some(w) = &self.style_layer_weights {
             if w.len() != self.style_layers.len() {
                 bail!(
@@ -330,6 +382,11 @@ impl TrainConfig {
             bail!("`precision` bf16 needs a CUDA device (candle has no bf16 matrix product on the CPU)\n\nhint: use --precision f32, or --device cuda with a CUDA build");
         }
         Ok(())
+    }
+
+    /// The style balance (validated).
+    pub fn style_balance(&self) -> StyleBalance {
+        StyleBalance::parse(&self.style_balance).unwrap_or(StyleBalance::Gram)
     }
 
     /// The conv precision.
@@ -489,12 +546,39 @@ mod tests {
     }
 
     #[test]
+    fn stored_configs_without_style_balance_keep_raw_terms() {
+        let table: toml::Table = "steps = 3".parse().unwrap();
+        let none = toml::Table::new();
+        // A config the user writes gets the default; one stored by a run or model from before
+        // the key existed trained with raw terms, so it keeps them.
+        let fresh = from_table(table.clone(), &none, "a.toml").unwrap();
+        assert_eq!(fresh.style_balance(), StyleBalance::Gram);
+        let saved = from_saved_table(table, &none, "model").unwrap();
+        assert_eq!(saved.style_balance(), StyleBalance::None);
+        let explicit: toml::Table = "style_balance = \"gram\"".parse().unwrap();
+        let saved = from_saved_table(explicit, &none, "model").unwrap();
+        assert_eq!(saved.style_balance(), StyleBalance::Gram);
+        let bad: toml::Table = "style_balance = \"equal\"".parse().unwrap();
+        let err = from_table(bad, &none, "a.toml").unwrap_err().to_string();
+        assert!(err.contains("gram or none"), "{err}");
+    }
+
+    #[test]
     fn caffe_defaults_follow_the_scale_and_the_sweep() {
-        let (ct, st) = default_weights(Preprocess::Torchvision);
-        let (cc, sc) = default_weights(Preprocess::CaffeBgr);
+        let none = StyleBalance::None;
+        let (ct, st) = default_weights(Preprocess::Torchvision, none);
+        let (cc, sc) = default_weights(Preprocess::CaffeBgr, none);
         assert_eq!((ct, st), (1e5, 1e10));
         // 60² for the feature scale, times 30 from the balance sweep.
         assert!((ct / cc - 120.0).abs() < 1e-9);
         assert!((st / sc - 60f64.powi(4)).abs() < 1e-3);
+        // The Gram balance changes the style weight only.
+        let (cg, sg) = default_weights(Preprocess::CaffeBgr, StyleBalance::Gram);
+        assert_eq!((cg, sg), (cc, 144.0));
+        assert_eq!(
+            TrainConfig::default().style_balance(),
+            StyleBalance::Gram,
+            "the default"
+        );
     }
 }

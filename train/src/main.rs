@@ -164,7 +164,7 @@ fn resolve(cli: &Cli) -> Result<(TrainConfig, Option<Checkpoint>), Failure> {
         toml::Value::String(run_dir.display().to_string()),
     );
     let source = ckpt.path.display().to_string();
-    let cfg = config::from_table(saved, &overrides, &source).map_err(Failure::Usage)?;
+    let cfg = config::from_saved_table(saved, &overrides, &source).map_err(Failure::Usage)?;
     eprintln!("resuming from {}", ckpt.path.display());
     Ok((cfg, Some(ckpt)))
 }

@@ -6,7 +6,7 @@ use candle_core::{DType, Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
 use fauve::{Preprocess, Vgg16};
 
-use crate::config::{default_weights, TrainConfig};
+use crate::config::{default_weights, StyleBalance, TrainConfig};
 
 /// Loss weights and layers, resolved from the config.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct LossWeights {
     /// One factor per style layer (in `style_indices` order), multiplying that layer's term
     /// inside the style weight; all 1 by default.
     pub style_layer_weights: Vec<f64>,
+    /// How the layers' terms are balanced before those factors apply.
+    pub balance: StyleBalance,
 }
 
 /// The weighted terms of one step (scalar tensors, part of the autograd graph).
@@ -98,13 +100,16 @@ pub struct PerceptualLoss {
     vgg: Vgg16,
     style_grams: Vec<Tensor>,
     weights: LossWeights,
+    /// What multiplies each style layer's term: the balance times `style_layer_weights`.
+    layer_factors: Vec<f64>,
 }
 
 impl LossWeights {
     /// The weights and layers a config asks for, defaults filled in for the VGG file's
     /// preprocessing.
     pub fn from_config(cfg: &TrainConfig, preprocess: Preprocess) -> Self {
-        let (cw, sw) = default_weights(preprocess);
+        let balance = cfg.style_balance();
+        let (cw, sw) = default_weights(preprocess, balance);
         Self {
             content: cfg.content_weight.unwrap_or(cw),
             style: cfg.style_weight.unwrap_or(sw),
@@ -115,6 +120,7 @@ impl LossWeights {
                 .style_layer_weights
                 .clone()
                 .unwrap_or_else(|| vec![1.0; cfg.style_layers.len()]),
+            balance,
         }
     }
 }
@@ -156,6 +162,12 @@ impl PerceptualLoss {
         &self.weights
     }
 
+    /// The factor on each style layer's term (balance times `style_layer_weights`), in
+    /// `style_indices` order.
+    pub fn style_layer_factors(&self) -> &[f64] {
+        &self.layer_factors
+    }
+
     /// Preprocessing of the VGG file (it decides the default weights).
     pub fn preprocess(&self) -> Preprocess {
         self.vgg.preprocess()
@@ -177,10 +189,20 @@ impl PerceptualLoss {
             .iter()
             .map(|&i| gram_matrix(&feats.taps[i]).map(|g| g.detach()))
             .collect::<fauve::Result<Vec<_>>>()?;
+        let balance = match weights.balance {
+            StyleBalance::None => vec![1.0; style_grams.len()],
+            StyleBalance::Gram => gram_balance(&style_grams)?,
+        };
+        let layer_factors = balance
+            .iter()
+            .enumerate()
+            .map(|(k, b)| b * weights.style_layer_weights.get(k).copied().unwrap_or(1.0))
+            .collect();
         Ok(Self {
             vgg,
             style_grams,
             weights,
+            layer_factors,
         })
     }
 
@@ -203,7 +225,7 @@ impl PerceptualLoss {
         let content = (content_loss(&fy[w.content_index], content_target)? * w.content)?;
         let mut style: Option<Tensor> = None;
         for (k, &i) in w.style_indices.iter().enumerate() {
-            let layer_weight = w.style_layer_weights.get(k).copied().unwrap_or(1.0);
+            let layer_weight = self.layer_factors[k];
             let gram = gram_matrix(&fy[i])?;
             let term = (style_loss(&[gram], &self.style_grams[k..=k])? * layer_weight)?;
             style = Some(match style {
@@ -227,4 +249,30 @@ impl PerceptualLoss {
             total,
         })
     }
+}
+
+/// The Gram balance of the style layers: the first layer's mean squared Gram entry over each
+/// layer's (1 for the first). A layer whose Gram is all zeros (a black painting) keeps 1.
+fn gram_balance(style_grams: &[Tensor]) -> Result<Vec<f64>> {
+    let scales = style_grams
+        .iter()
+        .map(|g| {
+            Ok(g.sqr()?
+                .mean_all()?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let first = scales.first().copied().unwrap_or(1.0);
+    Ok(scales
+        .iter()
+        .map(|&s| {
+            let f = first / s;
+            if s > 0.0 && f.is_finite() && f > 0.0 {
+                f
+            } else {
+                1.0
+            }
+        })
+        .collect())
 }

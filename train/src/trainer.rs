@@ -20,7 +20,7 @@ use crate::config::TrainConfig;
 use crate::data::{data_fingerprint, list_images, BatchLoader, DataPosition, LoaderConfig};
 use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
-use crate::perceptual::{LossMeans, LossValues, LossWeights, PerceptualLoss};
+use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 use crate::progress::Progress;
 use crate::tensorboard::Tensorboard;
 
@@ -213,7 +213,7 @@ impl<'a> Run<'a> {
             photos,
             total_steps,
             &device,
-            loss.weights(),
+            &loss,
             &state,
             resume.is_some(),
         );
@@ -464,7 +464,8 @@ impl<'a> Run<'a> {
             "steps": self.total_steps,
             "epochs_completed": state.data.epoch,
             "final_losses": {"content": fc, "style": fs, "tv": ftv, "total": ft},
-            "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv},
+            "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv,
+                             "style_layer_factors": loss.style_layer_factors()},
             "style_image_sha256": sha256_file(&cfg.style_image)?,
             "vgg_sha256": sha256_file(&cfg.vgg)?,
             "vgg_preprocess": loss.preprocess().as_str(),
@@ -553,12 +554,13 @@ fn announce(
     photos: usize,
     total_steps: usize,
     device: &Device,
-    weights: &LossWeights,
+    loss: &PerceptualLoss,
     state: &TrainState,
     resuming: bool,
 ) {
     let steps_per_epoch = photos.div_ceil(cfg.batch_size);
     let precision = cfg.precision.as_str();
+    let weights = loss.weights();
     eprintln!(
             "training `{}` on {} photos ({} steps of {} at {}px, {} epoch(s) ≈ {} steps each) on {}; weights content {:e}, style {:e}, tv {:e}; run folder {}",
             cfg.style_name(),
@@ -574,6 +576,17 @@ fn announce(
             weights.tv,
             cfg.run_dir().display()
         );
+    let factors: Vec<String> = cfg
+        .style_layers
+        .iter()
+        .zip(loss.style_layer_factors())
+        .map(|(l, f)| format!("{l} {f:.3e}"))
+        .collect();
+    eprintln!(
+        "style layer factors (style_balance {}): {}",
+        cfg.style_balance,
+        factors.join(", ")
+    );
     if resuming {
         eprintln!(
             "resuming at step {} (epoch {}, photo {})",

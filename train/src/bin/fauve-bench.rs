@@ -11,7 +11,7 @@ use candle_nn::{VarBuilder, VarMap};
 use clap::{Parser, Subcommand};
 use fauve::{Precision, TransformerNet, Vgg16};
 use fauve_train::adam::Adam;
-use fauve_train::config::default_weights;
+use fauve_train::config::{default_weights, StyleBalance};
 use fauve_train::perceptual::{LossWeights, PerceptualLoss};
 
 #[derive(Parser)]
@@ -247,7 +247,7 @@ fn perceptual_loss(
     timing: &Timing,
 ) -> Result<PerceptualLoss> {
     let vgg = Vgg16::load(vgg, device, timing.precision()?)?;
-    let (cw, sw) = default_weights(vgg.preprocess());
+    let (cw, sw) = default_weights(vgg.preprocess(), StyleBalance::None);
     let style = tensor_from(batch, "style", device)?;
     PerceptualLoss::new(
         vgg,
@@ -259,6 +259,8 @@ fn perceptual_loss(
             content_index: 1,
             style_indices: vec![0, 1, 2, 3],
             style_layer_weights: vec![1.0; 4],
+            // Raw terms, as the PyTorch reference sums them.
+            balance: StyleBalance::None,
         },
     )
 }

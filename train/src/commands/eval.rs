@@ -81,7 +81,10 @@ fn objective(args: &Args, stylizer: &Stylizer) -> Result<(TrainConfig, String)> 
     match saved {
         Some(table) => {
             let source = format!("{} (its training config)", args.model.display());
-            Ok((config::from_table(table, &overrides, &source)?, source))
+            Ok((
+                config::from_saved_table(table, &overrides, &source)?,
+                source,
+            ))
         }
         None => Ok((
             config::load(None, &overrides)?,

@@ -9,6 +9,7 @@ use candle_core::Device;
 use fauve::image::DynamicImage;
 use fauve::{Precision, Vgg16};
 use fauve_tests::{fixture, test_photo};
+use fauve_train::config::StyleBalance;
 use fauve_train::perceptual::{LossWeights, PerceptualLoss};
 use fauve_train::preview::{optimise, LossValues};
 
@@ -19,12 +20,26 @@ fn tiny_loss() -> PerceptualLoss {
 }
 
 fn tiny_loss_with(style_layer_weights: Vec<f64>) -> PerceptualLoss {
-    let dev = Device::Cpu;
-    let vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev, Precision::F32).unwrap();
-    let style = fauve::image_to_tensor(&DynamicImage::ImageRgb8(test_photo(30, 26)), &dev)
+    tiny_loss_balanced(style_layer_weights, StyleBalance::None)
+}
+
+fn tiny_vgg() -> Vgg16 {
+    Vgg16::load(
+        &fixture("vgg16_tiny.safetensors"),
+        &Device::Cpu,
+        Precision::F32,
+    )
+    .unwrap()
+}
+
+fn painting() -> candle_core::Tensor {
+    fauve::image_to_tensor(&DynamicImage::ImageRgb8(test_photo(30, 26)), &Device::Cpu)
         .unwrap()
         .flip(&[3])
-        .unwrap();
+        .unwrap()
+}
+
+fn tiny_loss_balanced(style_layer_weights: Vec<f64>, balance: StyleBalance) -> PerceptualLoss {
     let weights = LossWeights {
         content: 1.0,
         style: 1e3,
@@ -32,8 +47,9 @@ fn tiny_loss_with(style_layer_weights: Vec<f64>) -> PerceptualLoss {
         content_index: 1,
         style_indices: vec![0, 1, 2, 3],
         style_layer_weights,
+        balance,
     };
-    PerceptualLoss::new(vgg, &style, weights).unwrap()
+    PerceptualLoss::new(tiny_vgg(), &painting(), weights).unwrap()
 }
 
 fn photo() -> candle_core::Tensor {
@@ -196,4 +212,42 @@ fn per_layer_style_weights_scale_each_layers_term() {
     );
     let tripled = style(vec![3.0, 1.0, 1.0, 1.0]);
     assert!((tripled - (all + 2.0 * first)).abs() <= 1e-5 * tripled);
+}
+
+#[test]
+fn gram_balance_brings_every_style_layer_to_the_first_layers_scale() {
+    // The painting's mean squared Gram entry per layer, computed here from its VGG features.
+    let feats = tiny_vgg().features(&painting()).unwrap();
+    let scale: Vec<f64> = feats
+        .taps
+        .iter()
+        .map(|t| {
+            let g = fauve::loss::gram_matrix(t).unwrap();
+            let v: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
+            v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / v.len() as f64
+        })
+        .collect();
+    let expected: Vec<f64> = scale.iter().map(|s| scale[0] / s).collect();
+    assert!(
+        expected[1..].iter().any(|&f| (f - 1.0).abs() > 0.1),
+        "the layers' scales differ: {expected:?}"
+    );
+
+    let balanced = tiny_loss_balanced(vec![1.0; 4], StyleBalance::Gram);
+    for (got, want) in balanced.style_layer_factors().iter().zip(&expected) {
+        assert!((got - want).abs() <= 1e-5 * want, "{got} vs {want}");
+    }
+    // Balanced terms are exactly the raw terms with those factors, and the user's per-layer
+    // weights multiply on top.
+    let x = photo();
+    let y = x.flip(&[2]).unwrap();
+    let with = |w: Vec<f64>, b| values(&tiny_loss_balanced(w, b), &y, &x).style;
+    let got = with(vec![1.0; 4], StyleBalance::Gram);
+    let want = with(expected.clone(), StyleBalance::None);
+    assert!((got - want).abs() <= 1e-5 * want, "{got} vs {want}");
+    let weighted = vec![2.0, 0.0, 1.0, 0.5];
+    let got = with(weighted.clone(), StyleBalance::Gram);
+    let product: Vec<f64> = expected.iter().zip(&weighted).map(|(e, w)| e * w).collect();
+    let want = with(product, StyleBalance::None);
+    assert!((got - want).abs() <= 1e-5 * want, "{got} vs {want}");
 }
