@@ -12,6 +12,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Cargo features: `cuda` and `cudnn` (GPU), `onnx` ([`save_onnx`]: export a model for other
+//! runtimes).
 
 // Four layers, each depending only on those below it: `model` (networks and losses) on `ops`
 // (differentiable ops) on `cpu` (kernels); `io` (files) stands beside them. ARCHITECTURE.md
@@ -43,6 +46,8 @@ pub use io::image::{
     save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,
 };
 pub use io::model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
+#[cfg(feature = "onnx")]
+pub use io::onnx_export::{onnx_bytes, save_onnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT};
 pub use io::safetensors_file::SafetensorsFile;
 pub use model::instance_norm::InstanceNorm;
 pub use model::layers::{ConvLayer, UpsampleConvLayer};

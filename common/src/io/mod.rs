@@ -4,4 +4,6 @@
 pub(crate) mod atomic_write;
 pub(crate) mod image;
 pub(crate) mod model_file;
+#[cfg(feature = "onnx")]
+pub(crate) mod onnx_export;
 pub(crate) mod safetensors_file;

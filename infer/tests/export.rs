@@ -1,0 +1,55 @@
+//! `fauve-export` end to end: the file it writes, where, and its errors. (The exported graph
+//! is checked against Fauve's forward pass in onnxruntime by scripts/check-onnx.sh.)
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fauve_tests::{generated_transformer, text};
+
+/// The `fauve-export` that cargo built for this test.
+const FAUVE_EXPORT: &str = env!("CARGO_BIN_EXE_fauve-export");
+
+fn export(args: &[&Path]) -> Output {
+    Command::new(FAUVE_EXPORT)
+        .args(args)
+        .output()
+        .expect("fauve-export runs")
+}
+
+#[test]
+fn exports_beside_the_model_or_where_asked_and_names_what_fails() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = dir.path().join("starry.safetensors");
+    let meta = fauve::ModelMetadata::new(Some("starry".into()), None);
+    fauve::save_model_file(&model, &generated_transformer(), &meta)?;
+
+    // Default: the model's name with .onnx; the same bytes as the library writes.
+    let o = export(&[&model]);
+    assert!(o.status.success(), "{}", text(&o));
+    let beside = dir.path().join("starry.onnx");
+    let written = std::fs::read(&beside)?;
+    let loaded = fauve::ModelFile::load(&model, &fauve::candle_core::Device::Cpu)?;
+    assert_eq!(written, fauve::onnx_bytes(&loaded)?);
+    assert!(text(&o).contains("ONNX opset 13"), "{}", text(&o));
+
+    let named = dir.path().join("out").join("s.onnx");
+    std::fs::create_dir_all(named.parent().unwrap())?;
+    let o = export(&[&model, Path::new("-o"), &named]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&named)?, written);
+
+    // A missing model, and an output that would overwrite the model: exit 1, nothing written.
+    let missing = dir.path().join("nope.safetensors");
+    let o = export(&[&missing]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("cannot load the model"), "{}", text(&o));
+    assert!(!dir.path().join("nope.onnx").exists());
+    let o = export(&[&model, Path::new("-o"), &model]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("would overwrite the model"),
+        "{}",
+        text(&o)
+    );
+    Ok(())
+}
