@@ -3,13 +3,16 @@ fauve-bench ran, and compare the outputs (relative L2 and largest difference).
 
 Usage:
   check_onnx.py inputs OUT.safetensors IMAGE     # two crops of IMAGE at an odd size, as `input`
-  check_onnx.py compare MODEL.onnx IN.safetensors FAUVE_OUT.safetensors [--bound 1e-4]
+  check_onnx.py compare MODEL.onnx IN.safetensors FAUVE_OUT.safetensors
 """
 
 import sys
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
+
+# Largest relative L2 difference from Fauve's output that passes.
+BOUND = 1e-4
 
 
 def inputs(out, image):
@@ -23,7 +26,7 @@ def inputs(out, image):
     save_file({"input": np.ascontiguousarray(x)}, out)
 
 
-def compare(onnx_path, inp, fauve_out, bound):
+def compare(onnx_path, inp, fauve_out):
     import onnxruntime as ort
 
     x = load_file(inp)["input"]
@@ -36,9 +39,9 @@ def compare(onnx_path, inp, fauve_out, bound):
     y = y.astype(np.float64)
     rel = np.linalg.norm(y - fauve) / np.linalg.norm(fauve)
     worst = np.abs(y - fauve).max()
-    ok = rel <= bound
+    ok = rel <= BOUND
     print(f"onnx: onnxruntime {ort.__version__} on input {list(x.shape)} -> {list(y.shape)}: "
-          f"relative L2 {rel:.2e} (bound {bound:.0e}), largest difference {worst:.2e} of 255 "
+          f"relative L2 {rel:.2e} (bound {BOUND:.0e}), largest difference {worst:.2e} of 255 "
           f"-> {'ok' if ok else 'FAILED'}")
     return 0 if ok else 1
 
@@ -47,9 +50,8 @@ def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "inputs":
         inputs(sys.argv[2], sys.argv[3])
         return 0
-    if len(sys.argv) >= 5 and sys.argv[1] == "compare":
-        bound = float(sys.argv[6]) if len(sys.argv) >= 7 and sys.argv[5] == "--bound" else 1e-4
-        return compare(sys.argv[2], sys.argv[3], sys.argv[4], bound)
+    if len(sys.argv) == 5 and sys.argv[1] == "compare":
+        return compare(sys.argv[2], sys.argv[3], sys.argv[4])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -133,44 +133,43 @@ impl<'a> Graph<'a> {
         output
     }
 
-    /// The model tensor `key` as an f32 initializer of the same name.
-    fn weight(&mut self, key: &str) -> Result<(String, Vec<usize>)> {
-        let t = self
-            .tensors
-            .get(key)
-            .ok_or_else(|| Error::Invalid(format!("the model has no tensor `{key}`")))?;
-        let dims = t.dims().to_vec();
-        if self.added.insert(key.to_string()) {
-            let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    /// Adds the initializer `name` (once: later calls with the same name add nothing).
+    fn initializer(&mut self, name: &str, dims: &[usize], data_type: DataType, raw_data: Vec<u8>) {
+        if self.added.insert(name.to_string()) {
             self.initializers.push(TensorProto {
                 dims: dims.iter().map(|&d| d as i64).collect(),
-                data_type: DataType::FLOAT as i32,
-                name: key.into(),
-                raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                ..Default::default()
-            });
-        }
-        Ok((key.to_string(), dims))
-    }
-
-    /// An int64 or f32 constant initializer named `name` (added once).
-    fn constant(&mut self, name: &str, ints: &[i64], floats: &[f32]) -> String {
-        if self.added.insert(name.to_string()) {
-            let (data_type, len, raw_data) = if floats.is_empty() {
-                let raw = ints.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (DataType::INT64, ints.len(), raw)
-            } else {
-                let raw = floats.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (DataType::FLOAT, floats.len(), raw)
-            };
-            self.initializers.push(TensorProto {
-                dims: vec![len as i64],
                 data_type: data_type as i32,
                 name: name.into(),
                 raw_data,
                 ..Default::default()
             });
         }
+    }
+
+    /// The model tensor `key` as an f32 initializer of the same name, and its shape.
+    fn weight(&mut self, key: &str) -> Result<(String, Vec<usize>)> {
+        let t = self
+            .tensors
+            .get(key)
+            .ok_or_else(|| Error::Invalid(format!("the model has no tensor `{key}`")))?;
+        let dims = t.dims().to_vec();
+        let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(key, &dims, DataType::FLOAT, raw);
+        Ok((key.to_string(), dims))
+    }
+
+    /// A 1-D int64 constant named `name`.
+    fn ints(&mut self, name: &str, values: &[i64]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, &[values.len()], DataType::INT64, raw);
+        name.to_string()
+    }
+
+    /// A 1-D f32 constant named `name`.
+    fn floats(&mut self, name: &str, values: &[f32]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, &[values.len()], DataType::FLOAT, raw);
         name.to_string()
     }
 
@@ -182,7 +181,7 @@ impl<'a> Graph<'a> {
         let k = dims.get(2).copied().unwrap_or(1) as i64;
         let mut x = x.to_string();
         if upsample {
-            let scales = self.constant("scales_x2", &[], &[1.0, 1.0, 2.0, 2.0]);
+            let scales = self.floats("scales_x2", &[1.0, 1.0, 2.0, 2.0]);
             x = self.node(
                 "Resize",
                 &[&x, "", &scales],
@@ -195,7 +194,7 @@ impl<'a> Graph<'a> {
         }
         let p = k / 2;
         if p > 0 {
-            let pads = self.constant(&format!("pads_{p}"), &[0, 0, p, p, 0, 0, p, p], &[]);
+            let pads = self.ints(&format!("pads_{p}"), &[0, 0, p, p, 0, 0, p, p]);
             x = self.node("Pad", &[&x, &pads], vec![string_attr("mode", "reflect")]);
         }
         Ok(self.node(
