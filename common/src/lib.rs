@@ -20,6 +20,8 @@
 // (differentiable ops) on `cpu` (kernels); `io` (files) stands beside them. ARCHITECTURE.md
 // at the repository root draws the whole map.
 mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod io;
 mod model;
 mod ops;
@@ -59,7 +61,7 @@ pub use model::vgg::{Preprocess, Vgg16, VggFeatures, PREPROCESS_KEY, TAP_NAMES};
 pub use ops::conv;
 pub use ops::instance_norm::INSTANCE_NORM_EPS;
 pub use ops::reflection_pad::reflection_pad2d;
-pub use precision::Precision;
+pub use precision::{allow_tf32, tf32_allowed, Precision};
 pub use stylizer::{Stylizer, MIN_SIDE};
 
 /// Re-exported so callers use the same candle as the library.

@@ -202,12 +202,17 @@ pub(crate) fn few_outputs(cin: usize, cout: usize, k: usize, stride: usize) -> b
 /// group), differentiable with respect to whichever of `input` and `kernel` are tracked:
 /// nothing is computed for a constant kernel (frozen VGG16) or a data input.
 ///
-/// f32 on the CPU runs the project's own kernels ([`crate::cpu::conv`]); other devices and
-/// dtypes run candle's conv2d forward with the selective backward below.
+/// f32 on the CPU runs the project's own kernels ([`crate::cpu::conv`]); with the `cudnn`
+/// feature, f32 and bf16 on CUDA call cuDNN directly (`crate::cuda::cudnn_conv`); other devices
+/// and dtypes run candle's conv2d forward with the selective backward below.
 pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     if crate::ops::cpu_kernels_apply(&[input, kernel]) {
         let reading = crate::cpu::conv::Reading::zero_pad(padding);
         return crate::cpu::conv::conv2d(input, kernel, None, reading, stride, false);
+    }
+    #[cfg(feature = "cudnn")]
+    if crate::cuda::cudnn_conv::applies(input, kernel) {
+        return crate::cuda::cudnn_conv::conv2d(input, kernel, padding, stride);
     }
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();

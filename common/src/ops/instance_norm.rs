@@ -1,5 +1,6 @@
 //! Instance normalisation (`γ·x̂ + β`, optionally followed by ReLU) as a differentiable op with
-//! a closed-form backward: the project's fused kernel for f32 on the CPU, candle ops elsewhere.
+//! a closed-form backward: the project's fused kernels for f32 on the CPU and on CUDA, candle ops
+//! elsewhere.
 //! The layer that holds `γ` and `β` is [`crate::InstanceNorm`].
 
 use std::sync::Arc;
@@ -22,6 +23,13 @@ pub fn instance_norm(
 ) -> Result<Tensor> {
     if crate::ops::cpu_kernels_apply(&[xs, weight, bias]) {
         return crate::cpu::instance_norm::instance_norm(xs, weight, bias, eps, relu);
+    }
+    #[cfg(feature = "cuda")]
+    if crate::cuda::kernels_apply(&[xs, weight, bias]) {
+        let passes = Arc::new(crate::cuda::instance_norm::CudaPasses);
+        return crate::ops::instance_norm_passes::instance_norm_by_passes(
+            passes, xs, weight, bias, eps, relu,
+        );
     }
     let ys = composed(xs, weight, bias, eps)?;
     if relu {

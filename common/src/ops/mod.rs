@@ -1,11 +1,14 @@
 //! Differentiable ops with closed-form backwards, one file per op: its forward, its backward
 //! for devices without a kernel of ours (candle ops, any dtype), and the one rule that sends a
-//! call to the project's CPU kernels ([`cpu_kernels_apply`]). A CUDA kernel would be dispatched
-//! from the same place.
+//! call to the project's CPU kernels ([`cpu_kernels_apply`]) or CUDA kernels
+//! (`crate::cuda::kernels_apply`).
 
 pub mod conv;
 pub(crate) mod custom_grad;
 pub(crate) mod instance_norm;
+// The four-pass composition the CUDA kernels plug into (tested on the CPU with candle ops).
+#[cfg(any(test, feature = "cuda"))]
+pub(crate) mod instance_norm_passes;
 pub(crate) mod max_pool;
 pub(crate) mod reflection_pad;
 

@@ -38,8 +38,8 @@ struct Timing {
     /// Conv precision: f32, or bf16 (CUDA only).
     #[arg(long, default_value = "f32")]
     precision: String,
-    /// Let cuBLAS use TF32 tensor cores for f32 matrix products (CUDA; what PyTorch allows its
-    /// cuDNN convolutions by default). A measurement switch: fauve-train does not set it.
+    /// Let f32 convolutions (cuDNN) and matrix products (cuBLAS) use TF32 tensor cores (CUDA;
+    /// what PyTorch allows its cuDNN convolutions by default). See `fauve::allow_tf32`.
     #[arg(long)]
     tf32: bool,
 }
@@ -106,7 +106,7 @@ fn run(args: Args) -> Result<()> {
     let timing = match &args.cmd {
         Cmd::Infer { timing, .. } | Cmd::TrainStep { timing, .. } => timing,
     };
-    candle_core::cuda::set_gemm_reduced_precision_f32(timing.tf32);
+    fauve::allow_tf32(timing.tf32);
     match args.cmd {
         Cmd::Infer {
             weights,
