@@ -71,7 +71,17 @@ def prepare(args):
 def setup(args):
     if args.threads:
         torch.set_num_threads(args.threads)
+    # "default" is PyTorch's own: cuDNN convolutions may use TF32, matrix products may not.
+    # "f32" forbids TF32 everywhere; "bf16" runs under autocast (see autocast()).
+    strict = getattr(args, "precision", "default") == "f32"
+    torch.backends.cudnn.allow_tf32 = not strict
+    torch.backends.cuda.matmul.allow_tf32 = False
     return torch.device(args.device)
+
+
+def autocast(args, device):
+    """bf16 autocast for --precision bf16, else a no-op context."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
 
 
 def sync(device):
@@ -123,11 +133,12 @@ def infer(args):
     out = {}
 
     def run():
-        with torch.no_grad():
-            out["y"] = ref.transformer_forward(w, x)
+        with torch.no_grad(), autocast(args, device):
+            out["y"] = ref.transformer_forward(w, x).float()
 
     times = time_runs(device, args.warmup, args.runs, run)
-    report = {"bench": "infer", "impl": "pytorch", "device": args.device, "shape": list(x.shape),
+    report = {"bench": "infer", "impl": "pytorch", "precision": args.precision,
+              "tf32_conv": torch.backends.cudnn.allow_tf32, "device": args.device, "shape": list(x.shape),
               "median_ms": median(times), "times_ms": times, "threads": torch.get_num_threads()}
     if args.fauve_output:
         fauve = load_file(args.fauve_output)["output"]
@@ -193,9 +204,13 @@ def train_step(args):
 
     def step():
         opt.zero_grad()
-        y = ref.transformer_forward(w, x)
-        fy = ref.vgg_taps(vgg, y, kind)
-        fx = ref.vgg_taps(vgg, x, kind)
+        with autocast(args, device):
+            y = ref.transformer_forward(w, x)
+            fy = ref.vgg_taps(vgg, y, kind)
+            fx = ref.vgg_taps(vgg, x, kind)
+        # Losses in f32, as Fauve's bf16 precision keeps them.
+        fy = {k: v.float() for k, v in fy.items()}
+        fx = {k: v.float() for k, v in fx.items()}
         content = args.content_weight * F.mse_loss(fy["relu2_2"], fx["relu2_2"])
         style_l = args.style_weight * sum(
             F.mse_loss(ref.gram(fy[n]), g.expand(x.shape[0], -1, -1)) for n, g in zip(taps, style_grams))
@@ -207,7 +222,8 @@ def train_step(args):
 
     times = time_runs(device, args.warmup, args.runs, step)
     ms = median(times)
-    report = {"bench": "train_step", "impl": "pytorch", "device": args.device, "shape": list(x.shape),
+    report = {"bench": "train_step", "impl": "pytorch", "precision": args.precision,
+              "tf32_conv": torch.backends.cudnn.allow_tf32, "device": args.device, "shape": list(x.shape),
               "median_ms": ms, "images_per_s": x.shape[0] / (ms / 1e3), "times_ms": times,
               "losses_content_style_total": losses, "threads": torch.get_num_threads()}
     if args.fauve_losses:
@@ -261,6 +277,10 @@ def main():
         q.add_argument("--threads", type=int, default=0)
         q.add_argument("--warmup", type=int, default=2)
         q.add_argument("--runs", type=int, default=5)
+    for name in ("infer", "train-step"):
+        sub.choices[name].add_argument(
+            "--precision", choices=("default", "f32", "bf16"), default="default",
+            help="default: PyTorch's (TF32 allowed in cuDNN convolutions); f32: no TF32; bf16: autocast")
     for name in ("infer", "ort-infer"):
         qi = sub.choices[name]
         qi.add_argument("--size", required=True)

@@ -5,31 +5,37 @@
 #   2. trains briefly (the loss must fall), then interrupts-and-resumes the same run and
 #      compares the two final models;
 #   3. times inference (512x512 and 1920x1080) and the training step (batch 4 and 16 at
-#      256x256) for Fauve and for PyTorch eager on the same weights and inputs, with the
-#      relative error between them and the peak GPU memory of each process;
-#   4. repeats the parity tests and timings with the cuDNN build, if the bundle has one,
-#      and compares bf16 training with f32 training;
+#      256x256) for Fauve and for PyTorch eager on the same weights and inputs, like with like:
+#      strict f32 against PyTorch without TF32, Fauve with TF32 allowed against PyTorch's
+#      default (TF32 in cuDNN), bf16 against autocast; with the relative error between them
+#      and the peak GPU memory of each process;
+#   4. prints per-op time tables (fauve-bench --profile) for the largest inference and the
+#      first training spec;
+#   5. repeats all this with the cuDNN build, if the bundle has one, and compares bf16
+#      training with f32 training;
 # and prints one table (also written to OUT/table.md, with every log beside it). It exits 1
 # when any test, training run, resume or timing run failed (they are listed last), else 0.
 #
 # `--device cpu` runs the same sequence on the CPU at small sizes, from target/release.
 #
 # Usage: scripts/gpu-check.sh [--device cuda|cpu] [--bundle DIR] [--out DIR]
-#                            [--only tests,timings,train]
+#                            [--only tests,timings,profile,train] [--variants cuda,cudnn]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE=cuda
+WANT_VARIANTS=cuda,cudnn
 BUNDLE=gpu-bundle
 OUTDIR=${OUT:-/tmp/fauve-gpu-check}
-ONLY=tests,timings,train
+ONLY=tests,timings,profile,train
 while [ $# -gt 0 ]; do
     case "$1" in
         --device) DEVICE=$2; shift 2 ;;
         --bundle) BUNDLE=$2; shift 2 ;;
         --out) OUTDIR=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --variants) WANT_VARIANTS=$2; shift 2 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -50,7 +56,8 @@ if [ "$DEVICE" = cuda ]; then
     # shellcheck source=scripts/gpu-env.sh
     . scripts/gpu-env.sh
     VARIANTS=()
-    for v in cuda cudnn; do [ -x "$BINS/$v/fauve-bench" ] && VARIANTS+=("$v"); done
+    IFS=, read -ra wanted <<<"$WANT_VARIANTS"
+    for v in "${wanted[@]}"; do [ -x "$BINS/$v/fauve-bench" ] && VARIANTS+=("$v"); done
     [ ${#VARIANTS[@]} -gt 0 ] || { echo "gpu-check: no binaries under $BUNDLE/ (run scripts/gpu-bundle.sh here first)" >&2; exit 2; }
     DATA=$BUNDLE/data
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUTDIR/gpu.txt"
@@ -137,7 +144,10 @@ tests_on_device() {
     else
         FAUVE_TEST_DEVICE=$tdev "$dir/fauve-it-tests" parity --nocapture >"$OUTDIR/parity-$v.log" 2>&1
         local rc1=$?
-        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-lib-tests" >"$OUTDIR/ops-$v.log" 2>&1
+        # The op tests compare with candle's own convolutions, which in the cudnn build let
+        # cuDNN pick TF32: the override keeps those references strict f32. (The parity tests
+        # above run without it: their references are PyTorch's float64 fixtures.)
+        NVIDIA_TF32_OVERRIDE=0 FAUVE_TEST_DEVICE=$tdev "$dir/fauve-lib-tests" >"$OUTDIR/ops-$v.log" 2>&1
         local rc2=$?
     fi
     $PY - "$v" "$rc1" "$rc2" "$OUTDIR/parity-$v.log" "$OUTDIR/ops-$v.log" >>"$RESULTS" <<'PYEOF'
@@ -285,6 +295,14 @@ timings() {
         measure "infer-pytorch-$s" $PY scripts/bench_reference.py infer --dir "$REF" --size "$s" \
             --device "$DEVICE" "${threads[@]}" --warmup $WARMUP --runs $RUNS \
             --fauve-output "$OUTDIR/out-$v-$s.safetensors"
+        if [ "$DEVICE" = cuda ]; then
+            # Like with like: strict f32 (no TF32 anywhere) and bf16 autocast.
+            measure "infer-pytorch_f32-$s" $PY scripts/bench_reference.py infer --dir "$REF" --size "$s" \
+                --device "$DEVICE" --warmup $WARMUP --runs $RUNS --precision f32 \
+                --fauve-output "$OUTDIR/out-$v-$s.safetensors"
+            measure "infer-pytorch_bf16-$s" $PY scripts/bench_reference.py infer --dir "$REF" --size "$s" \
+                --device "$DEVICE" --warmup $WARMUP --runs $RUNS --precision bf16
+        fi
         if [ "$DEVICE" = cpu ] && $PY -c 'import onnxruntime' 2>/dev/null; then
             measure "infer-onnxruntime-$s" $PY scripts/bench_reference.py ort-infer --dir "$REF" --size "$s" \
                 "${threads[@]}" --warmup $WARMUP --runs $RUNS --fauve-output "$OUTDIR/out-$v-$s.safetensors"
@@ -307,7 +325,31 @@ timings() {
         measure "train-step-pytorch-$b" $PY scripts/bench_reference.py train-step --dir "$REF" \
             --batch "$b" --vgg "$VGG" --device "$DEVICE" "${threads[@]}" --warmup 3 --runs $TRAIN_RUNS \
             --fauve-losses "$(tail -1 "$OUTDIR/train-step-$v-$b.json")"
+        if [ "$DEVICE" = cuda ]; then
+            measure "train-step-pytorch_f32-$b" $PY scripts/bench_reference.py train-step --dir "$REF" \
+                --batch "$b" --vgg "$VGG" --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS --precision f32 \
+                --fauve-losses "$(tail -1 "$OUTDIR/train-step-$v-$b.json")"
+            measure "train-step-pytorch_bf16-$b" $PY scripts/bench_reference.py train-step --dir "$REF" \
+                --batch "$b" --vgg "$VGG" --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS --precision bf16
+        fi
     done
+}
+
+# 4. Where the time goes: per-op tables (fauve-bench --profile) for the largest inference and
+#    the first training spec, strict f32; the tables are in OUT/profile-*.log.
+profiles() {
+    local v=$1 dir
+    dir=$(bindir "$v")
+    IFS=, read -ra sizes <<<"$INFER_SIZES"
+    local s=${sizes[${#sizes[@]}-1]}
+    measure "profile-infer-$v-$s" "$dir/fauve-bench" infer --weights "$REF/weights.safetensors" \
+        --input "$REF/infer_$s.safetensors" --device "$DEVICE" --warmup 1 --runs 3 --profile
+    IFS=, read -ra specs <<<"$TRAIN_SPECS"
+    local b=${specs[0]}
+    measure "profile-train-step-$v-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
+        --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
+        --device "$DEVICE" --warmup 2 --runs 3 --profile
+    last_row_ok 'r.get("profile") is not None' || fail "no profile table ($v)"
 }
 
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
@@ -319,6 +361,10 @@ for v in "${VARIANTS[@]}"; do
     if want timings; then
         echo "== $v: timings"
         timings "$v"
+    fi
+    if want profile; then
+        echo "== $v: per-op profile"
+        profiles "$v"
     fi
     if want train && [ "$v" = "${VARIANTS[0]}" ]; then
         echo "== $v: training and resume"

@@ -58,7 +58,7 @@ def main(results_path, machine_path):
     out.append("")
 
     variants = sorted({r["name"].split("-")[1] for r in rows if r["name"].startswith("infer-")}
-                      - {"pytorch", "onnxruntime"})
+                      - {"pytorch", "pytorch_f32", "pytorch_bf16", "onnxruntime"})
     out += ["| measurement | implementation | result | time vs PyTorch | rel. error vs PyTorch | peak memory MiB |",
             "|---|---|---|---|---|---|"]
     keys = []
@@ -80,29 +80,66 @@ def main(results_path, machine_path):
             val = lambda r: r.get("images_per_s")
             ratio = lambda a, b: b / a if a and b else None  # time ratio
             err = ref.get("loss_rel_err_fauve_vs_pytorch")
+        # PyTorch under each precision; each Fauve variant is timed against its like:
+        # `_tf32` against PyTorch's default (TF32 in cuDNN), `_bf16` against autocast, plain
+        # (strict f32) against PyTorch without TF32, where those were measured.
+        refs = {"": ref, "_f32": by.get(f"{kind}-pytorch_f32-{spec}"),
+                "_bf16": by.get(f"{kind}-pytorch_bf16-{spec}")}
         impls = [("PyTorch eager", ref)]
+        if refs["_f32"]:
+            impls.append(("PyTorch eager, no TF32", refs["_f32"]))
+        if refs["_bf16"]:
+            impls.append(("PyTorch eager, bf16 autocast", refs["_bf16"]))
         ort = by.get(f"{kind}-onnxruntime-{spec}")
         if ort:
             impls.append(("ONNX Runtime", ort))
         impls += [(f"Fauve {v}", by.get(f"{kind}-{v}-{spec}", {})) for v in variants]
+
+        def like(name):
+            if name.endswith("_tf32"):
+                return ref
+            if name.endswith("_bf16"):
+                return refs["_bf16"] or ref
+            return refs["_f32"] or ref
+
         for i, (name, r) in enumerate(impls):
             rel = ""
             if name == f"Fauve {variants[0]}":
                 rel = fmt(err, ".1e")
+                f32_err = (refs["_f32"] or {}).get("rel_l2_fauve_vs_pytorch")
+                if f32_err is not None:
+                    rel += f" ({f32_err:.1e} vs no TF32)"
             elif name == "ONNX Runtime":
                 rel = fmt(r.get("rel_l2_fauve_vs_onnxruntime"), ".1e") + " (vs Fauve)"
-            time_vs = "1" if i == 0 else fmt(ratio(val(r), val(ref)), ".2f")
+            if name.startswith("PyTorch"):
+                time_vs = "1" if i == 0 else fmt(ratio(val(r), val(ref)), ".2f")
+            else:
+                time_vs = fmt(ratio(val(r), val(like(name))), ".2f")
             if ort and name.startswith("Fauve"):
                 time_vs += f" ({fmt(ratio(val(r), val(ort)), '.2f')} vs ORT)"
             mem = r.get("gpu_peak_mib")
             mem = fmt(mem, ".0f") if mem is not None else fmt(r.get("peak_rss_mib"), ".0f") + " (RSS)"
             cells = [label if i == 0 else "", name, f"{fmt(val(r), '.2f')} {unit}", time_vs, rel, mem]
             out.append("| " + " | ".join(cells) + " |")
-    out += ["", "Time vs PyTorch: Fauve's time over PyTorch's (under 1 is faster). Variants: `cuda` (candle's "
-            "kernels), `cudnn` (candle's convolutions through cuDNN), `_tf32` (cuBLAS allowed TF32 for f32 "
-            "products), `_bf16` (precision = bf16). Rel. error: the first Fauve variant's output against "
-            "PyTorch's (inference), or the worst relative difference of the content, style and total losses "
-            "of the first two steps (training)."]
+    out += ["", "Time vs PyTorch: Fauve's time over that of PyTorch at the same precision (under 1 is faster): "
+            "plain variants against PyTorch without TF32 (where measured), `_tf32` (fauve::allow_tf32: cuDNN "
+            "and cuBLAS may use TF32) against PyTorch's default, `_bf16` (precision = bf16) against autocast. "
+            "PyTorch rows: against PyTorch's default. Variants: `cuda` (candle's convolutions, Fauve's "
+            "instance-norm kernels), `cudnn` (Fauve's own cuDNN convolutions). Rel. error: the first Fauve "
+            "variant's output against PyTorch's (inference), or the worst relative difference of the content, "
+            "style and total losses of the first two steps (training)."]
+    for r in rows:
+        prof = r.get("profile") if r["name"].startswith("profile-") else None
+        if not prof:
+            continue
+        run = prof["profiled_run_ms"]
+        out += ["", f"Per-op time, {r['name'][8:]} (fauve-bench --profile; {run:.2f} ms per profiled run):", "",
+                "| op (phase) | ms per run | calls per run | share |", "|---|---|---|---|"]
+        ops = sorted(prof["ops"].items(), key=lambda kv: -kv[1]["ms"])
+        for name, t in ops:
+            out.append(f"| {name} | {t['ms']:.3f} | {t['calls']:.0f} | {100 * t['ms'] / run:.1f}% |")
+        out.append(f"| other (candle ops, launch gaps) | {prof['other_ms']:.3f} | | "
+                   f"{100 * prof['other_ms'] / run:.1f}% |")
     print("\n".join(out))
 
 

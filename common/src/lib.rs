@@ -31,6 +31,8 @@ mod allocator;
 mod device;
 mod error;
 mod precision;
+/// Per-op timings (`fauve-bench --profile`).
+pub mod profile;
 mod stylizer;
 #[cfg(test)]
 mod test_util;

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::profile::Phase;
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::cudnn::{result as cudnn, sys, CudnnError};
 use candle_core::cuda_backend::cudarc::driver::{
@@ -153,6 +154,7 @@ impl CustomOp2 for Forward {
         _: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let _timing = crate::profile::scope(self.name(), Phase::Backward, grad.device());
         let grad = grad.contiguous()?;
         let (x, w) = (x.detach(), w.detach());
         let dx = if self.need_input {

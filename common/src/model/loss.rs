@@ -8,6 +8,11 @@ use crate::error::Result;
 /// Gram matrix `φ·φᵀ / (C·H·W)` of `[B, C, H, W]` features, shape `[B, C, C]`: the channel
 /// correlations that describe a style independently of where things are in the image.
 pub fn gram_matrix(features: &Tensor) -> Result<Tensor> {
+    let _timing = crate::profile::scope(
+        "gram_matrix",
+        crate::profile::Phase::Forward,
+        features.device(),
+    );
     let (b, c, h, w) = features.dims4()?;
     let flat = features.reshape((b, c, h * w))?;
     let gram = flat.matmul(&flat.t()?)?;

@@ -206,6 +206,7 @@ pub(crate) fn few_outputs(cin: usize, cout: usize, k: usize, stride: usize) -> b
 /// feature, f32 and bf16 on CUDA call cuDNN directly (`crate::cuda::cudnn_conv`); other devices
 /// and dtypes run candle's conv2d forward with the selective backward below.
 pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    let _timing = crate::profile::scope("conv2d", crate::profile::Phase::Forward, input.device());
     if crate::ops::cpu_kernels_apply(&[input, kernel]) {
         let reading = crate::cpu::conv::Reading::zero_pad(padding);
         return crate::cpu::conv::conv2d(input, kernel, None, reading, stride, false);
@@ -254,6 +255,7 @@ pub fn conv2d_bias(
     stride: usize,
     relu: bool,
 ) -> Result<Tensor> {
+    let _timing = crate::profile::scope("conv2d", crate::profile::Phase::Forward, input.device());
     if crate::ops::cpu_kernels_apply(&[input, kernel, bias]) {
         let reading = crate::cpu::conv::Reading::zero_pad(padding);
         return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, relu);
@@ -279,6 +281,7 @@ pub fn conv2d_reflect_bias(
     stride: usize,
     upsample: usize,
 ) -> Result<Tensor> {
+    let _timing = crate::profile::scope("conv2d", crate::profile::Phase::Forward, input.device());
     if crate::ops::cpu_kernels_apply(&[input, kernel, bias]) {
         let reading = crate::cpu::conv::Reading {
             pad,

@@ -8,6 +8,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::profile::Phase;
+
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor};
 
 /// Given the output gradient, the gradients of the two inputs (None where not needed).
@@ -63,6 +65,7 @@ impl CustomOp3 for PassThrough {
         _: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let _timing = crate::profile::scope(self.name, Phase::Backward, grad.device());
         let (a, b) = (self.backward)(grad)?;
         Ok((a, b, None))
     }
@@ -125,6 +128,7 @@ impl CustomOp2 for Precomputed {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let _timing = crate::profile::scope(self.name, Phase::Backward, grad.device());
         (self.backward)(res, grad)
     }
 }

@@ -21,6 +21,8 @@ pub fn instance_norm(
     eps: f64,
     relu: bool,
 ) -> Result<Tensor> {
+    let _timing =
+        crate::profile::scope("instance_norm", crate::profile::Phase::Forward, xs.device());
     if crate::ops::cpu_kernels_apply(&[xs, weight, bias]) {
         return crate::cpu::instance_norm::instance_norm(xs, weight, bias, eps, relu);
     }

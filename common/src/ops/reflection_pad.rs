@@ -61,6 +61,11 @@ fn unpad_dim(grad: &Tensor, dim: usize, pad: usize) -> candle_core::Result<Tenso
 /// across the edges. Differentiable (with a closed-form backward: candle's own, through
 /// `index_select`, scatters element by element); fails when a side is not longer than `pad`.
 pub fn reflection_pad2d(xs: &Tensor, pad: usize) -> Result<Tensor> {
+    let _timing = crate::profile::scope(
+        "reflection_pad2d",
+        crate::profile::Phase::Forward,
+        xs.device(),
+    );
     if pad == 0 {
         return Ok(xs.clone());
     }

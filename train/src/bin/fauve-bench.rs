@@ -42,6 +42,11 @@ struct Timing {
     /// what PyTorch allows its cuDNN convolutions by default). See `fauve::allow_tf32`.
     #[arg(long)]
     tf32: bool,
+    /// After the timed runs, run as many again with per-op timing (each op of the library
+    /// synchronises the device before and after itself) and add the table to the report
+    /// (`profile`, milliseconds per run) and to stderr.
+    #[arg(long)]
+    profile: bool,
 }
 
 impl Timing {
@@ -183,6 +188,65 @@ fn time_runs(
     Ok(times)
 }
 
+/// With `--profile`: `runs` more runs with per-op timing, as a JSON object (op and phase to
+/// milliseconds per run and calls per run, the profiled run's time, and what no op of the
+/// library accounts for: candle's own ops and launch gaps), also printed to stderr as a table.
+fn profile_runs(
+    device: &Device,
+    timing: &Timing,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<Option<serde_json::Value>> {
+    if !timing.profile {
+        return Ok(None);
+    }
+    use fauve::profile::{set_profiling, take_profile};
+    let _ = take_profile();
+    device.synchronize()?;
+    let start = Instant::now();
+    set_profiling(true);
+    let outcome = (0..timing.runs).try_for_each(|_| step());
+    set_profiling(false);
+    outcome?;
+    device.synchronize()?;
+    let runs = timing.runs as f64;
+    let run_ms = start.elapsed().as_secs_f64() * 1e3 / runs;
+    let mut rows = take_profile();
+    rows.sort_by(|a, b| b.2.seconds.total_cmp(&a.2.seconds));
+    let mut ops = serde_json::Map::new();
+    let mut charged = 0.0;
+    eprintln!(
+        "{:<40} {:>10} {:>8} {:>7}",
+        "op (phase)", "ms/run", "calls", "share"
+    );
+    for (name, phase, t) in &rows {
+        let ms = t.seconds * 1e3 / runs;
+        charged += ms;
+        let label = format!("{name} ({phase:?})").to_lowercase();
+        eprintln!(
+            "{label:<40} {ms:>10.3} {:>8.1} {:>6.1}%",
+            t.calls as f64 / runs,
+            100.0 * ms / run_ms
+        );
+        ops.insert(
+            label,
+            serde_json::json!({"ms": ms, "calls": t.calls as f64 / runs}),
+        );
+    }
+    let other = (run_ms - charged).max(0.0);
+    eprintln!(
+        "{:<40} {other:>10.3} {:>8} {:>6.1}%",
+        "other (candle ops, gaps)",
+        "",
+        100.0 * other / run_ms
+    );
+    eprintln!("{:<40} {run_ms:>10.3}", "profiled run");
+    Ok(Some(serde_json::json!({
+        "ops": ops,
+        "other_ms": other,
+        "profiled_run_ms": run_ms,
+    })))
+}
+
 fn median(times: &[f64]) -> f64 {
     let mut t = times.to_vec();
     t.sort_by(f64::total_cmp);
@@ -218,6 +282,10 @@ fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -
         y = Some(net.forward(&x)?);
         Ok(())
     })?;
+    let profile = profile_runs(&device, timing, || {
+        net.forward(&x)?;
+        Ok(())
+    })?;
     if let (Some(path), Some(y)) = (output, y) {
         let y = y.to_device(&Device::Cpu)?;
         candle_core::safetensors::save(&std::collections::HashMap::from([("output", y)]), path)
@@ -232,6 +300,7 @@ fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -
         "median_ms": median(&times),
         "times_ms": times,
         "peak_rss_mib": peak_rss_mib(),
+        "profile": profile,
     });
     println!("{report}");
     Ok(())
@@ -341,7 +410,13 @@ fn train_step(
         }
         Ok(())
     })?;
-    let report = train_step_report(timing, x.dims(), &times, &losses, &phases);
+    let profile = profile_runs(&device, timing, || {
+        let terms = loss.compute(&net.forward(&x)?, &x)?;
+        adam.step(&terms.total.backward()?)?;
+        Ok(())
+    })?;
+    let mut report = train_step_report(timing, x.dims(), &times, &losses, &phases);
+    report["profile"] = serde_json::json!(profile);
     println!("{report}");
     Ok(())
 }
