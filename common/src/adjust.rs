@@ -7,7 +7,8 @@ use image::{Rgb, RgbImage};
 
 use crate::error::{Error, Result};
 
-/// How to finish a stylized image. The default changes nothing.
+/// How to stylize an image and finish it. The default is one forward pass over the whole
+/// image (tiles only when it would not fit in memory), nothing changed afterwards.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StyleOptions {
     /// 0 gives the photo, 1 the full style, values between a linear blend of the two.
@@ -15,6 +16,14 @@ pub struct StyleOptions {
     /// Keep the photo's colours: the result has the stylized image's luminance and the photo's
     /// chroma (YCbCr, as JPEG defines it).
     pub preserve_colors: bool,
+    /// Stylize in tiles of this side (pixels) whatever the image's size; see [`crate::Tiling`].
+    pub tile: Option<u32>,
+    /// Context around each tile, in pixels.
+    pub overlap: u32,
+    /// Memory budget in bytes: an image whose single forward pass would need more is stylized
+    /// in tiles that fit. Default: derived from the device (see
+    /// [`crate::Stylizer::memory_budget`]).
+    pub max_memory: Option<u64>,
 }
 
 impl Default for StyleOptions {
@@ -22,22 +31,31 @@ impl Default for StyleOptions {
         Self {
             strength: 1.0,
             preserve_colors: false,
+            tile: None,
+            overlap: crate::tiling::DEFAULT_OVERLAP,
+            max_memory: None,
         }
     }
 }
 
 impl StyleOptions {
-    /// Whether these options leave the stylized image as it is.
+    /// Whether these options leave the stylized image as it is after the forward pass.
     pub fn is_identity(&self) -> bool {
         self.strength == 1.0 && !self.preserve_colors
     }
 
-    /// Checks the strength (0 to 1).
+    /// Checks the strength (0 to 1) and the tile side (at least 8 pixels).
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.strength) {
             return Err(Error::Invalid(format!(
                 "the strength must be between 0 and 1, got {}",
                 self.strength
+            )));
+        }
+        if let Some(tile) = self.tile.filter(|&t| t < crate::MIN_SIDE) {
+            return Err(Error::Invalid(format!(
+                "the tile side must be at least {} pixels, got {tile}",
+                crate::MIN_SIDE
             )));
         }
         Ok(())
@@ -193,6 +211,7 @@ mod tests {
         let half = StyleOptions {
             strength: 0.5,
             preserve_colors: true,
+            ..Default::default()
         };
         let want = blend(&photo, &preserve_colors(&photo, &stylized).unwrap(), 0.5).unwrap();
         assert_eq!(finish(&photo, stylized.clone(), &half).unwrap(), want);

@@ -30,12 +30,15 @@ mod adjust;
 mod allocator;
 mod device;
 mod error;
+mod motion;
 mod precision;
 /// Per-op timings (`fauve-bench --profile`).
 pub mod profile;
+mod sequence;
 mod stylizer;
 #[cfg(test)]
 mod test_util;
+mod tiling;
 // The test helpers name the library `fauve`, as the end-to-end tests that share them do.
 #[cfg(test)]
 extern crate self as fauve;
@@ -64,7 +67,9 @@ pub use ops::conv;
 pub use ops::instance_norm::INSTANCE_NORM_EPS;
 pub use ops::reflection_pad::reflection_pad2d;
 pub use precision::{allow_tf32, tf32_allowed, Precision};
+pub use sequence::{FrameStylizer, VideoOptions, DEFAULT_BLEND, DEFAULT_MOMENTUM};
 pub use stylizer::{Stylizer, MIN_SIDE};
+pub use tiling::{Tiling, DEFAULT_OVERLAP, MIN_TILE};
 
 /// Re-exported so callers use the same candle as the library.
 pub use candle_core;

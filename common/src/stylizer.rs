@@ -12,6 +12,7 @@ use crate::io::image::{image_to_tensor, tensor_to_image};
 use crate::io::model_file::{ModelFile, ModelMetadata};
 use crate::model::transformer::TransformerNet;
 use crate::precision::Precision;
+use crate::tiling::Tiling;
 
 /// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
 /// pixels, and the downsampling halves the size twice).
@@ -45,6 +46,20 @@ impl Stylizer {
         }
     }
 
+    /// A stylizer for the frames of one video, in order, each tied to those before it as
+    /// `video` says, so that still parts stay still (see [`crate::VideoOptions`]).
+    pub fn sequence(
+        &self,
+        options: StyleOptions,
+        video: crate::VideoOptions,
+    ) -> Result<crate::sequence::FrameStylizer<'_>> {
+        crate::sequence::FrameStylizer::new(self, options, video)
+    }
+
+    pub(crate) fn network(&self) -> &TransformerNet {
+        &self.net
+    }
+
     /// What the model file says about itself.
     pub fn metadata(&self) -> &ModelMetadata {
         &self.metadata
@@ -61,30 +76,137 @@ impl Stylizer {
         Ok(self.net.forward(xs)?)
     }
 
-    /// Stylizes one image. The result has the input's size; alpha is composited over white.
+    /// Stylizes one image in one forward pass. The result has the input's size; alpha is
+    /// composited over white.
     pub fn stylize(&self, img: &DynamicImage) -> Result<RgbImage> {
         let (w, h) = (img.width(), img.height());
-        if w < MIN_SIDE || h < MIN_SIDE {
-            return Err(Error::Invalid(format!(
-                "image is {w}x{h}; stylizing needs at least {MIN_SIDE}x{MIN_SIDE} pixels"
-            )));
-        }
+        check_size(w, h)?;
         let xs = image_to_tensor(img, &self.device)?;
         let out = tensor_to_image(&self.forward(&xs)?)?;
-        if out.dimensions() == (w, h) {
-            return Ok(out);
-        }
-        Ok(image::imageops::resize(&out, w, h, FilterType::CatmullRom))
+        Ok(fit(out, w, h))
     }
 
     /// Stylizes one image and finishes it as `options` say (the photo's colours kept, the
-    /// style's strength reduced); [`Stylizer::stylize`] with the default options.
+    /// style's strength reduced; in tiles when asked or when one pass would not fit in memory);
+    /// [`Stylizer::stylize`] with the default options.
     pub fn stylize_with(&self, img: &DynamicImage, options: &StyleOptions) -> Result<RgbImage> {
+        self.stylize_with_progress(img, options, &mut |_, _| {})
+    }
+
+    /// [`Stylizer::stylize_with`], calling `progress(done, total)` as tiles are done (a tiled
+    /// image takes 16 passes over its tiles; an untiled one calls it once, at the end).
+    pub fn stylize_with_progress(
+        &self,
+        img: &DynamicImage,
+        options: &StyleOptions,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<RgbImage> {
         options.validate()?;
-        let stylized = self.stylize(img)?;
+        let stylized = match self.tiling_for(img.width(), img.height(), options) {
+            None => self.stylize(img)?,
+            Some(tiling) => self.stylize_tiled(img, tiling, progress)?,
+        };
+        progress(1, 1);
         if options.is_identity() {
             return Ok(stylized);
         }
         adjust::finish(&crate::to_rgb(img), stylized, options)
     }
+
+    /// Stylizes one image in tiles (see [`Tiling`]), calling `progress(done, total)` after each
+    /// tile pass. The result has the input's size.
+    pub fn stylize_tiled(
+        &self,
+        img: &DynamicImage,
+        tiling: Tiling,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<RgbImage> {
+        check_size(img.width(), img.height())?;
+        let rgb = crate::to_rgb(img);
+        let out = crate::tiling::stylize_tiled(&self.net, &rgb, &self.device, tiling, progress)?;
+        Ok(fit(out, img.width(), img.height()))
+    }
+
+    /// The tiles a `width` x `height` image is stylized in under `options`: those asked for,
+    /// else None when one forward pass fits in the memory budget, else the largest tiles that
+    /// fit.
+    pub fn tiling_for(&self, width: u32, height: u32, options: &StyleOptions) -> Option<Tiling> {
+        if let Some(tile) = options.tile {
+            return Some(Tiling::new(tile, options.overlap));
+        }
+        let budget = options.max_memory.unwrap_or_else(|| self.memory_budget());
+        let per_pixel = bytes_per_pixel(&self.device);
+        let pixels =
+            |w: u32, h: u32| u64::from(w.next_multiple_of(4)) * u64::from(h.next_multiple_of(4));
+        if pixels(width, height) * per_pixel <= budget {
+            return None;
+        }
+        // Half the budget for the tile's pass; the rest holds the image, the result and what
+        // the allocator keeps.
+        let side = ((budget / 2 / per_pixel) as f64).sqrt() as u32;
+        let tile = side
+            .saturating_sub(2 * options.overlap)
+            .max(crate::tiling::MIN_TILE);
+        Some(Tiling::new(tile, options.overlap))
+    }
+
+    /// The default memory budget of a forward pass on this stylizer's device: half the memory
+    /// the system has available (CPU), or 80% of the GPU's free memory (CUDA).
+    pub fn memory_budget(&self) -> u64 {
+        default_budget(&self.device)
+    }
+}
+
+pub(crate) fn check_size(w: u32, h: u32) -> Result<()> {
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return Err(Error::Invalid(format!(
+            "image is {w}x{h}; stylizing needs at least {MIN_SIDE}x{MIN_SIDE} pixels"
+        )));
+    }
+    Ok(())
+}
+
+/// The network's output brought back to the input's size (it rounds sides up to multiples of
+/// 4).
+pub(crate) fn fit(out: RgbImage, w: u32, h: u32) -> RgbImage {
+    if out.dimensions() == (w, h) {
+        return out;
+    }
+    image::imageops::resize(&out, w, h, FilterType::CatmullRom)
+}
+
+/// Peak memory of one forward pass per input pixel, measured with fauve-infer (docs/tiling.md):
+/// the CPU kernels' activations and buffers, or candle's CUDA convolutions' im2col buffers.
+fn bytes_per_pixel(device: &Device) -> u64 {
+    if device.is_cpu() {
+        CPU_BYTES_PER_PIXEL
+    } else {
+        CUDA_BYTES_PER_PIXEL
+    }
+}
+
+const CPU_BYTES_PER_PIXEL: u64 = 800;
+const CUDA_BYTES_PER_PIXEL: u64 = 5000;
+
+fn default_budget(device: &Device) -> u64 {
+    const FALLBACK: u64 = 4 << 30;
+    match device {
+        Device::Cpu => available_memory().map_or(FALLBACK, |b| b / 2),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(dev) => dev
+            .cuda_stream()
+            .context()
+            .mem_get_info()
+            .map_or(FALLBACK, |(free, _)| free as u64 / 5 * 4),
+        #[allow(unreachable_patterns)]
+        _ => FALLBACK,
+    }
+}
+
+/// The system's available memory in bytes (Linux: MemAvailable), if known.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

@@ -3,6 +3,8 @@
 
 mod inputs;
 mod outputs;
+mod progress;
+mod video;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -65,6 +67,81 @@ struct Args {
     /// Keep the photo's colours: take only the luminance (brightness) of the stylized image.
     #[arg(long)]
     preserve_colors: bool,
+
+    /// Stylize in tiles of this many pixels a side (with whole-image statistics, so no seams),
+    /// whatever the image's size. Default: tiles only when one pass would exceed --max-memory.
+    #[arg(long, value_name = "PIXELS", value_parser = parse_tile)]
+    tile: Option<u32>,
+
+    /// Context added around each tile, in pixels (rounded up to a multiple of 4).
+    #[arg(long, value_name = "PIXELS", default_value_t = fauve::DEFAULT_OVERLAP)]
+    tile_overlap: u32,
+
+    /// Treat the input as one video: a folder of frames (sorted by name) or a video file (needs
+    /// the ffmpeg program). Frames are tied together so that still parts stay still. Output: a
+    /// folder of frames, or a video file when -o names one (.mp4, .mkv, ...).
+    #[arg(long)]
+    video: bool,
+
+    /// Frame rate of a video made from a folder of frames (default 25; a video file keeps its
+    /// own).
+    #[arg(long, value_name = "FPS", value_parser = parse_fps, requires = "video")]
+    fps: Option<f64>,
+
+    /// With --video: how much of the previous stylized frame, moved with the camera, is mixed
+    /// into each new one where the photo did not change (0 to below 1; 0 mixes none).
+    #[arg(long, value_name = "B", default_value_t = fauve::DEFAULT_BLEND, value_parser = parse_blend, requires = "video")]
+    video_blend: f32,
+
+    /// Memory budget for one forward pass, e.g. 2G or 512M: larger images are stylized in tiles
+    /// that fit. Default: half the available memory (CPU) or 80% of the GPU's free memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+    max_memory: Option<u64>,
+}
+
+fn parse_fps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err("the frame rate must be a number above 0 (e.g. 24, 29.97)".into()),
+    }
+}
+
+fn parse_blend(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err("the blend must be at least 0 and below 1".into()),
+    }
+}
+
+fn parse_tile(s: &str) -> Result<u32, String> {
+    let v: u32 = s
+        .parse()
+        .map_err(|_| "the tile side must be a whole number of pixels".to_string())?;
+    if v < MIN_SIDE {
+        return Err(format!("the tile side must be at least {MIN_SIDE} pixels"));
+    }
+    Ok(v)
+}
+
+/// `2G`, `512M`, `800K` or a number of bytes (binary units, any case, optional `B`/`iB`).
+fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.trim_end_matches("ib").trim_end_matches('b');
+    let (digits, shift) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 10),
+        Some('m') => (&t[..t.len() - 1], 20),
+        Some('g') => (&t[..t.len() - 1], 30),
+        Some('t') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let v: f64 = digits.trim().parse().map_err(|_| {
+        "the size must be a number with an optional unit: 2G, 512M, 800K".to_string()
+    })?;
+    let bytes = v * (1u64 << shift) as f64;
+    if !(bytes.is_finite() && bytes >= (16u64 << 20) as f64) {
+        return Err("the memory budget must be at least 16M".into());
+    }
+    Ok(bytes as u64)
 }
 
 fn parse_strength(s: &str) -> Result<f32, String> {
@@ -137,10 +214,23 @@ fn stylize_one(
     let options = StyleOptions {
         strength: args.strength,
         preserve_colors: args.preserve_colors,
+        tile: args.tile,
+        overlap: args.tile_overlap,
+        max_memory: args.max_memory,
     };
+    if let Some(tiling) = stylizer.tiling_for(w, h, &options) {
+        eprintln!(
+            "{}: {w}x{h} in tiles of {} px (+{} px context), whole-image norm statistics",
+            input.display(),
+            tiling.tile,
+            tiling.overlap
+        );
+    }
+    let mut bar = progress::Bar::new(input);
     let out = stylizer
-        .stylize_with(&img, &options)
+        .stylize_with_progress(&img, &options, &mut |done, total| bar.update(done, total))
         .with_context(|| input.display().to_string())?;
+    bar.finish();
     stylizer.device().synchronize()?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -161,6 +251,9 @@ fn usage_error(e: impl std::fmt::Display) -> ! {
 fn run(args: Args) -> Result<ExitCode> {
     let device = fauve::parse_device(&args.device)
         .unwrap_or_else(|e| usage_error(format!("--device: {}", fauve::report(&e))));
+    if args.video {
+        return run_video(&args, &device);
+    }
     let target = OutputTarget::from_arg(args.output.as_deref())
         .unwrap_or_else(|e| usage_error(fauve::report(e.as_ref())));
     let skip = match &target {
@@ -222,6 +315,44 @@ fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--video`: one video in, one out.
+fn run_video(args: &Args, device: &fauve::candle_core::Device) -> Result<ExitCode> {
+    let [input] = args.inputs.as_slice() else {
+        usage_error("--video takes one input: a folder of frames or a video file");
+    };
+    if args.tile.is_some() || args.max_memory.is_some() {
+        usage_error("--tile and --max-memory do not apply to --video (frames go through whole)");
+    }
+    let stylizer = Stylizer::load(&args.model, device).context("cannot load the model")?;
+    let suffix = style_suffix(args, &stylizer);
+    let options = StyleOptions {
+        strength: args.strength,
+        preserve_colors: args.preserve_colors,
+        ..StyleOptions::default()
+    };
+    let video = fauve::VideoOptions {
+        blend: args.video_blend,
+        ..fauve::VideoOptions::default()
+    };
+    let done = video::stylize_video(
+        &stylizer,
+        input,
+        args.output.as_deref(),
+        &suffix,
+        args.fps,
+        options,
+        video,
+    )?;
+    println!(
+        "{} -> {} ({} frames, {:.2} frames/s)",
+        input.display(),
+        done.output.display(),
+        done.frames,
+        done.fps
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The closing line: how many images were written, their median time, what failed and what

@@ -268,12 +268,15 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
     let model = write_model(dir.path());
     let input = dir.path().join("x.png");
     DynamicImage::ImageRgb8(test_photo(16, 16)).save(&input)?;
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--device", "tpu"], "unknown device `tpu`"),
         (&["--scale", "-1"], "the scale must be above 0"),
         (&["--scale", "big"], "the scale must be a number"),
         (&["--max-size", "4"], "at least 8 pixels"),
         (&["--max-size", "-5"], "whole number of pixels"),
+        (&["--tile", "4"], "the tile side must be at least 8 pixels"),
+        (&["--max-memory", "lots"], "a number with an optional unit"),
+        (&["--max-memory", "1M"], "at least 16M"),
         (&["--frobnicate"], "--frobnicate"),
     ];
     for (extra, needle) in cases {
@@ -311,6 +314,8 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
         "--max-size",
         "--scale",
         "--device",
+        "--tile",
+        "--max-memory",
         "Exit codes",
     ] {
         assert!(help.contains(flag), "{flag} in help:\n{help}");
@@ -364,5 +369,49 @@ fn strength_and_preserved_colours_finish_the_stylized_image() -> anyhow::Result<
         "{}",
         text(&o)
     );
+    Ok(())
+}
+
+/// A memory budget too small for one pass makes fauve-infer stylize in tiles, say so, and give
+/// what one pass gives within 2 levels on average.
+#[test]
+fn a_small_memory_budget_stylizes_in_tiles() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_model(dir.path());
+    let photo = dir.path().join("photo.png");
+    fauve_tests::textured_photo(200, 120).save(&photo)?;
+    let (whole, tiled) = (dir.path().join("whole.png"), dir.path().join("tiled.png"));
+    let o = infer_cpu(&model, &[&photo, "-o".as_ref(), &whole]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("tiles"), "{}", text(&o));
+    let o = infer_cpu(
+        &model,
+        &[
+            &photo,
+            "-o".as_ref(),
+            &tiled,
+            "--max-memory".as_ref(),
+            "16M".as_ref(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("200x120 in tiles of 64 px"),
+        "{}",
+        text(&o)
+    );
+    let (a, b) = (
+        fauve::load_image(&whole)?.to_rgb8(),
+        fauve::load_image(&tiled)?.to_rgb8(),
+    );
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    let mean = sum as f64 / a.as_raw().len() as f64;
+    assert!(mean <= 2.0, "mean absolute difference {mean}");
     Ok(())
 }

@@ -125,3 +125,84 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The model the repository ships (styles/starry_night.safetensors): a trained network, whose
+/// strokes and colours make tiling errors visible where a generated one would hide them.
+pub fn shipped_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../styles/starry_night.safetensors")
+}
+
+/// [`test_photo`] with deterministic pixel noise and a few hard-edged shapes: texture and edges
+/// everywhere, as a photo has.
+pub fn textured_photo(w: u32, h: u32) -> RgbImage {
+    let mut state = 0x2545_f491_u32;
+    let mut img = test_photo(w, h);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let noise = (state % 41) as i32 - 20;
+        let shape = if (x / 23 + y / 17) % 3 == 0 { 60 } else { 0 };
+        for (i, c) in p.0.iter_mut().enumerate() {
+            let v = i32::from(*c) + noise + if i == 2 { shape } else { -shape / 2 };
+            *c = v.clamp(0, 255) as u8;
+        }
+    }
+    img
+}
+
+/// `n` frames of a camera panning across `photo`: frame `t` is the `width`-wide window that
+/// starts `step·t` pixels from the left, with Gaussian sensor noise of `sigma` levels drawn
+/// afresh for each frame (deterministic).
+pub fn panning_frames(
+    photo: &RgbImage,
+    width: u32,
+    n: u32,
+    step: u32,
+    sigma: f64,
+) -> Vec<RgbImage> {
+    assert!(
+        width + step * (n - 1) <= photo.width(),
+        "the photo is too narrow for the pan"
+    );
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|t| {
+            let mut frame =
+                fauve::image::imageops::crop_imm(photo, step * t, 0, width, photo.height())
+                    .to_image();
+            for c in frame.iter_mut() {
+                // Box-Muller.
+                let (u1, u2) = (uniform().max(1e-12), uniform());
+                let g = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                *c = (f64::from(*c) + sigma * g).round().clamp(0.0, 255.0) as u8;
+            }
+            frame
+        })
+        .collect()
+}
+
+/// Flicker of a stylized pan: the mean absolute difference (8-bit levels) between consecutive
+/// frames after undoing the camera's `step` pixels of motion, over the part both frames show.
+pub fn pan_flicker(frames: &[RgbImage], step: u32) -> f64 {
+    let (mut sum, mut count) = (0u64, 0u64);
+    for pair in frames.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        for y in 0..a.height() {
+            for x in 0..a.width() - step {
+                let (p, q) = (a.get_pixel(x + step, y), b.get_pixel(x, y));
+                for c in 0..3 {
+                    sum += u64::from(p.0[c].abs_diff(q.0[c]));
+                    count += 1;
+                }
+            }
+        }
+    }
+    sum as f64 / count as f64
+}

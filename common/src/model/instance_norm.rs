@@ -35,6 +35,29 @@ impl InstanceNorm {
     }
 }
 
+impl InstanceNorm {
+    /// The layer with given per-channel statistics (`[C]` mean and biased variance) instead of
+    /// the input's own, then ReLU when `relu`: for inference only (no gradient).
+    pub fn forward_with_stats(
+        &self,
+        xs: &Tensor,
+        stats: &crate::model::norm_source::ChannelStats,
+        relu: bool,
+    ) -> candle_core::Result<Tensor> {
+        let c = self.weight.dim(0)?;
+        let scale = (&self.weight * (&stats.var + self.eps)?.sqrt()?.recip()?)?;
+        let shift = (&self.bias - (&stats.mean * &scale)?)?;
+        let ys = xs
+            .broadcast_mul(&scale.reshape((1, c, 1, 1))?)?
+            .broadcast_add(&shift.reshape((1, c, 1, 1))?)?;
+        if relu {
+            ys.relu()
+        } else {
+            Ok(ys)
+        }
+    }
+}
+
 impl Module for InstanceNorm {
     /// The norm alone.
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {

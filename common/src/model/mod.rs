@@ -5,5 +5,6 @@
 pub(crate) mod instance_norm;
 pub(crate) mod layers;
 pub mod loss;
+pub(crate) mod norm_source;
 pub(crate) mod transformer;
 pub(crate) mod vgg;

@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 use crate::error::Result;
 use crate::model::instance_norm::InstanceNorm;
 use crate::model::layers::{ConvLayer, UpsampleConvLayer};
+use crate::model::norm_source::{NormSource, PerImage};
 use crate::precision::Precision;
 
 /// Name of the only architecture this version knows, as written in model-file metadata.
@@ -38,11 +39,23 @@ impl ResidualBlock {
     }
 }
 
-impl Module for ResidualBlock {
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let ys = self.in1.forward_relu(&self.conv1.forward(xs)?)?;
-        let ys = self.in2.forward(&self.conv2.forward(&ys)?)?;
-        ys + xs
+impl ResidualBlock {
+    /// The block, its two norms (sites `site` and `site + 1`) from `norms`; None when `norms`
+    /// stopped the pass.
+    fn forward_with(
+        &self,
+        xs: &Tensor,
+        norms: &mut dyn NormSource,
+        site: usize,
+    ) -> Result<Option<Tensor>> {
+        let Some(ys) = norms.normalize(site, &self.in1, &self.conv1.forward(xs)?, true)? else {
+            return Ok(None);
+        };
+        let Some(ys) = norms.normalize(site + 1, &self.in2, &self.conv2.forward(&ys)?, false)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((ys + xs)?))
     }
 }
 
@@ -124,19 +137,46 @@ impl TransformerNet {
     }
 }
 
-impl Module for TransformerNet {
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+impl TransformerNet {
+    /// The forward pass with each instance-norm layer's statistics from `norms` (see
+    /// [`NormSource`]); None when `norms` stopped it before the end.
+    pub fn forward_with(&self, xs: &Tensor, norms: &mut dyn NormSource) -> Result<Option<Tensor>> {
+        macro_rules! norm {
+            ($site:expr, $layer:expr, $x:expr, $relu:expr) => {
+                match norms.normalize($site, $layer, $x, $relu)? {
+                    Some(ys) => ys,
+                    None => return Ok(None),
+                }
+            };
+        }
         // [B, 3, H, W] -> [B, 32, H, W] -> [B, 64, H/2, W/2] -> [B, 128, H/4, W/4]
-        let ys = self.in1.forward_relu(&self.conv1.forward(xs)?)?;
-        let ys = self.in2.forward_relu(&self.conv2.forward(&ys)?)?;
-        let mut ys = self.in3.forward_relu(&self.conv3.forward(&ys)?)?;
-        for block in &self.res {
-            ys = block.forward(&ys)?;
+        let ys = norm!(0, &self.in1, &self.conv1.forward(xs)?, true);
+        let ys = norm!(1, &self.in2, &self.conv2.forward(&ys)?, true);
+        let mut ys = norm!(2, &self.in3, &self.conv3.forward(&ys)?, true);
+        for (i, block) in self.res.iter().enumerate() {
+            ys = match block.forward_with(&ys, norms, 3 + 2 * i)? {
+                Some(ys) => ys,
+                None => return Ok(None),
+            };
         }
         // [B, 128, H/4, W/4] -> [B, 64, H/2, W/2] -> [B, 32, H, W] -> [B, 3, H, W]
-        let ys = self.in4.forward_relu(&self.deconv1.forward(&ys)?)?;
-        let ys = self.in5.forward_relu(&self.deconv2.forward(&ys)?)?;
-        self.deconv3.forward(&ys)
+        let ys = norm!(13, &self.in4, &self.deconv1.forward(&ys)?, true);
+        let ys = norm!(14, &self.in5, &self.deconv2.forward(&ys)?, true);
+        Ok(Some(self.deconv3.forward(&ys)?))
+    }
+}
+
+impl Module for TransformerNet {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        match self.forward_with(xs, &mut PerImage) {
+            Ok(Some(ys)) => Ok(ys),
+            // PerImage never stops the pass.
+            Ok(None) => Err(candle_core::Error::Msg(
+                "the forward pass was stopped".into(),
+            )),
+            Err(crate::Error::Candle(e)) => Err(e),
+            Err(e) => Err(candle_core::Error::wrap(e)),
+        }
     }
 }
 

@@ -5,3 +5,5 @@
 mod image_io;
 mod model_file;
 mod parity;
+mod sequence;
+mod tiling;

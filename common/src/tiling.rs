@@ -1,0 +1,339 @@
+//! Stylizing an image too large for one forward pass: tile by tile, each tile with a margin of
+//! context around the part it contributes, and every instance-norm layer normalised with the
+//! statistics of the whole image rather than of the tile (per-tile statistics shift each
+//! tile's colours and leave seams).
+//!
+//! The whole-image statistics are found one layer at a time: the tiles are run up to layer `k`
+//! with the statistics already found for the layers before it, and layer `k`'s input is summed
+//! over each tile's own part. With 15 layers that is about six forward passes' work in all,
+//! and the memory of one tile. Tile corners sit on multiples of 4 pixels, so each tile's
+//! downsampled grids are those of the whole image, and a tile touching the image's edge sees
+//! the same reflection padding as the whole image does.
+
+use candle_core::{DType, Device, Tensor};
+use image::{DynamicImage, RgbImage};
+
+use crate::error::{Error, Result};
+use crate::io::image::{image_to_tensor, tensor_to_image};
+use crate::model::instance_norm::InstanceNorm;
+use crate::model::norm_source::{ChannelStats, NormSource, PerImage, NORM_SITES};
+use crate::model::transformer::TransformerNet;
+
+/// Context around each tile, in pixels of the input: enough that the network's receptive
+/// field reaches no tile edge it would see differently in the whole image (measured: see
+/// docs/tiling.md).
+pub const DEFAULT_OVERLAP: u32 = 32;
+
+/// The smallest tile side [`tile_for_budget`] picks.
+pub const MIN_TILE: u32 = 64;
+
+/// How an image is cut: the side of each tile's own part (a multiple of 4) and the context
+/// added around it (a multiple of 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    /// Side of the part of the image each tile contributes, in pixels.
+    pub tile: u32,
+    /// Context added on each side where the image has it, in pixels.
+    pub overlap: u32,
+    /// Normalise with the whole image's statistics (true, the default). False normalises each
+    /// tile over itself in one pass, as a naive tiler does: faster, but it shifts each tile's
+    /// colours and leaves seams; it is there to compare against.
+    pub whole_image_stats: bool,
+}
+
+impl Tiling {
+    /// `tile` and `overlap` rounded up to multiples of 4, the tile at least 8 pixels, with
+    /// whole-image statistics.
+    pub fn new(tile: u32, overlap: u32) -> Self {
+        Self {
+            tile: tile.max(8).next_multiple_of(4),
+            overlap: overlap.next_multiple_of(4),
+            whole_image_stats: true,
+        }
+    }
+}
+
+/// A half-open pixel range `[start, end)` on one axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// One tile: the part it contributes (`core`) and the part it reads (`input`), per axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tile {
+    core: [Span; 2],
+    input: [Span; 2],
+}
+
+/// Splits `len` pixels into cores of at most `tile` pixels (multiples of 4 but the last),
+/// as equal as possible, each read with `overlap` pixels of context on each side.
+fn spans(len: u32, tiling: Tiling) -> Vec<(Span, Span)> {
+    let n = len.div_ceil(tiling.tile).max(1);
+    let size = len.div_ceil(n).next_multiple_of(4);
+    (0..n)
+        .map(|i| i * size)
+        .take_while(|&start| start < len)
+        .map(|start| {
+            let core = Span {
+                start,
+                end: (start + size).min(len),
+            };
+            // At least 8 pixels read (the network's smallest input), starting on a multiple of
+            // 4, however small the last core.
+            let input = Span {
+                start: core
+                    .start
+                    .saturating_sub(tiling.overlap)
+                    .min(core.end.saturating_sub(8) / 4 * 4),
+                end: (core.end + tiling.overlap).min(len),
+            };
+            (core, input)
+        })
+        .collect()
+}
+
+/// The tiles of a `width` x `height` image, row by row.
+fn plan(width: u32, height: u32, tiling: Tiling) -> Vec<Tile> {
+    let columns = spans(width, tiling);
+    spans(height, tiling)
+        .into_iter()
+        .flat_map(|(core_y, input_y)| {
+            columns.iter().map(move |&(core_x, input_x)| Tile {
+                core: [core_x, core_y],
+                input: [input_x, input_y],
+            })
+        })
+        .collect()
+}
+
+/// How many input pixels one pixel of norm layer `site`'s input spans (the network works at
+/// full, half and quarter resolution).
+fn site_scale(site: usize) -> u32 {
+    match site {
+        0 | 14 => 1,
+        1 | 13 => 2,
+        _ => 4,
+    }
+}
+
+/// The core of `tile` in the coordinates of an activation of `size` (height, width) at norm
+/// layer `site`: a core that ends at the image's edge takes the activation to its end (the
+/// network rounds odd sides up).
+fn core_in_layer(
+    tile: &Tile,
+    site: usize,
+    size: [usize; 2],
+    image: [u32; 2],
+) -> [(usize, usize); 2] {
+    let s = site_scale(site);
+    // Axis 0 is y (height), axis 1 is x (width); the tile's spans are [x, y].
+    [1usize, 0].map(|axis| {
+        let (core, input) = (tile.core[axis], tile.input[axis]);
+        let dim = size[1 - axis];
+        let start = ((core.start - input.start) / s) as usize;
+        let end = if core.end == image[axis] {
+            dim
+        } else {
+            ((core.end - input.start) / s) as usize
+        };
+        (start, end.min(dim))
+    })
+}
+
+/// The whole image's statistics for the norm layers found so far, and at most one layer being
+/// summed.
+struct GlobalStats {
+    found: Vec<ChannelStats>,
+    summing: Option<Sums>,
+}
+
+/// Per-channel sums of one layer's input over the tiles' cores.
+struct Sums {
+    site: usize,
+    tile: Tile,
+    image: [u32; 2],
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    count: f64,
+}
+
+impl Sums {
+    fn add(&mut self, xs: &Tensor) -> Result<()> {
+        let (_, c, h, w) = xs.dims4()?;
+        let [(y0, y1), (x0, x1)] = core_in_layer(&self.tile, self.site, [h, w], self.image);
+        if y1 <= y0 || x1 <= x0 {
+            return Ok(());
+        }
+        let part = xs
+            .narrow(2, y0, y1 - y0)?
+            .narrow(3, x0, x1 - x0)?
+            .to_dtype(DType::F64)?
+            .squeeze(0)?
+            .reshape((c, (y1 - y0) * (x1 - x0)))?;
+        let sum = part.sum(1)?.to_vec1::<f64>()?;
+        let sum_sq = part.sqr()?.sum(1)?.to_vec1::<f64>()?;
+        if self.sum.is_empty() {
+            self.sum = vec![0.0; c];
+            self.sum_sq = vec![0.0; c];
+        }
+        for i in 0..c {
+            self.sum[i] += sum[i];
+            self.sum_sq[i] += sum_sq[i];
+        }
+        self.count += ((y1 - y0) * (x1 - x0)) as f64;
+        Ok(())
+    }
+
+    fn stats(&self, device: &Device) -> Result<ChannelStats> {
+        if self.count == 0.0 {
+            return Err(Error::Invalid("tiling: a norm layer saw no pixels".into()));
+        }
+        let mean: Vec<f32> = self.sum.iter().map(|s| (s / self.count) as f32).collect();
+        let var: Vec<f32> = self
+            .sum
+            .iter()
+            .zip(&self.sum_sq)
+            .map(|(s, q)| {
+                let m = s / self.count;
+                (q / self.count - m * m).max(0.0) as f32
+            })
+            .collect();
+        let c = mean.len();
+        Ok(ChannelStats {
+            mean: Tensor::from_vec(mean, c, device)?,
+            var: Tensor::from_vec(var, c, device)?,
+        })
+    }
+}
+
+impl NormSource for GlobalStats {
+    fn normalize(
+        &mut self,
+        site: usize,
+        layer: &InstanceNorm,
+        xs: &Tensor,
+        relu: bool,
+    ) -> Result<Option<Tensor>> {
+        if let Some(stats) = self.found.get(site) {
+            return Ok(Some(layer.forward_with_stats(xs, stats, relu)?));
+        }
+        match &mut self.summing {
+            Some(sums) if sums.site == site => {
+                sums.add(xs)?;
+                Ok(None)
+            }
+            _ => Err(Error::Invalid(format!(
+                "tiling: norm layer {site} reached before its statistics were found"
+            ))),
+        }
+    }
+}
+
+/// `img` through the network tile by tile, with whole-image norm statistics unless `tiling`
+/// says otherwise. The result is the network's raw output size (sides rounded up to multiples of 4), clamped and rounded to 8
+/// bits. `progress(done, total)` is called after each tile pass.
+pub(crate) fn stylize_tiled(
+    net: &TransformerNet,
+    img: &RgbImage,
+    device: &Device,
+    tiling: Tiling,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<RgbImage> {
+    let (width, height) = img.dimensions();
+    let tiles = plan(width, height, tiling);
+    let passes = if tiling.whole_image_stats {
+        NORM_SITES + 1
+    } else {
+        1
+    };
+    let total = tiles.len() * passes;
+    let mut done = 0;
+    let input_of = |tile: &Tile| -> Result<Tensor> {
+        let [x, y] = tile.input;
+        let part =
+            image::imageops::crop_imm(img, x.start, y.start, x.end - x.start, y.end - y.start)
+                .to_image();
+        image_to_tensor(&DynamicImage::ImageRgb8(part), device)
+    };
+    let mut norms = GlobalStats {
+        found: Vec::with_capacity(NORM_SITES),
+        summing: None,
+    };
+    for site in (0..NORM_SITES).filter(|_| tiling.whole_image_stats) {
+        let mut sums = Sums {
+            site,
+            tile: tiles[0],
+            image: [width, height],
+            sum: Vec::new(),
+            sum_sq: Vec::new(),
+            count: 0.0,
+        };
+        for tile in &tiles {
+            sums.tile = *tile;
+            norms.summing = Some(sums);
+            let stopped = net.forward_with(&input_of(tile)?, &mut norms)?.is_none();
+            sums = norms.summing.take().expect("summing was set above");
+            if !stopped {
+                return Err(Error::Invalid(format!(
+                    "tiling: norm layer {site} was never reached"
+                )));
+            }
+            done += 1;
+            progress(done, total);
+        }
+        norms.found.push(sums.stats(device)?);
+    }
+    let out_size = |len: u32| len.next_multiple_of(4);
+    let mut out = RgbImage::new(out_size(width), out_size(height));
+    let mut per_tile = PerImage;
+    let last_pass: &mut dyn NormSource = if tiling.whole_image_stats {
+        &mut norms
+    } else {
+        &mut per_tile
+    };
+    for tile in &tiles {
+        let ys = net
+            .forward_with(&input_of(tile)?, last_pass)?
+            .ok_or_else(|| Error::Invalid("tiling: the final pass stopped".into()))?;
+        let (_, _, h, w) = ys.dims4()?;
+        let [(y0, y1), (x0, x1)] = core_in_layer(tile, 14, [h, w], [width, height]);
+        let core = tensor_to_image(&ys.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?)?;
+        let [cx, cy] = tile.core;
+        image::imageops::replace(&mut out, &core, i64::from(cx.start), i64::from(cy.start));
+        done += 1;
+        progress(done, total);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_the_axis_once_on_multiples_of_four() {
+        for len in [8u32, 9, 63, 64, 65, 500, 1030, 2401] {
+            for (tile, overlap) in [(8u32, 0u32), (64, 16), (512, 64), (100, 8)] {
+                let tiling = Tiling::new(tile, overlap);
+                let s = spans(len, tiling);
+                assert_eq!(s[0].0.start, 0);
+                assert_eq!(s.last().unwrap().0.end, len, "{len} {tiling:?}");
+                for pair in s.windows(2) {
+                    assert_eq!(pair[0].0.end, pair[1].0.start);
+                }
+                for (core, input) in &s {
+                    assert_eq!(core.start % 4, 0);
+                    assert_eq!(input.start % 4, 0);
+                    assert!(core.end - core.start <= tiling.tile);
+                    assert!(input.start <= core.start && input.end >= core.end);
+                    assert!(
+                        input.end - input.start >= 8.min(len),
+                        "{len} {tiling:?} {s:?}"
+                    );
+                }
+            }
+        }
+    }
+}
