@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command check of a CUDA build on a GPU machine (which has no Rust toolchain): run it there
 # from the binaries that scripts/gpu-bundle.sh built here. It
-#   1. runs the parity tests (PyTorch fixtures) and the custom-op tests on the device;
+#   1. runs the parity tests (PyTorch fixtures), the tiling and video tests and the
+#      custom-op tests on the device;
 #   2. trains briefly (the loss must fall), then interrupts-and-resumes the same run and
 #      compares the two final models;
 #   3. times inference (512x512 and 1920x1080) and the training step (batch 4 and 16 at
@@ -136,13 +137,13 @@ tests_on_device() {
     local tdev=$DEVICE
     if [ "$v" = cpu ]; then
         # The CPU half runs the same test binaries through cargo.
-        FAUVE_TEST_DEVICE=cpu cargo test --locked -p fauve-tests --test it parity -- --nocapture \
+        FAUVE_TEST_DEVICE=cpu cargo test --locked -p fauve-tests --test it -- parity tiling sequence --nocapture \
             >"$OUTDIR/parity-$v.log" 2>&1
         local rc1=$?
         FAUVE_TEST_DEVICE=cpu cargo test --locked -p fauve --lib >"$OUTDIR/ops-$v.log" 2>&1
         local rc2=$?
     else
-        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-it-tests" parity --nocapture >"$OUTDIR/parity-$v.log" 2>&1
+        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-it-tests" parity tiling sequence --nocapture >"$OUTDIR/parity-$v.log" 2>&1
         local rc1=$?
         # The op tests compare with candle's own convolutions, which in the cudnn build let
         # cuDNN pick TF32: the override keeps those references strict f32. (The parity tests

@@ -82,6 +82,11 @@ pub const DEFAULT_BLEND: f32 = 0.5;
 /// just sensor noise), and the previous frame is not mixed in.
 const CHANGE_THRESHOLD: u8 = 20;
 
+/// A mean absolute luma difference between consecutive frames (after the camera's motion)
+/// above this many levels is a cut to another scene: sensor noise and small moving things stay
+/// far below it.
+const CUT_THRESHOLD: f64 = 24.0;
+
 /// What a frame leaves for the next.
 struct Previous {
     luma: GrayImage,
@@ -137,11 +142,16 @@ impl<'a> FrameStylizer<'a> {
             .previous
             .take()
             .filter(|p| p.luma.dimensions() == (w, h));
-        let shift = match &previous {
-            Some(p) => motion::estimate_shift(&p.luma, &luma),
-            None => {
+        let found = previous
+            .as_ref()
+            .map(|p| motion::estimate_shift(&p.luma, &luma));
+        // A cut (or the first frame): nothing carries over, not even the norm statistics.
+        let (previous, shift) = match found {
+            Some((shift, left)) if left <= CUT_THRESHOLD => (previous, shift),
+            _ => {
                 self.travelled = (0, 0);
-                (0, 0)
+                self.running.stats = vec![None; NORM_SITES];
+                (None, (0, 0))
             }
         };
         self.travelled.0 += i64::from(shift.0);

@@ -17,9 +17,15 @@ pub use test_util::{assert_grads_close, projected_grads, rel_l2, test_device};
 
 /// Path of a committed fixture.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let built_here = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
-        .join(name)
+        .join(name);
+    // From the repository root, for a test binary carried to another machine.
+    if built_here.exists() {
+        built_here
+    } else {
+        Path::new("tests/fixtures").join(name)
+    }
 }
 
 /// Loads every tensor of a fixture file.
@@ -129,7 +135,15 @@ pub fn text(o: &Output) -> String {
 /// The model the repository ships (styles/starry_night.safetensors): a trained network, whose
 /// strokes and colours make tiling errors visible where a generated one would hide them.
 pub fn shipped_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../styles/starry_night.safetensors")
+    let built_here =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../styles/starry_night.safetensors");
+    // A test binary carried to another machine (scripts/gpu-check.sh) runs from the
+    // repository root there.
+    if built_here.exists() {
+        built_here
+    } else {
+        PathBuf::from("styles/starry_night.safetensors")
+    }
 }
 
 /// [`test_photo`] with deterministic pixel noise and a few hard-edged shapes: texture and edges

@@ -69,3 +69,21 @@ fn a_still_noisy_camera_stays_steadier_than_frame_by_frame() {
     eprintln!("still camera flicker: frame by frame {a:.3}, tied {b:.3}");
     assert!(b <= 0.75 * a, "{b} vs {a}");
 }
+
+/// A cut to another scene carries nothing over: the first frame after it is that frame
+/// stylized alone, as the first frame of a sequence is.
+#[test]
+fn a_cut_starts_afresh() {
+    let s = stylizer();
+    let photo = textured_photo(96, 64);
+    let mut other = photo.clone();
+    fauve::image::imageops::invert(&mut other);
+    let mut frames = panning_frames(&photo, 80, 3, 2, 3.0);
+    frames.extend(panning_frames(&other, 80, 2, 2, 3.0));
+    let alone = per_frame(&s, &frames);
+    let ours = sequence(&s, &frames, VideoOptions::default());
+    assert_eq!(ours[0], alone[0]);
+    assert_ne!(ours[2], alone[2], "frames of one scene are tied together");
+    assert_eq!(ours[3], alone[3], "the cut");
+    assert_ne!(ours[4], alone[4]);
+}
