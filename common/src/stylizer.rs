@@ -131,23 +131,28 @@ impl Stylizer {
     /// else None when one forward pass fits in the memory budget, else the largest tiles that
     /// fit.
     pub fn tiling_for(&self, width: u32, height: u32, options: &StyleOptions) -> Option<Tiling> {
-        if let Some(tile) = options.tile {
-            return Some(Tiling::new(tile, options.overlap));
-        }
         let budget = options.max_memory.unwrap_or_else(|| self.memory_budget());
+        // A third of the budget for one tile's pass, a third for keeping every tile's
+        // activations between passes (where they fit: it saves recomputing them), a third for
+        // the image, the result and what the allocator holds on to.
+        let with_cache = |tile| Tiling {
+            cache_bytes: budget / 3,
+            ..Tiling::new(tile, options.overlap)
+        };
+        if let Some(tile) = options.tile {
+            return Some(with_cache(tile));
+        }
         let per_pixel = bytes_per_pixel(&self.device);
         let pixels =
             |w: u32, h: u32| u64::from(w.next_multiple_of(4)) * u64::from(h.next_multiple_of(4));
         if pixels(width, height) * per_pixel <= budget {
             return None;
         }
-        // Half the budget for the tile's pass; the rest holds the image, the result and what
-        // the allocator keeps.
-        let side = ((budget / 2 / per_pixel) as f64).sqrt() as u32;
+        let side = ((budget / 3 / per_pixel) as f64).sqrt() as u32;
         let tile = side
             .saturating_sub(2 * options.overlap)
             .max(crate::tiling::MIN_TILE);
-        Some(Tiling::new(tile, options.overlap))
+        Some(with_cache(tile))
     }
 
     /// The default memory budget of a forward pass on this stylizer's device: half the memory
@@ -185,7 +190,7 @@ fn bytes_per_pixel(device: &Device) -> u64 {
     }
 }
 
-const CPU_BYTES_PER_PIXEL: u64 = 800;
+const CPU_BYTES_PER_PIXEL: u64 = 460;
 const CUDA_BYTES_PER_PIXEL: u64 = 5000;
 
 fn default_budget(device: &Device) -> u64 {

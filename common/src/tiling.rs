@@ -5,8 +5,9 @@
 //!
 //! The whole-image statistics are found one layer at a time: the tiles are run up to layer `k`
 //! with the statistics already found for the layers before it, and layer `k`'s input is summed
-//! over each tile's own part. With 15 layers that is about six forward passes' work in all,
-//! and the memory of one tile. Tile corners sit on multiples of 4 pixels, so each tile's
+//! over each tile's own part. Where every tile's layer input fits in [`Tiling::cache_bytes`],
+//! the next layer's pass starts from it (about one forward pass's work in all); otherwise from
+//! the photo again (about eight), in the memory of one tile. Tile corners sit on multiples of 4 pixels, so each tile's
 //! downsampled grids are those of the whole image, and a tile touching the image's edge sees
 //! the same reflection padding as the whole image does.
 
@@ -15,9 +16,8 @@ use image::{DynamicImage, RgbImage};
 
 use crate::error::{Error, Result};
 use crate::io::image::{image_to_tensor, tensor_to_image};
-use crate::model::instance_norm::InstanceNorm;
-use crate::model::norm_source::{ChannelStats, NormSource, PerImage, NORM_SITES};
-use crate::model::transformer::TransformerNet;
+use crate::model::norm_source::{ChannelStats, PerImage, NORM_SITES};
+use crate::model::transformer::{Next, PreNorm, TransformerNet};
 
 /// Context around each tile, in pixels of the input: enough that the network's receptive
 /// field reaches no tile edge it would see differently in the whole image (measured: see
@@ -39,6 +39,10 @@ pub struct Tiling {
     /// tile over itself in one pass, as a naive tiler does: faster, but it shifts each tile's
     /// colours and leaves seams; it is there to compare against.
     pub whole_image_stats: bool,
+    /// Bytes of memory that may hold every tile's activation from one norm layer to the next.
+    /// Where they fit, each layer's pass starts from them (about one forward pass's work in
+    /// all); where not, from the photo (about eight). The result is the same.
+    pub cache_bytes: u64,
 }
 
 impl Tiling {
@@ -49,6 +53,7 @@ impl Tiling {
             tile: tile.max(8).next_multiple_of(4),
             overlap: overlap.next_multiple_of(4),
             whole_image_stats: true,
+            cache_bytes: 0,
         }
     }
 }
@@ -142,13 +147,6 @@ fn core_in_layer(
     })
 }
 
-/// The whole image's statistics for the norm layers found so far, and at most one layer being
-/// summed.
-struct GlobalStats {
-    found: Vec<ChannelStats>,
-    summing: Option<Sums>,
-}
-
 /// Per-channel sums of one layer's input over the tiles' cores.
 struct Sums {
     site: usize,
@@ -208,29 +206,6 @@ impl Sums {
     }
 }
 
-impl NormSource for GlobalStats {
-    fn normalize(
-        &mut self,
-        site: usize,
-        layer: &InstanceNorm,
-        xs: &Tensor,
-        relu: bool,
-    ) -> Result<Option<Tensor>> {
-        if let Some(stats) = self.found.get(site) {
-            return Ok(Some(layer.forward_with_stats(xs, stats, relu)?));
-        }
-        match &mut self.summing {
-            Some(sums) if sums.site == site => {
-                sums.add(xs)?;
-                Ok(None)
-            }
-            _ => Err(Error::Invalid(format!(
-                "tiling: norm layer {site} reached before its statistics were found"
-            ))),
-        }
-    }
-}
-
 /// `img` through the network tile by tile, with whole-image norm statistics unless `tiling`
 /// says otherwise. The result is the network's raw output size (sides rounded up to multiples of 4), clamped and rounded to 8
 /// bits. `progress(done, total)` is called after each tile pass.
@@ -257,11 +232,51 @@ pub(crate) fn stylize_tiled(
                 .to_image();
         image_to_tensor(&DynamicImage::ImageRgb8(part), device)
     };
-    let mut norms = GlobalStats {
-        found: Vec::with_capacity(NORM_SITES),
-        summing: None,
+    let out_size = |len: u32| len.next_multiple_of(4);
+    let mut out = RgbImage::new(out_size(width), out_size(height));
+    let mut paste = |tile: &Tile, ys: &Tensor| -> Result<()> {
+        let (_, _, h, w) = ys.dims4()?;
+        let [(y0, y1), (x0, x1)] = core_in_layer(tile, 14, [h, w], [width, height]);
+        let core = tensor_to_image(&ys.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?)?;
+        let [cx, cy] = tile.core;
+        image::imageops::replace(&mut out, &core, i64::from(cx.start), i64::from(cy.start));
+        Ok(())
     };
-    for site in (0..NORM_SITES).filter(|_| tiling.whole_image_stats) {
+    if !tiling.whole_image_stats {
+        for tile in &tiles {
+            let ys = net
+                .forward_with(&input_of(tile)?, &mut PerImage)?
+                .ok_or_else(|| Error::Invalid("tiling: the pass stopped".into()))?;
+            paste(tile, &ys)?;
+            done += 1;
+            progress(done, total);
+        }
+        return Ok(out);
+    }
+    let mut found: Vec<ChannelStats> = Vec::with_capacity(NORM_SITES);
+    // Each tile's input of the last norm layer whose statistics were being found, where the
+    // cache holds it.
+    let mut cache: Vec<Option<PreNorm>> = vec![None; tiles.len()];
+    // A tile's input of norm layer `site`: from its cached input of the layer before, else from
+    // the photo, normalising on the way with the statistics found so far.
+    let reach = |tile: &Tile, cached: Option<PreNorm>, site: usize, found: &[ChannelStats]| {
+        let mut pre = match cached {
+            Some(pre) => pre,
+            None => net.first_norm_input(&input_of(tile)?)?,
+        };
+        while pre.site < site {
+            let (layer, relu) = net.norm_layer(pre.site);
+            let normed = layer.forward_with_stats(&pre.x, &found[pre.site], relu)?;
+            pre = match net.after_norm(pre, normed)? {
+                Next::Norm(next) => next,
+                Next::Output(_) => {
+                    return Err(Error::Invalid("tiling: ran past the layers".into()))
+                }
+            };
+        }
+        Ok::<PreNorm, Error>(pre)
+    };
+    for site in 0..NORM_SITES {
         let mut sums = Sums {
             site,
             tile: tiles[0],
@@ -270,38 +285,32 @@ pub(crate) fn stylize_tiled(
             sum_sq: Vec::new(),
             count: 0.0,
         };
-        for tile in &tiles {
+        let mut keep = false;
+        for (i, tile) in tiles.iter().enumerate() {
+            let pre = reach(tile, cache[i].take(), site, &found)?;
             sums.tile = *tile;
-            norms.summing = Some(sums);
-            let stopped = net.forward_with(&input_of(tile)?, &mut norms)?.is_none();
-            sums = norms.summing.take().expect("summing was set above");
-            if !stopped {
-                return Err(Error::Invalid(format!(
-                    "tiling: norm layer {site} was never reached"
-                )));
+            sums.add(&pre.x)?;
+            if i == 0 {
+                // The first tile is the largest: keep them all if that many fit.
+                let bytes = pre.bytes() * tiles.len() as u64;
+                keep = bytes <= tiling.cache_bytes;
+            }
+            if keep {
+                cache[i] = Some(pre);
             }
             done += 1;
             progress(done, total);
         }
-        norms.found.push(sums.stats(device)?);
+        found.push(sums.stats(device)?);
     }
-    let out_size = |len: u32| len.next_multiple_of(4);
-    let mut out = RgbImage::new(out_size(width), out_size(height));
-    let mut per_tile = PerImage;
-    let last_pass: &mut dyn NormSource = if tiling.whole_image_stats {
-        &mut norms
-    } else {
-        &mut per_tile
-    };
-    for tile in &tiles {
-        let ys = net
-            .forward_with(&input_of(tile)?, last_pass)?
-            .ok_or_else(|| Error::Invalid("tiling: the final pass stopped".into()))?;
-        let (_, _, h, w) = ys.dims4()?;
-        let [(y0, y1), (x0, x1)] = core_in_layer(tile, 14, [h, w], [width, height]);
-        let core = tensor_to_image(&ys.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?)?;
-        let [cx, cy] = tile.core;
-        image::imageops::replace(&mut out, &core, i64::from(cx.start), i64::from(cy.start));
+    for (i, tile) in tiles.iter().enumerate() {
+        let pre = reach(tile, cache[i].take(), NORM_SITES - 1, &found)?;
+        let (layer, relu) = net.norm_layer(pre.site);
+        let normed = layer.forward_with_stats(&pre.x, &found[pre.site], relu)?;
+        let Next::Output(ys) = net.after_norm(pre, normed)? else {
+            return Err(Error::Invalid("tiling: the last pass did not end".into()));
+        };
+        paste(tile, &ys)?;
         done += 1;
         progress(done, total);
     }

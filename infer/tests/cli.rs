@@ -379,7 +379,7 @@ fn a_small_memory_budget_stylizes_in_tiles() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let model = write_model(dir.path());
     let photo = dir.path().join("photo.png");
-    fauve_tests::textured_photo(200, 120).save(&photo)?;
+    fauve_tests::textured_photo(300, 200).save(&photo)?;
     let (whole, tiled) = (dir.path().join("whole.png"), dir.path().join("tiled.png"));
     let o = infer_cpu(&model, &[&photo, "-o".as_ref(), &whole]);
     assert!(o.status.success(), "{}", text(&o));
@@ -396,7 +396,7 @@ fn a_small_memory_budget_stylizes_in_tiles() -> anyhow::Result<()> {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("200x120 in tiles of 64 px"),
+        text(&o).contains("300x200 in tiles of 64 px"),
         "{}",
         text(&o)
     );

@@ -39,26 +39,6 @@ impl ResidualBlock {
     }
 }
 
-impl ResidualBlock {
-    /// The block, its two norms (sites `site` and `site + 1`) from `norms`; None when `norms`
-    /// stopped the pass.
-    fn forward_with(
-        &self,
-        xs: &Tensor,
-        norms: &mut dyn NormSource,
-        site: usize,
-    ) -> Result<Option<Tensor>> {
-        let Some(ys) = norms.normalize(site, &self.in1, &self.conv1.forward(xs)?, true)? else {
-            return Ok(None);
-        };
-        let Some(ys) = norms.normalize(site + 1, &self.in2, &self.conv2.forward(&ys)?, false)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some((ys + xs)?))
-    }
-}
-
 /// The transform network. Input and output are `[B, 3, H, W]` RGB in 0..255; the output is not
 /// clamped. For sides that are not multiples of 4 the output is a few pixels larger than the
 /// input (as in PyTorch); [`crate::Stylizer`] brings it back to the input size.
@@ -137,32 +117,117 @@ impl TransformerNet {
     }
 }
 
+/// The activation about to be normalised at norm layer `site` (see
+/// [`crate::model::norm_source::NORM_SITES`]), with the residual stream it will be added to when
+/// `site` is a residual block's second norm. The forward pass goes from one to the next, so a
+/// caller may stop at a site and go on later (tiling does).
+#[derive(Debug, Clone)]
+pub(crate) struct PreNorm {
+    pub site: usize,
+    pub x: Tensor,
+    skip: Option<Tensor>,
+}
+
+impl PreNorm {
+    /// Memory it holds, in bytes.
+    pub fn bytes(&self) -> u64 {
+        let size = |t: &Tensor| (t.elem_count() * t.dtype().size_in_bytes()) as u64;
+        size(&self.x) + self.skip.as_ref().map_or(0, size)
+    }
+}
+
+/// Where a step of the forward pass leads.
+pub(crate) enum Next {
+    /// The next norm layer's input.
+    Norm(PreNorm),
+    /// The network's output.
+    Output(Tensor),
+}
+
 impl TransformerNet {
+    /// The input of the first norm layer: `conv1(xs)`.
+    pub(crate) fn first_norm_input(&self, xs: &Tensor) -> Result<PreNorm> {
+        Ok(PreNorm {
+            site: 0,
+            x: self.conv1.forward(xs)?,
+            skip: None,
+        })
+    }
+
+    /// Norm layer `site`, and whether ReLU follows it.
+    pub(crate) fn norm_layer(&self, site: usize) -> (&InstanceNorm, bool) {
+        match site {
+            0 => (&self.in1, true),
+            1 => (&self.in2, true),
+            2 => (&self.in3, true),
+            13 => (&self.in4, true),
+            14 => (&self.in5, true),
+            s => {
+                let block = &self.res[(s - 3) / 2];
+                if (s - 3) % 2 == 0 {
+                    (&block.in1, true)
+                } else {
+                    (&block.in2, false)
+                }
+            }
+        }
+    }
+
+    /// From norm layer `pre.site`'s output `normed` (ReLU applied) to the next norm layer's input,
+    /// or to the output after the last.
+    pub(crate) fn after_norm(&self, pre: PreNorm, normed: Tensor) -> Result<Next> {
+        let norm = |site, x, skip| Ok(Next::Norm(PreNorm { site, x, skip }));
+        match pre.site {
+            // [B, 32, H, W] -> [B, 64, H/2, W/2] -> [B, 128, H/4, W/4]
+            0 => norm(1, self.conv2.forward(&normed)?, None),
+            1 => norm(2, self.conv3.forward(&normed)?, None),
+            // The residual stream enters block 1.
+            2 => norm(3, self.res[0].conv1.forward(&normed)?, Some(normed)),
+            s @ 3..=12 => {
+                let i = (s - 3) / 2;
+                let skip = pre
+                    .skip
+                    .ok_or_else(|| crate::Error::Invalid("residual stream missing".into()))?;
+                if (s - 3) % 2 == 0 {
+                    norm(s + 1, self.res[i].conv2.forward(&normed)?, Some(skip))
+                } else {
+                    let stream = (normed + skip)?;
+                    match self.res.get(i + 1) {
+                        Some(next) => norm(s + 1, next.conv1.forward(&stream)?, Some(stream)),
+                        // [B, 128, H/4, W/4] -> [B, 64, H/2, W/2]
+                        None => norm(13, self.deconv1.forward(&stream)?, None),
+                    }
+                }
+            }
+            // -> [B, 32, H, W] -> [B, 3, H, W]
+            13 => norm(14, self.deconv2.forward(&normed)?, None),
+            _ => Ok(Next::Output(self.deconv3.forward(&normed)?)),
+        }
+    }
+
+    /// From `pre` on to the output, each norm layer's statistics from `norms` (see
+    /// [`NormSource`]); None when `norms` stopped the pass.
+    pub(crate) fn continue_with(
+        &self,
+        mut pre: PreNorm,
+        norms: &mut dyn NormSource,
+    ) -> Result<Option<Tensor>> {
+        loop {
+            let (layer, relu) = self.norm_layer(pre.site);
+            let Some(normed) = norms.normalize(pre.site, layer, &pre.x, relu)? else {
+                return Ok(None);
+            };
+            match self.after_norm(pre, normed)? {
+                Next::Norm(next) => pre = next,
+                Next::Output(ys) => return Ok(Some(ys)),
+            }
+        }
+    }
+
     /// The forward pass with each instance-norm layer's statistics from `norms` (see
     /// [`NormSource`]); None when `norms` stopped it before the end.
     pub fn forward_with(&self, xs: &Tensor, norms: &mut dyn NormSource) -> Result<Option<Tensor>> {
-        macro_rules! norm {
-            ($site:expr, $layer:expr, $x:expr, $relu:expr) => {
-                match norms.normalize($site, $layer, $x, $relu)? {
-                    Some(ys) => ys,
-                    None => return Ok(None),
-                }
-            };
-        }
-        // [B, 3, H, W] -> [B, 32, H, W] -> [B, 64, H/2, W/2] -> [B, 128, H/4, W/4]
-        let ys = norm!(0, &self.in1, &self.conv1.forward(xs)?, true);
-        let ys = norm!(1, &self.in2, &self.conv2.forward(&ys)?, true);
-        let mut ys = norm!(2, &self.in3, &self.conv3.forward(&ys)?, true);
-        for (i, block) in self.res.iter().enumerate() {
-            ys = match block.forward_with(&ys, norms, 3 + 2 * i)? {
-                Some(ys) => ys,
-                None => return Ok(None),
-            };
-        }
-        // [B, 128, H/4, W/4] -> [B, 64, H/2, W/2] -> [B, 32, H, W] -> [B, 3, H, W]
-        let ys = norm!(13, &self.in4, &self.deconv1.forward(&ys)?, true);
-        let ys = norm!(14, &self.in5, &self.deconv2.forward(&ys)?, true);
-        Ok(Some(self.deconv3.forward(&ys)?))
+        self.continue_with(self.first_norm_input(xs)?, norms)
     }
 }
 
