@@ -6,17 +6,10 @@ use std::process::{Command, Output};
 
 use fauve::image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgba, RgbaImage};
 
-use fauve_tests::{generated_transformer, test_photo, text};
+use fauve_tests::{test_photo, text, write_generated_model};
 
 /// The `fauve-infer` that cargo built for this test, with the same features.
 const FAUVE_INFER: &str = env!("CARGO_BIN_EXE_fauve-infer");
-
-fn write_model(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("starry.safetensors");
-    let meta = fauve::ModelMetadata::new(Some("starry night".into()), None);
-    fauve::save_model_file(&path, &generated_transformer(), &meta).unwrap();
-    path
-}
 
 fn infer(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(FAUVE_INFER)
@@ -58,7 +51,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 #[test]
 fn stylizes_a_folder_tree_mirroring_it_and_skipping_what_fails() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let photos = dir.path().join("photos");
     std::fs::create_dir_all(photos.join("trip/day1"))?;
     DynamicImage::ImageRgb8(test_photo(40, 28))
@@ -158,7 +151,7 @@ fn stylizes_a_folder_tree_mirroring_it_and_skipping_what_fails() -> anyhow::Resu
 #[test]
 fn a_named_output_file_takes_any_encoder_format() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let input = dir.path().join("x.jpg");
     DynamicImage::ImageRgb8(test_photo(24, 16)).save(&input)?;
     for name in ["out.webp", "out.bmp", "out.tiff"] {
@@ -200,7 +193,7 @@ fn a_named_output_file_takes_any_encoder_format() -> anyhow::Result<()> {
 #[test]
 fn writes_next_to_the_input_with_resizing_and_never_overwrites_it() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let input = dir.path().join("wide.png");
     DynamicImage::ImageRgb8(test_photo(80, 40)).save(&input)?;
     let before = std::fs::read(&input)?;
@@ -265,7 +258,7 @@ fn a_bad_model_file_is_reported_without_a_panic() -> anyhow::Result<()> {
 #[test]
 fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let input = dir.path().join("x.png");
     DynamicImage::ImageRgb8(test_photo(16, 16)).save(&input)?;
     let cases: [(&[&str], &str); 9] = [
@@ -326,7 +319,7 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
 #[test]
 fn strength_and_preserved_colours_finish_the_stylized_image() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let photo = dir.path().join("photo.png");
     test_photo(40, 28).save(&photo)?;
     let run = |name: &str, extra: &[&str]| -> anyhow::Result<fauve::image::RgbImage> {
@@ -377,7 +370,7 @@ fn strength_and_preserved_colours_finish_the_stylized_image() -> anyhow::Result<
 #[test]
 fn a_small_memory_budget_stylizes_in_tiles() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let photo = dir.path().join("photo.png");
     fauve_tests::textured_photo(300, 200).save(&photo)?;
     let (whole, tiled) = (dir.path().join("whole.png"), dir.path().join("tiled.png"));

@@ -4,16 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fauve_tests::{generated_transformer, panning_frames, text, textured_photo};
+use fauve_tests::{panning_frames, text, textured_photo, write_generated_model};
 
 const FAUVE_INFER: &str = env!("CARGO_BIN_EXE_fauve-infer");
-
-fn write_model(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("starry.safetensors");
-    let meta = fauve::ModelMetadata::new(Some("starry night".into()), None);
-    fauve::save_model_file(&path, &generated_transformer(), &meta).unwrap();
-    path
-}
 
 fn infer(model: &Path, args: &[&std::ffi::OsStr]) -> Output {
     Command::new(FAUVE_INFER)
@@ -39,7 +32,7 @@ fn write_frames(dir: &Path) -> Vec<fauve::image::RgbImage> {
 #[test]
 fn a_folder_of_frames_becomes_a_folder_of_stylized_frames() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     let frames = write_frames(&dir.path().join("clip"));
     let out = dir.path().join("styled");
     let o = infer(
@@ -78,7 +71,7 @@ fn a_folder_of_frames_becomes_a_folder_of_stylized_frames() -> anyhow::Result<()
 #[test]
 fn video_usage_errors_are_explained() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     write_frames(&dir.path().join("a"));
     write_frames(&dir.path().join("b"));
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
@@ -135,7 +128,7 @@ fn have_ffmpeg() -> bool {
 #[test]
 fn video_files_go_through_ffmpeg_or_say_how_to_get_it() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let model = write_model(dir.path());
+    let model = write_generated_model(dir.path());
     write_frames(&dir.path().join("clip"));
     let movie = dir.path().join("clip.mp4");
     if !have_ffmpeg() {

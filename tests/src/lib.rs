@@ -220,3 +220,12 @@ pub fn pan_flicker(frames: &[RgbImage], step: u32) -> f64 {
     }
     sum as f64 / count as f64
 }
+
+/// A model file of the generated transform network (style name "starry night") written into
+/// `dir`, for the binaries' tests.
+pub fn write_generated_model(dir: &Path) -> PathBuf {
+    let path = dir.join("starry.safetensors");
+    let meta = fauve::ModelMetadata::new(Some("starry night".into()), None);
+    fauve::save_model_file(&path, &generated_transformer(), &meta).expect("model written");
+    path
+}

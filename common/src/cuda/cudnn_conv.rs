@@ -451,92 +451,60 @@ fn find_plan(h: sys::cudnnHandle_t, pass: Pass, d: &Descriptors, strict: bool) -
     use sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS;
     let mut n = 0i32;
     let allowed = |math: sys::cudnnMathType_t| !strict || math == CUDNN_FMA_MATH;
+    // The fastest (cuDNN sorts by time) of the results that ran, are deterministic and use an
+    // allowed math type.
+    macro_rules! fastest {
+        ($perf:expr, $algo:path) => {
+            $perf[..n.max(0) as usize]
+                .iter()
+                .find(|p| {
+                    p.status == CUDNN_STATUS_SUCCESS
+                        && p.determinism == CUDNN_DETERMINISTIC
+                        && allowed(p.mathType)
+                })
+                .map(|p| Plan {
+                    algo: $algo(p.algo),
+                    math: p.mathType,
+                    workspace: p.memory,
+                })
+        };
+    }
+    let count = MAX_ALGOS as i32;
     // SAFETY: live handle and descriptors; the result arrays hold MAX_ALGOS entries and cuDNN
     // writes at most that many.
     let chosen = unsafe {
         match pass {
             Pass::Forward => {
                 let mut perf: [sys::cudnnConvolutionFwdAlgoPerf_t; MAX_ALGOS] = std::mem::zeroed();
+                let p = perf.as_mut_ptr();
                 sys::cudnnFindConvolutionForwardAlgorithm(
-                    h,
-                    d.x,
-                    d.w,
-                    d.conv,
-                    d.y,
-                    MAX_ALGOS as i32,
-                    &mut n,
-                    perf.as_mut_ptr(),
+                    h, d.x, d.w, d.conv, d.y, count, &mut n, p,
                 )
                 .result()
                 .map_err(wrap_cudnn)?;
-                perf[..n.max(0) as usize]
-                    .iter()
-                    .find(|p| {
-                        p.status == CUDNN_STATUS_SUCCESS
-                            && p.determinism == CUDNN_DETERMINISTIC
-                            && allowed(p.mathType)
-                    })
-                    .map(|p| Plan {
-                        algo: Algo::Forward(p.algo),
-                        math: p.mathType,
-                        workspace: p.memory,
-                    })
+                fastest!(perf, Algo::Forward)
             }
             Pass::BackwardData => {
                 let mut perf: [sys::cudnnConvolutionBwdDataAlgoPerf_t; MAX_ALGOS] =
                     std::mem::zeroed();
+                let p = perf.as_mut_ptr();
                 sys::cudnnFindConvolutionBackwardDataAlgorithm(
-                    h,
-                    d.w,
-                    d.y,
-                    d.conv,
-                    d.x,
-                    MAX_ALGOS as i32,
-                    &mut n,
-                    perf.as_mut_ptr(),
+                    h, d.w, d.y, d.conv, d.x, count, &mut n, p,
                 )
                 .result()
                 .map_err(wrap_cudnn)?;
-                perf[..n.max(0) as usize]
-                    .iter()
-                    .find(|p| {
-                        p.status == CUDNN_STATUS_SUCCESS
-                            && p.determinism == CUDNN_DETERMINISTIC
-                            && allowed(p.mathType)
-                    })
-                    .map(|p| Plan {
-                        algo: Algo::Data(p.algo),
-                        math: p.mathType,
-                        workspace: p.memory,
-                    })
+                fastest!(perf, Algo::Data)
             }
             Pass::BackwardFilter => {
                 let mut perf: [sys::cudnnConvolutionBwdFilterAlgoPerf_t; MAX_ALGOS] =
                     std::mem::zeroed();
+                let p = perf.as_mut_ptr();
                 sys::cudnnFindConvolutionBackwardFilterAlgorithm(
-                    h,
-                    d.x,
-                    d.y,
-                    d.conv,
-                    d.w,
-                    MAX_ALGOS as i32,
-                    &mut n,
-                    perf.as_mut_ptr(),
+                    h, d.x, d.y, d.conv, d.w, count, &mut n, p,
                 )
                 .result()
                 .map_err(wrap_cudnn)?;
-                perf[..n.max(0) as usize]
-                    .iter()
-                    .find(|p| {
-                        p.status == CUDNN_STATUS_SUCCESS
-                            && p.determinism == CUDNN_DETERMINISTIC
-                            && allowed(p.mathType)
-                    })
-                    .map(|p| Plan {
-                        algo: Algo::Filter(p.algo),
-                        math: p.mathType,
-                        workspace: p.memory,
-                    })
+                fastest!(perf, Algo::Filter)
             }
         }
     };

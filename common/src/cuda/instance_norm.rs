@@ -3,7 +3,7 @@
 //! the composition supplies the backward.
 
 use candle_core::backend::BackendStorage;
-use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
+use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::WrapErr;
 use candle_core::{
     CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
@@ -41,6 +41,28 @@ impl NormPasses for CudaPasses {
 fn planes(layout: &Layout) -> Result<(usize, usize)> {
     let (b, c, h, w) = layout.shape().dims4()?;
     Ok((b * c, h * w))
+}
+
+/// The input, output-gradient and parameter views of a gradient pass, the gradient checked to
+/// have the input's shape.
+fn gradient_operands<'a>(
+    name: &str,
+    (s, l): (&'a CudaStorage, &Layout),
+    (gs, gl): (&'a CudaStorage, &Layout),
+    (ps, pl): (&'a CudaStorage, &Layout),
+) -> Result<[CudaView<'a, f32>; 3]> {
+    if gl.shape() != l.shape() {
+        candle_core::bail!(
+            "{name}: gradient shape {:?} differs from {:?}",
+            gl.shape(),
+            l.shape()
+        );
+    }
+    Ok([
+        f32_view(s, l, name)?,
+        f32_view(gs, gl, name)?,
+        f32_view(ps, pl, name)?,
+    ])
 }
 
 fn cpu_refused(name: &str) -> Result<(CpuStorage, Shape)> {
@@ -187,15 +209,10 @@ impl CustomOp3 for GradSums {
         ps: &CudaStorage,
         pl: &Layout,
     ) -> Result<(CudaStorage, Shape)> {
-        if gl.shape() != l.shape() {
-            candle_core::bail!("{}: gradient shape {:?} differs", self.name(), gl.shape());
-        }
         let (b, c, _, _) = l.shape().dims4()?;
         let (n_planes, hw) = planes(l)?;
         let chunks = chunks_per_plane(hw);
-        let x = f32_view(s, l, self.name())?;
-        let dy = f32_view(gs, gl, self.name())?;
-        let p = f32_view(ps, pl, self.name())?;
+        let [x, dy, p] = gradient_operands(self.name(), (s, l), (gs, gl), (ps, pl))?;
         let mut partial = alloc_f32(s, n_planes * chunks * 2)?;
         let func = instance_norm_func(s.device(), "fauve_in_grad_sums")?;
         let (hw_arg, chunks_arg, relu) = (hw as i64, chunks as i32, i32::from(self.relu));
@@ -251,14 +268,9 @@ impl CustomOp3 for GradInput {
         ps: &CudaStorage,
         pl: &Layout,
     ) -> Result<(CudaStorage, Shape)> {
-        if gl.shape() != l.shape() {
-            candle_core::bail!("{}: gradient shape {:?} differs", self.name(), gl.shape());
-        }
         let (_, hw) = planes(l)?;
         let total = l.shape().elem_count();
-        let x = f32_view(s, l, self.name())?;
-        let dy = f32_view(gs, gl, self.name())?;
-        let p = f32_view(ps, pl, self.name())?;
+        let [x, dy, p] = gradient_operands(self.name(), (s, l), (gs, gl), (ps, pl))?;
         let mut dx = alloc_f32(s, total)?;
         let func = instance_norm_func(s.device(), "fauve_in_grad_input")?;
         let (hw_arg, total_arg, relu) = (hw as i64, total as i64, i32::from(self.relu));

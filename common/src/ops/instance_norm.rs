@@ -86,13 +86,13 @@ fn composed(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Ten
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::test_util::{assert_grads_close, projected_grads, rel_l2};
     use candle_core::Var;
 
     /// The plain candle composition, differentiated by candle: the reference.
-    fn reference(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    pub(crate) fn reference(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let (b, c, h, w) = xs.dims4()?;
         let flat = xs.reshape((b, c, h * w))?;
         let centered = flat.broadcast_sub(&flat.mean_keepdim(2)?)?;

@@ -145,17 +145,9 @@ mod tests {
     use crate::test_util::{assert_grads_close, projected_grads, rel_l2};
     use candle_core::{DType, Var};
 
-    /// The plain candle composition, differentiated by candle.
+    /// The plain candle composition, differentiated by candle, then ReLU when `relu`.
     fn composition(xs: &Tensor, weight: &Tensor, bias: &Tensor, relu: bool) -> Result<Tensor> {
-        let (b, c, h, w) = xs.dims4()?;
-        let flat = xs.reshape((b, c, h * w))?;
-        let centered = flat.broadcast_sub(&flat.mean_keepdim(2)?)?;
-        let var = centered.sqr()?.mean_keepdim(2)?;
-        let y = centered
-            .broadcast_div(&(var + INSTANCE_NORM_EPS)?.sqrt()?)?
-            .broadcast_mul(&weight.reshape((1, c, 1))?)?
-            .broadcast_add(&bias.reshape((1, c, 1))?)?
-            .reshape((b, c, h, w))?;
+        let y = crate::ops::instance_norm::tests::reference(xs, weight, bias)?;
         if relu {
             y.relu()
         } else {
