@@ -53,16 +53,13 @@ pub fn take_profile() -> Vec<(&'static str, Phase, OpTime)> {
     })
 }
 
-/// Times one op until dropped; see [`scope`].
+/// Times one op until dropped; see [`scope`]. A scope opened inside another only counts the
+/// depth (`timing` None): the outer one is charged.
 pub(crate) struct Scope {
-    name: &'static str,
-    phase: Phase,
-    device: Device,
-    start: Instant,
+    timing: Option<(&'static str, Phase, Device, Instant)>,
 }
 
-/// Starts timing op `name` on `device` when profiling is on and no other scope is open on this
-/// thread; None otherwise.
+/// Starts timing op `name` on `device` when profiling is on; None when it is off.
 pub(crate) fn scope(name: &'static str, phase: Phase, device: &Device) -> Option<Scope> {
     if !ENABLED.with(Cell::get) {
         return None;
@@ -72,35 +69,25 @@ pub(crate) fn scope(name: &'static str, phase: Phase, device: &Device) -> Option
         d.set(depth + 1);
         depth == 0
     });
-    if !outer {
-        return Some(Scope {
-            name: "",
-            phase,
-            device: device.clone(),
-            start: Instant::now(),
-        });
-    }
-    // Work queued before this op is not its own.
-    let _ = device.synchronize();
-    Some(Scope {
-        name,
-        phase,
-        device: device.clone(),
-        start: Instant::now(),
-    })
+    let timing = outer.then(|| {
+        // Work queued before this op is not its own.
+        let _ = device.synchronize();
+        (name, phase, device.clone(), Instant::now())
+    });
+    Some(Scope { timing })
 }
 
 impl Drop for Scope {
     fn drop(&mut self) {
         DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-        if self.name.is_empty() {
+        let Some((name, phase, device, start)) = &self.timing else {
             return;
-        }
-        let _ = self.device.synchronize();
-        let seconds = self.start.elapsed().as_secs_f64();
+        };
+        let _ = device.synchronize();
+        let seconds = start.elapsed().as_secs_f64();
         TABLE.with(|t| {
             let mut table = t.borrow_mut();
-            let entry = table.entry((self.name, self.phase)).or_default();
+            let entry = table.entry((*name, *phase)).or_default();
             entry.calls += 1;
             entry.seconds += seconds;
         });

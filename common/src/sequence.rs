@@ -11,7 +11,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::adjust::{self, StyleOptions};
 use crate::error::{Error, Result};
-use crate::io::image::{image_to_tensor, tensor_to_image};
+use crate::io::image::{rgb_to_tensor, tensor_to_image};
 use crate::model::instance_norm::InstanceNorm;
 use crate::model::norm_source::{ChannelStats, NormSource, NORM_SITES};
 use crate::motion;
@@ -164,10 +164,7 @@ impl<'a> FrameStylizer<'a> {
         } else {
             (0, 0)
         };
-        let xs = image_to_tensor(
-            &DynamicImage::ImageRgb8(pad_reflect(&rgb, ox, oy)),
-            self.stylizer.device(),
-        )?;
+        let xs = rgb_to_tensor(pad_reflect(&rgb, ox, oy), self.stylizer.device())?;
         let ys = self
             .stylizer
             .network()

@@ -101,8 +101,22 @@ impl Stylizer {
         options: &StyleOptions,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<RgbImage> {
+        let tiling = self.tiling_for(img.width(), img.height(), options);
+        self.stylize_planned(img, options, tiling, progress)
+    }
+
+    /// [`Stylizer::stylize_with_progress`] in the tiles already chosen (by
+    /// [`Stylizer::tiling_for`], say, whose answer a caller may want to show first), or in one
+    /// pass when `tiling` is None.
+    pub fn stylize_planned(
+        &self,
+        img: &DynamicImage,
+        options: &StyleOptions,
+        tiling: Option<Tiling>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<RgbImage> {
         options.validate()?;
-        let stylized = match self.tiling_for(img.width(), img.height(), options) {
+        let stylized = match tiling {
             None => self.stylize(img)?,
             Some(tiling) => self.stylize_tiled(img, tiling, progress)?,
         };

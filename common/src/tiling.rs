@@ -12,10 +12,10 @@
 //! the same reflection padding as the whole image does.
 
 use candle_core::{DType, Device, Tensor};
-use image::{DynamicImage, RgbImage};
+use image::RgbImage;
 
 use crate::error::{Error, Result};
-use crate::io::image::{image_to_tensor, tensor_to_image};
+use crate::io::image::{rgb_to_tensor, tensor_to_image};
 use crate::model::norm_source::{ChannelStats, PerImage, NORM_SITES};
 use crate::model::transformer::{Next, PreNorm, TransformerNet};
 
@@ -113,16 +113,6 @@ fn plan(width: u32, height: u32, tiling: Tiling) -> Vec<Tile> {
         .collect()
 }
 
-/// How many input pixels one pixel of norm layer `site`'s input spans (the network works at
-/// full, half and quarter resolution).
-fn site_scale(site: usize) -> u32 {
-    match site {
-        0 | 14 => 1,
-        1 | 13 => 2,
-        _ => 4,
-    }
-}
-
 /// The core of `tile` in the coordinates of an activation of `size` (height, width) at norm
 /// layer `site`: a core that ends at the image's edge takes the activation to its end (the
 /// network rounds odd sides up).
@@ -132,7 +122,7 @@ fn core_in_layer(
     size: [usize; 2],
     image: [u32; 2],
 ) -> [(usize, usize); 2] {
-    let s = site_scale(site);
+    let s = TransformerNet::norm_scale(site);
     // Axis 0 is y (height), axis 1 is x (width); the tile's spans are [x, y].
     [1usize, 0].map(|axis| {
         let (core, input) = (tile.core[axis], tile.input[axis]);
@@ -150,7 +140,6 @@ fn core_in_layer(
 /// Per-channel sums of one layer's input over the tiles' cores.
 struct Sums {
     site: usize,
-    tile: Tile,
     image: [u32; 2],
     sum: Vec<f64>,
     sum_sq: Vec<f64>,
@@ -158,9 +147,20 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, xs: &Tensor) -> Result<()> {
+    fn new(site: usize, image: [u32; 2]) -> Self {
+        Self {
+            site,
+            image,
+            sum: Vec::new(),
+            sum_sq: Vec::new(),
+            count: 0.0,
+        }
+    }
+
+    /// Adds `tile`'s core of its layer input `xs`.
+    fn add(&mut self, tile: &Tile, xs: &Tensor) -> Result<()> {
         let (_, c, h, w) = xs.dims4()?;
-        let [(y0, y1), (x0, x1)] = core_in_layer(&self.tile, self.site, [h, w], self.image);
+        let [(y0, y1), (x0, x1)] = core_in_layer(tile, self.site, [h, w], self.image);
         if y1 <= y0 || x1 <= x0 {
             return Ok(());
         }
@@ -207,8 +207,9 @@ impl Sums {
 }
 
 /// `img` through the network tile by tile, with whole-image norm statistics unless `tiling`
-/// says otherwise. The result is the network's raw output size (sides rounded up to multiples of 4), clamped and rounded to 8
-/// bits. `progress(done, total)` is called after each tile pass.
+/// says otherwise. The result is the network's raw output size (sides rounded up to multiples
+/// of 4), clamped and rounded to 8 bits. `progress(done, total)` is called after each tile
+/// pass.
 pub(crate) fn stylize_tiled(
     net: &TransformerNet,
     img: &RgbImage,
@@ -230,7 +231,7 @@ pub(crate) fn stylize_tiled(
         let part =
             image::imageops::crop_imm(img, x.start, y.start, x.end - x.start, y.end - y.start)
                 .to_image();
-        image_to_tensor(&DynamicImage::ImageRgb8(part), device)
+        rgb_to_tensor(part, device)
     };
     let out_size = |len: u32| len.next_multiple_of(4);
     let mut out = RgbImage::new(out_size(width), out_size(height));
@@ -277,19 +278,11 @@ pub(crate) fn stylize_tiled(
         Ok::<PreNorm, Error>(pre)
     };
     for site in 0..NORM_SITES {
-        let mut sums = Sums {
-            site,
-            tile: tiles[0],
-            image: [width, height],
-            sum: Vec::new(),
-            sum_sq: Vec::new(),
-            count: 0.0,
-        };
+        let mut sums = Sums::new(site, [width, height]);
         let mut keep = false;
         for (i, tile) in tiles.iter().enumerate() {
             let pre = reach(tile, cache[i].take(), site, &found)?;
-            sums.tile = *tile;
-            sums.add(&pre.x)?;
+            sums.add(tile, &pre.x)?;
             if i == 0 {
                 // The first tile is the largest: keep them all if that many fit.
                 let bytes = pre.bytes() * tiles.len() as u64;

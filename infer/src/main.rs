@@ -218,7 +218,8 @@ fn stylize_one(
         overlap: args.tile_overlap,
         max_memory: args.max_memory,
     };
-    if let Some(tiling) = stylizer.tiling_for(w, h, &options) {
+    let tiling = stylizer.tiling_for(w, h, &options);
+    if let Some(tiling) = tiling {
         eprintln!(
             "{}: {w}x{h} in tiles of {} px (+{} px context), whole-image norm statistics",
             input.display(),
@@ -228,7 +229,9 @@ fn stylize_one(
     }
     let mut bar = progress::Bar::new(input);
     let out = stylizer
-        .stylize_with_progress(&img, &options, &mut |done, total| bar.update(done, total))
+        .stylize_planned(&img, &options, tiling, &mut |done, total| {
+            bar.update(done, total)
+        })
         .with_context(|| input.display().to_string())?;
     bar.finish();
     stylizer.device().synchronize()?;

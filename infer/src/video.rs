@@ -99,8 +99,34 @@ fn list_frames(folder: &Path) -> Result<Vec<PathBuf>> {
     Ok(frames)
 }
 
-/// Stylizes `frames` in order into `folder`, each under its own file name; returns the count
-/// and the frame rate.
+/// Stylizes `frames` in order, tied together, writing frame `i` to `targets[i]`, with a
+/// progress bar named after `label`; returns the frame rate and the last frame's size.
+fn stylize_frames(
+    stylizer: &Stylizer,
+    frames: &[PathBuf],
+    targets: &[PathBuf],
+    label: &Path,
+    options: StyleOptions,
+    video: VideoOptions,
+) -> Result<(f64, (u32, u32))> {
+    let mut seq = stylizer.sequence(options, video)?;
+    let mut bar = Bar::new(label);
+    let start = Instant::now();
+    let mut size = (0, 0);
+    for (i, (frame, target)) in frames.iter().zip(targets).enumerate() {
+        let img = fauve::load_image(frame)?;
+        let styled = seq
+            .stylize(&img)
+            .with_context(|| frame.display().to_string())?;
+        size = styled.dimensions();
+        fauve::save_image(&styled, target)?;
+        bar.update(i + 1, frames.len());
+    }
+    bar.finish();
+    Ok((frames.len() as f64 / start.elapsed().as_secs_f64(), size))
+}
+
+/// Stylizes `frames` in order into `folder`, each under its own file name.
 fn to_folder(
     stylizer: &Stylizer,
     frames: &[PathBuf],
@@ -110,26 +136,21 @@ fn to_folder(
 ) -> Result<Done> {
     std::fs::create_dir_all(folder)
         .with_context(|| format!("cannot create folder {}", folder.display()))?;
-    let mut seq = stylizer.sequence(options, video)?;
-    let mut bar = Bar::new(folder);
-    let start = Instant::now();
-    for (i, frame) in frames.iter().enumerate() {
-        let img = fauve::load_image(frame)?;
-        let out = seq
-            .stylize(&img)
-            .with_context(|| frame.display().to_string())?;
-        let name = frame.file_name().context("a frame has no file name")?;
-        let target = folder.join(name);
-        if target.canonicalize().ok() == frame.canonicalize().ok() {
-            bail!("{}: the output would overwrite this frame", frame.display());
-        }
-        fauve::save_image(&out, &target)?;
-        bar.update(i + 1, frames.len());
-    }
-    bar.finish();
+    let targets = frames
+        .iter()
+        .map(|frame| {
+            let name = frame.file_name().context("a frame has no file name")?;
+            let target = folder.join(name);
+            if target.canonicalize().ok() == frame.canonicalize().ok() {
+                bail!("{}: the output would overwrite this frame", frame.display());
+            }
+            Ok(target)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (fps, _) = stylize_frames(stylizer, frames, &targets, folder, options, video)?;
     Ok(Done {
         frames: frames.len(),
-        fps: frames.len() as f64 / start.elapsed().as_secs_f64(),
+        fps,
         output: folder.to_path_buf(),
     })
 }
@@ -151,21 +172,7 @@ fn to_video_file(
     let numbered: Vec<PathBuf> = (1..=frames.len())
         .map(|i| styled.path().join(format!("{i:06}.png")))
         .collect();
-    let mut seq = stylizer.sequence(options, video)?;
-    let mut bar = Bar::new(out);
-    let start = Instant::now();
-    let mut size = (0, 0);
-    for (i, (frame, target)) in frames.iter().zip(&numbered).enumerate() {
-        let img = fauve::load_image(frame)?;
-        let styled = seq
-            .stylize(&img)
-            .with_context(|| frame.display().to_string())?;
-        size = styled.dimensions();
-        fauve::save_image(&styled, target)?;
-        bar.update(i + 1, frames.len());
-    }
-    bar.finish();
-    let fps = frames.len() as f64 / start.elapsed().as_secs_f64();
+    let (fps, size) = stylize_frames(stylizer, frames, &numbered, out, options, video)?;
     let partial = out.with_file_name(format!(
         ".{}.partial.{}",
         out.file_name()

@@ -90,7 +90,12 @@ pub fn to_rgb(img: &DynamicImage) -> RgbImage {
 
 /// An image as a `[1, 3, H, W]` f32 tensor of RGB values in 0..255 on `device`.
 pub fn image_to_tensor(img: &DynamicImage, device: &Device) -> Result<Tensor> {
-    let rgb = to_rgb(img);
+    rgb_to_tensor(to_rgb(img), device)
+}
+
+/// [`image_to_tensor`] of an 8-bit RGB image already made (its buffer becomes the tensor's
+/// without another copy).
+pub(crate) fn rgb_to_tensor(rgb: RgbImage, device: &Device) -> Result<Tensor> {
     let (w, h) = rgb.dimensions();
     let hwc = Tensor::from_vec(rgb.into_raw(), (h as usize, w as usize, 3), device)?;
     Ok(hwc.permute((2, 0, 1))?.to_dtype(DType::F32)?.unsqueeze(0)?)

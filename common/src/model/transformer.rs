@@ -173,6 +173,16 @@ impl TransformerNet {
         }
     }
 
+    /// How many input pixels one pixel of norm layer `site`'s input spans: the network works at
+    /// full, half and quarter resolution.
+    pub(crate) fn norm_scale(site: usize) -> u32 {
+        match site {
+            0 | 14 => 1,
+            1 | 13 => 2,
+            _ => 4,
+        }
+    }
+
     /// From norm layer `pre.site`'s output `normed` (ReLU applied) to the next norm layer's input,
     /// or to the output after the last.
     pub(crate) fn after_norm(&self, pre: PreNorm, normed: Tensor) -> Result<Next> {
