@@ -49,8 +49,8 @@ pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{report, Error, Result};
 pub use io::atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
 pub use io::image::{
-    has_image_extension, image_to_tensor, load_image, output_format, resize_for_stylizing,
-    save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,
+    decode_image, has_image_extension, image_to_tensor, load_image, output_format,
+    resize_for_stylizing, save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,
 };
 pub use io::model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
 #[cfg(feature = "onnx")]

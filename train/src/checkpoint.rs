@@ -28,7 +28,7 @@ pub struct TrainState {
     /// Indices (in the sorted file list) of photos found unreadable so far.
     pub bad_files: BTreeSet<usize>,
     pub config_toml: String,
-    /// [`crate::data::data_fingerprint`] of the photo folder (None in older checkpoints).
+    /// [`crate::data::PhotoSet::fingerprint`] of the photo set (None in older checkpoints).
     pub data_fingerprint: Option<String>,
 }
 

@@ -35,7 +35,13 @@ train_config! {
     style_name: Option<String> = None,
         "name of the style, stored in the model file (default: the style image's file stem)";
     data_dir: PathBuf = "data/photos".into(),
-        "folder of training photos, searched recursively (e.g. COCO's train2014/)";
+        "folder of training photos and/or parquet shards, searched recursively (e.g. COCO's train2014/)";
+    hf_dataset: Option<String> = None,
+        "train on this Hugging Face dataset instead of data_dir, OWNER/NAME (e.g. detection-datasets/coco): its parquet shards are downloaded once into the Hub cache (HF_HOME; HF_TOKEN for gated ones)";
+    hf_split: String = "train".into(),
+        "the split of hf_dataset to train on";
+    image_column: Option<String> = None,
+        "the parquet shards' column of encoded images (default: the one shaped like the datasets Image feature)";
     style_image: PathBuf = "data/styles/starry_night.jpg".into(),
         "the painting whose style is learned";
     vgg: PathBuf = "models/vgg16.safetensors".into(),
@@ -455,6 +461,8 @@ mod tests {
             eval_dir: Some("e".into()),
             style_layer_weights: Some(vec![1.0]),
             max_minutes: Some(1.0),
+            hf_dataset: Some("o/n".into()),
+            image_column: Some("image".into()),
             ..Default::default()
         })
         .unwrap();

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
 use crate::config::TrainConfig;
-use crate::data::{data_fingerprint, list_images, BatchLoader, DataPosition, LoaderConfig};
+use crate::data::{BatchLoader, DataPosition, LoaderConfig, PhotoSet};
 use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
@@ -133,8 +133,11 @@ impl<'a> Run<'a> {
     /// from the checkpoint, starts the photo loader and says what is about to happen.
     fn set_up(cfg: &'a TrainConfig, resume: Option<Checkpoint>, options: Options) -> Result<Self> {
         let device = fauve::parse_device(&cfg.device)?;
-        let files = list_images(&cfg.data_dir)?;
-        let fingerprint = data_fingerprint(&cfg.data_dir, &files)?;
+        let set = Arc::new(photo_set(cfg)?);
+        for (path, why) in &set.skipped_shards {
+            eprintln!("warning: skipping shard {}: {why}", path.display());
+        }
+        let fingerprint = set.fingerprint().to_string();
         if let Some(ckpt) = &resume {
             check_same_data(ckpt, &fingerprint, cfg, options)?;
         }
@@ -142,13 +145,14 @@ impl<'a> Run<'a> {
         let loss = PerceptualLoss::from_config(cfg, &device)?;
         let sample = match &cfg.sample_image {
             Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
-            None => fauve::load_image(&files[0])
-                .unwrap_or_else(|_| image::DynamicImage::new_rgb8(64, 64)),
+            None => set
+                .first_photo()
+                .unwrap_or_else(|| image::DynamicImage::new_rgb8(64, 64)),
         };
         let sample =
             fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
 
-        let photos = files.len();
+        let photos = set.photos();
         let steps_per_epoch = photos.div_ceil(cfg.batch_size);
         let total_steps = cfg.steps.unwrap_or(cfg.epochs * steps_per_epoch);
 
@@ -187,7 +191,7 @@ impl<'a> Run<'a> {
             cfg.workers
         };
         let loader = BatchLoader::start(
-            files,
+            set,
             LoaderConfig {
                 batch_size: cfg.batch_size,
                 image_size: cfg.image_size,
@@ -322,9 +326,9 @@ impl<'a> Run<'a> {
         let batch = self.loader.next_batch()?;
         self.stats.wait_secs += wait.elapsed().as_secs_f64();
         self.stats.decode_secs += batch.decode_secs;
-        for (path, why) in &batch.skipped {
+        for (name, why) in &batch.skipped {
             self.progress
-                .println(format!("warning: skipping {}: {why}", path.display()));
+                .println(format!("warning: skipping {name}: {why}"));
         }
         self.state.bad_files = batch.bad_files;
         let s = batch.image_size;
@@ -486,7 +490,7 @@ impl<'a> Run<'a> {
             &ModelMetadata::new(Some(cfg.style_name()), Some(summary)),
         )?;
         eprintln!(
-            "done: {} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {} threads, training waited {:.1} s for data); {} unreadable file(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
+            "done: {} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {} threads, training waited {:.1} s for data); {} unreadable photo(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
             self.total_steps,
             elapsed,
             images as f64 / elapsed.max(1e-9),
@@ -620,6 +624,32 @@ fn ensure_finite(
     Ok(())
 }
 
+/// The run's photos: the Hub dataset's shards, or the data folder's files and shards.
+fn photo_set(cfg: &TrainConfig) -> Result<PhotoSet> {
+    let column = cfg.image_column.as_deref();
+    match &cfg.hf_dataset {
+        #[cfg(feature = "hub")]
+        Some(dataset) => {
+            let shards = crate::data::hub::fetch(dataset, &cfg.hf_split)?;
+            PhotoSet::from_files(&shards.root, shards.files, column)
+                .with_context(|| format!("no usable photos in {dataset} ({})", cfg.hf_split))
+        }
+        #[cfg(not(feature = "hub"))]
+        Some(_) => bail!(
+            "hf_dataset needs the `hub` feature, which this fauve-train was built without\n\nhint: build it with its default features (cargo build --release -p fauve-train)"
+        ),
+        None => PhotoSet::from_folder(&cfg.data_dir, column),
+    }
+}
+
+/// How messages name the run's photos.
+fn data_source(cfg: &TrainConfig) -> String {
+    match &cfg.hf_dataset {
+        Some(d) => format!("the Hub dataset {d} ({})", cfg.hf_split),
+        None => format!("the photo folder {}", cfg.data_dir.display()),
+    }
+}
+
 /// Refuses to resume on a photo folder other than the run's (the data order, and so the
 /// result, would silently differ from an uninterrupted run) unless the user allows it.
 fn check_same_data(
@@ -632,7 +662,7 @@ fn check_same_data(
         eprintln!(
             "warning: {} predates photo-folder fingerprints; cannot check that {} is unchanged",
             ckpt.path.display(),
-            cfg.data_dir.display()
+            data_source(cfg)
         );
         return Ok(());
     };
@@ -641,8 +671,8 @@ fn check_same_data(
     }
     let count = |f: &str| f.split(':').next().unwrap_or("?").to_string();
     let what = format!(
-        "the photo folder {} changed since the run started ({} photos then, {} now, or files renamed or resized)",
-        cfg.data_dir.display(),
+        "{} changed since the run started ({} photos then, {} now, or files renamed or resized)",
+        data_source(cfg),
         count(saved),
         count(fingerprint)
     );

@@ -51,16 +51,22 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 /// EXIF orientation. A truncated JPEG is an error, not a grey-filled image.
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_image(&bytes, path)
+}
+
+/// Decodes an encoded image held in memory (a row of a parquet shard, a download), with the
+/// same checks and EXIF orientation as [`load_image`]; `path` names it in errors.
+pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     if bytes.is_empty() {
         return Err(Error::Image {
             path: path.to_path_buf(),
             message: "empty file (0 bytes)".into(),
         });
     }
-    let reader = ImageReader::new(Cursor::new(&bytes[..]))
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
-    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         return Err(image_error(
             path,
             "truncated JPEG (no end-of-image marker after the last scan)",

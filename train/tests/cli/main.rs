@@ -13,6 +13,8 @@ use fauve_tests::{fixture, test_photo};
 
 mod eval;
 mod preview;
+#[cfg(feature = "hub")]
+mod shards;
 mod tensorboard;
 
 /// The `fauve-train` that cargo built for this test, with the same features.
@@ -481,7 +483,7 @@ fn unreadable_photos_are_skipped_and_counted() -> anyhow::Result<()> {
     for name in ["corrupt.jpg", "empty.png", "notes.jpg"] {
         assert!(t.contains(name), "{name} reported\n{t}");
     }
-    assert!(t.contains("3 unreadable file(s) skipped"), "{t}");
+    assert!(t.contains("3 unreadable photo(s) skipped"), "{t}");
     let m = fauve::ModelFile::load(&run.join("model.safetensors"), &Device::Cpu)?;
     assert_eq!(m.metadata.training.unwrap()["skipped_files"], 3);
     Ok(())

@@ -1,0 +1,291 @@
+//! Parquet shards of photos, as the Hugging Face Hub publishes image datasets: each row holds
+//! one encoded image in an image column (the `datasets` Image feature, a struct of `bytes` and
+//! `path`). Only that column is read, one row group at a time.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::Array;
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+
+/// The encoded images of one row group, row by row (`None` for a row without one).
+pub type RowImages = Vec<Option<Vec<u8>>>;
+
+/// Rows decoded per arrow batch while reading a row group.
+const READ_BATCH_ROWS: usize = 256;
+
+/// An open parquet shard and where its images are.
+pub struct Shard {
+    pub path: PathBuf,
+    meta: ArrowReaderMetadata,
+    /// The leaf column that holds the encoded bytes.
+    leaf: usize,
+    /// Whether the image column is a struct around the bytes (the Image feature) rather than
+    /// the bytes themselves.
+    in_struct: bool,
+}
+
+impl Shard {
+    /// Reads the shard's footer and finds its image column: `image_column` if given, else the
+    /// only column shaped like the `datasets` Image feature (or the one named `image` among
+    /// several). The error says what is wrong, for a warning that skips the shard.
+    pub fn open(path: &Path, image_column: Option<&str>) -> Result<Self, String> {
+        let file = File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+        let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| {
+            format!("not a readable parquet file (truncated download?): {e}\n  hint: download it again, or move it out of the data folder")
+        })?;
+        let (column, in_struct) = find_image_column(&meta, image_column)?;
+        let parts: Vec<&str> = if in_struct {
+            vec![column.as_str(), "bytes"]
+        } else {
+            vec![column.as_str()]
+        };
+        let leaf = meta
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.path().parts() == parts)
+            .ok_or_else(|| format!("column `{}` has no parquet leaf", parts.join(".")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            meta,
+            leaf,
+            in_struct,
+        })
+    }
+
+    /// The row groups that hold rows: (group, first row in the shard, rows).
+    pub fn row_groups(&self) -> Vec<(usize, usize, usize)> {
+        let mut first = 0;
+        let mut out = Vec::new();
+        for (g, rg) in self.meta.metadata().row_groups().iter().enumerate() {
+            let rows = rg.num_rows().max(0) as usize;
+            out.push((g, first, rows));
+            first += rows;
+        }
+        out
+    }
+
+    /// The encoded images of row group `group`. An unreadable group (a damaged page) is an
+    /// error, which makes all its rows bad photos.
+    pub fn read_group(&self, group: usize) -> Result<RowImages, String> {
+        let file = File::open(&self.path).map_err(|e| format!("cannot open it: {e}"))?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+            .with_projection(ProjectionMask::leaves(
+                self.meta.parquet_schema(),
+                [self.leaf],
+            ))
+            .with_row_groups(vec![group])
+            .with_batch_size(READ_BATCH_ROWS)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let expected = self.meta.metadata().row_group(group).num_rows().max(0) as usize;
+        let mut out = Vec::with_capacity(expected);
+        for batch in reader {
+            let batch = batch.map_err(|e| format!("cannot read it: {e}"))?;
+            let column = batch.column(0);
+            let (values, outer): (&dyn Array, Option<&dyn Array>) = if self.in_struct {
+                let s = column
+                    .as_struct_opt()
+                    .ok_or("the image column is not a struct")?;
+                (s.column(0).as_ref(), Some(column.as_ref()))
+            } else {
+                (column.as_ref(), None)
+            };
+            for i in 0..values.len() {
+                let null = values.is_null(i) || outer.is_some_and(|o| o.is_null(i));
+                out.push((!null).then(|| binary_value(values, i)).flatten());
+            }
+        }
+        if out.len() != expected {
+            return Err(format!(
+                "read {} rows where the footer says {expected}",
+                out.len()
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Row `i` of a binary column of any of arrow's three layouts.
+fn binary_value(values: &dyn Array, i: usize) -> Option<Vec<u8>> {
+    if let Some(a) = values.as_binary_opt::<i32>() {
+        Some(a.value(i).to_vec())
+    } else if let Some(a) = values.as_binary_opt::<i64>() {
+        Some(a.value(i).to_vec())
+    } else {
+        values.as_binary_view_opt().map(|a| a.value(i).to_vec())
+    }
+}
+
+fn is_binary(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+/// The image column's name, and whether it is a struct around `bytes`.
+fn find_image_column(
+    meta: &ArrowReaderMetadata,
+    wanted: Option<&str>,
+) -> Result<(String, bool), String> {
+    let schema = meta.schema();
+    let shape = |t: &DataType| match t {
+        DataType::Struct(fields) => fields
+            .iter()
+            .any(|f| f.name() == "bytes" && is_binary(f.data_type()))
+            .then_some(true),
+        t if is_binary(t) => Some(false),
+        _ => None,
+    };
+    let names = || {
+        schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} ({})", f.name(), f.data_type()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(name) = wanted {
+        let field = schema.field_with_name(name).map_err(|_| {
+            format!(
+                "has no column `{name}` (image_column); its columns: {}",
+                names()
+            )
+        })?;
+        return shape(field.data_type())
+            .map(|in_struct| (name.to_string(), in_struct))
+            .ok_or_else(|| {
+                format!(
+                    "column `{name}` holds {}, not encoded images (binary, or a struct with a binary `bytes`)",
+                    field.data_type()
+                )
+            });
+    }
+    // Without a name, only the Image feature's struct counts: a bare binary column could be
+    // anything.
+    let images: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| shape(f.data_type()) == Some(true))
+        .map(|f| f.name().as_str())
+        .collect();
+    match images[..] {
+        [] => Err(format!(
+            "has no image column (a struct with a binary `bytes` field, as the datasets Image feature writes); its columns: {}\n  hint: set image_column to the column that holds encoded images",
+            names()
+        )),
+        [one] => Ok((one.to_string(), true)),
+        _ => match images.iter().find(|n| **n == "image") {
+            Some(n) => Ok((n.to_string(), true)),
+            None => Err(format!(
+                "has several image columns ({}); set image_column to the one to train on",
+                images.join(", ")
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::shard_writer::{id_column, image_column, write_shard};
+    use arrow_array::StringArray;
+    use std::sync::Arc;
+
+    fn rows(n: usize) -> Vec<Option<Vec<u8>>> {
+        (0..n)
+            .map(|i| (i != 4).then(|| vec![i as u8; 3 + i]))
+            .collect()
+    }
+
+    #[test]
+    fn reads_each_row_groups_images_and_nothing_else() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("s.parquet");
+        let images = rows(7);
+        write_shard(
+            &path,
+            vec![("id", id_column(7)), ("image", image_column(&images))],
+            3,
+        )?;
+        let shard = Shard::open(&path, None).map_err(anyhow::Error::msg)?;
+        assert_eq!(shard.row_groups(), [(0, 0, 3), (1, 3, 3), (2, 6, 1)]);
+        assert_eq!(
+            shard.read_group(1).map_err(anyhow::Error::msg)?,
+            images[3..6]
+        );
+        assert_eq!(
+            shard.read_group(2).map_err(anyhow::Error::msg)?,
+            images[6..]
+        );
+        // Row 4 has no bytes: a null, not an empty image.
+        assert_eq!(shard.read_group(1).map_err(anyhow::Error::msg)?[1], None);
+        Ok(())
+    }
+
+    #[test]
+    fn the_image_column_is_found_or_the_shard_says_why_not() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let write = |name: &str, columns| -> anyhow::Result<_> {
+            let p = dir.path().join(name);
+            write_shard(&p, columns, 10)?;
+            Ok(p)
+        };
+        let captions =
+            || -> arrow_array::ArrayRef { Arc::new(StringArray::from(vec!["a cat", "a dog"])) };
+        let text = write(
+            "text.parquet",
+            vec![("id", id_column(2)), ("caption", captions())],
+        )?;
+        let err = Shard::open(&text, None).err().unwrap_or_default();
+        assert!(
+            err.contains("has no image column") && err.contains("caption (Utf8)"),
+            "{err}"
+        );
+        let err = Shard::open(&text, Some("caption"))
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("holds Utf8, not encoded images"), "{err}");
+        let err = Shard::open(&text, Some("photo")).err().unwrap_or_default();
+        assert!(err.contains("has no column `photo`"), "{err}");
+
+        let images = rows(2);
+        let two = write(
+            "two.parquet",
+            vec![
+                ("mask", image_column(&images)),
+                ("image", image_column(&images)),
+            ],
+        )?;
+        assert!(Shard::open(&two, None).is_ok(), "`image` wins");
+        let ambiguous = write(
+            "ambiguous.parquet",
+            vec![("a", image_column(&images)), ("b", image_column(&images))],
+        )?;
+        let err = Shard::open(&ambiguous, None).err().unwrap_or_default();
+        assert!(err.contains("several image columns (a, b)"), "{err}");
+        let b = Shard::open(&ambiguous, Some("b")).map_err(anyhow::Error::msg)?;
+        assert_eq!(b.read_group(0).map_err(anyhow::Error::msg)?, images);
+        Ok(())
+    }
+
+    #[test]
+    fn a_truncated_shard_is_refused_with_a_hint() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cut.parquet");
+        write_shard(&path, vec![("image", image_column(&rows(6)))], 2)?;
+        let bytes = std::fs::read(&path)?;
+        std::fs::write(&path, &bytes[..bytes.len() / 2])?;
+        let err = Shard::open(&path, None).err().unwrap_or_default();
+        assert!(
+            err.contains("truncated download") && err.contains("hint"),
+            "{err}"
+        );
+        Ok(())
+    }
+}
