@@ -25,8 +25,10 @@ export PATH="$T/bin:$PATH" CUDA_HOME="$T" CUDA_ROOT="$T"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR=${FAUVE_CUDA_TARGET:-${HOME:-/tmp}/.cache/fauve/cuda-target}
 echo "cuda-check: nvcc $(nvcc --version | grep -o 'release [0-9.]*'), sm_$CUDA_COMPUTE_CAP, target $CARGO_TARGET_DIR"
-cargo check --locked --workspace --all-targets --features cuda
+# --no-default-features leaves out only fauve-train's `hub` (parquet and the Hub's HTTP client:
+# no CUDA in them, and clippy checks them), which would double this check's first build.
+cargo check --locked --workspace --all-targets --no-default-features --features cuda
 # The cuDNN build (candle's convolutions through cuDNN) type-checks the same way: cudarc's
 # bindings are Rust, so no cuDNN headers or library are needed until linking.
-cargo check --locked --workspace --all-targets --features cudnn
+cargo check --locked --workspace --all-targets --no-default-features --features cudnn
 echo "cuda-check: every CUDA and cuDNN path type-checks"

@@ -70,21 +70,23 @@ pub fn fetch(dataset: &str, split: &str) -> Result<Shards> {
     let bar = download_bar();
     let mut files = Vec::with_capacity(wanted.len());
     for (i, file) in wanted.iter().enumerate() {
-        let message = format!("shard {}/{} {file}", i + 1, wanted.len());
-        if bar.is_hidden() {
-            // Not a terminal (a log): a line per shard instead of the bar.
-            eprintln!("fetching {message}");
-        }
-        bar.set_message(message);
         let download = repo
             .download_file()
             .filename(file.clone())
             .revision(PARQUET_REVISION.to_string());
         // The cache first, as candle_datasets does: no request for a shard already there.
         let path = match download.clone().local_files_only(true).send() {
-            Err(HFError::LocalEntryNotFound { .. }) => download
-                .progress(hf_hub::progress::Progress::new(BarHandler(bar.clone())))
-                .send(),
+            Err(HFError::LocalEntryNotFound { .. }) => {
+                let message = format!("shard {}/{} {file}", i + 1, wanted.len());
+                if bar.is_hidden() {
+                    // Not a terminal (a log): a line per shard instead of the bar.
+                    eprintln!("downloading {message}");
+                }
+                bar.set_message(message);
+                download
+                    .progress(hf_hub::progress::Progress::new(BarHandler(bar.clone())))
+                    .send()
+            }
             cached => cached,
         }
         .map_err(|e| explain(e, dataset))

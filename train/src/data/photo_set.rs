@@ -80,13 +80,7 @@ impl PhotoSet {
         files: Vec<PathBuf>,
         image_column: Option<&str>,
     ) -> Result<Self> {
-        let mut set = Self {
-            sources: Vec::new(),
-            starts: Vec::new(),
-            photos: 0,
-            fingerprint: String::new(),
-            skipped_shards: Vec::new(),
-        };
+        let mut set = Self::empty();
         let mut hash = Sha256::new();
         for file in files {
             let size = std::fs::metadata(&file)
@@ -112,6 +106,16 @@ impl PhotoSet {
         }
         set.fingerprint = format!("{}:{:x}", set.photos, hash.finalize());
         Ok(set)
+    }
+
+    fn empty() -> Self {
+        Self {
+            sources: Vec::new(),
+            starts: Vec::new(),
+            photos: 0,
+            fingerprint: String::new(),
+            skipped_shards: Vec::new(),
+        }
     }
 
     #[cfg(feature = "parquet")]
@@ -154,13 +158,7 @@ impl PhotoSet {
     /// A set of fake sources holding `sizes` photos each (a size above 1 acts as a row group).
     #[cfg(test)]
     pub fn from_sizes(sizes: &[usize]) -> Self {
-        let mut set = Self {
-            sources: Vec::new(),
-            starts: Vec::new(),
-            photos: 0,
-            fingerprint: String::new(),
-            skipped_shards: Vec::new(),
-        };
+        let mut set = Self::empty();
         for &n in sizes {
             set.push(Source::Fake(n));
         }

@@ -209,18 +209,23 @@ fn resumed_run_equals_uninterrupted_run_bit_for_bit() -> anyhow::Result<()> {
     let split = s.run_dir("split");
     let o = train(&s.args(&split, 6), &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = train(&resume_args(&split, 10), &[]);
+    assert_resume_reproduces(&straight, &split, 6, 10);
+    Ok(())
+}
+
+/// Resumes the run in `split` (stopped at step `at`) up to `to` and checks that its model is
+/// bit for bit the model of `straight`, which ran to `to` without stopping.
+pub fn assert_resume_reproduces(straight: &Path, split: &Path, at: usize, to: usize) {
+    let o = train(&resume_args(split, to), &[]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("resuming at step 6"), "{t}");
-
+    assert!(t.contains(&format!("resuming at step {at}")), "{t}");
     let a = model_tensors(&straight.join("model.safetensors"));
     let b = model_tensors(&split.join("model.safetensors"));
     assert_eq!(a.len(), b.len());
     for ((ka, va), (_, vb)) in a.iter().zip(&b) {
         assert!(va == vb, "{ka} differs after resume");
     }
-    Ok(())
 }
 
 #[test]

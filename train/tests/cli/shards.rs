@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fauve_train::data::shard_writer::{id_column, image_column, write_shard};
 
-use super::{model_tensors, resume_args, setup, text, train, Setup};
+use super::{assert_resume_reproduces, resume_args, setup, text, train, Setup};
 
 /// Shards made of the setup's photos: `a.parquet` with the photos in row groups of 3, a
 /// garbage row (5) and a row without bytes (6); a truncated shard; a shard of captions.
@@ -99,16 +99,7 @@ fn training_on_shards_skips_bad_rows_and_shards_and_resumes_bit_for_bit() -> any
     let split = s.run_dir("split");
     let o = train(&args_with_data(&s, &split, 6, &shards), &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = train(&resume_args(&split, 10), &[]);
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
-    assert!(t.contains("resuming at step 6"), "{t}");
-    let a = model_tensors(&straight.join("model.safetensors"));
-    let b = model_tensors(&split.join("model.safetensors"));
-    assert_eq!(a.len(), b.len());
-    for ((ka, va), (_, vb)) in a.iter().zip(&b) {
-        assert!(va == vb, "{ka} differs after resume");
-    }
+    assert_resume_reproduces(&straight, &split, 6, 10);
     Ok(())
 }
 
@@ -319,6 +310,10 @@ fn hf_dataset_downloads_one_split_into_the_cache_and_trains_on_it() -> anyhow::R
         t.contains("2 parquet shard(s) of someone/photos (train)"),
         "{t}"
     );
+    assert!(
+        t.contains("downloading shard 2/2 default/train/0001.parquet"),
+        "{t}"
+    );
     assert!(t.contains("5 photos"), "{t}");
     let asked = hub.requests.lock().unwrap().clone();
     assert!(
@@ -339,8 +334,34 @@ fn hf_dataset_downloads_one_split_into_the_cache_and_trains_on_it() -> anyhow::R
     let mut args = args_with_data(&s, &s.run_dir("again"), 2, Path::new("unused"));
     args.extend(["--hf-dataset", "someone/photos"].map(String::from));
     let o = train(&args, &envs);
-    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(!t.contains("downloading"), "{t}");
     let asked = hub.requests.lock().unwrap().clone();
     assert_eq!(asked.len() - before, 1, "{:?}", &asked[before..]);
+
+    // A split the dataset does not have, and a dataset the Hub does not have: each is named,
+    // with what to do.
+    let hub_args = |dataset: &str, split: &str| {
+        let mut args = args_with_data(&s, &s.run_dir("bad"), 2, Path::new("unused"));
+        args.extend(["--hf-dataset", dataset, "--hf-split", split].map(String::from));
+        args
+    };
+    let o = train(&hub_args("someone/photos", "validation"), &envs);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("someone/photos has no parquet shards for split `validation`")
+            && t.contains("the splits test, train")
+            && t.contains("hint: set hf_split"),
+        "{t}"
+    );
+    let o = train(&hub_args("someone/missing", "train"), &envs);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("the Hugging Face Hub refused someone/missing") && t.contains("hint:"),
+        "{t}"
+    );
     Ok(())
 }
