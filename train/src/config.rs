@@ -104,6 +104,18 @@ train_config! {
         "conv precision: f32, or bf16 (CUDA only; weights, norms and losses stay f32)";
 }
 
+/// The owner and name of a Hugging Face dataset id, `OWNER/NAME`.
+pub fn dataset_id(id: &str) -> Result<(&str, &str)> {
+    match id.split_once('/') {
+        Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((owner, name))
+        }
+        _ => bail!(
+            "`hf_dataset` must be OWNER/NAME as on the Hub (e.g. detection-datasets/coco), got `{id}`"
+        ),
+    }
+}
+
 /// pytorch/examples' weights, which assume torchvision preprocessing.
 const TORCHVISION_WEIGHTS: (f64, f64) = (1e5, 1e10);
 /// Caffe features are about 255/σ ≈ 60x larger per unit: content terms scale by 60², Gram
@@ -322,6 +334,12 @@ impl TrainConfig {
         positive("eval_every", self.eval_every)?;
         if let Some(s) = self.steps {
             positive("steps", s)?;
+        }
+        if let Some(d) = &self.hf_dataset {
+            dataset_id(d)?;
+        }
+        if self.hf_split.trim().is_empty() {
+            bail!("`hf_split` must name a split, e.g. train");
         }
         if self.image_size < 16 {
             bail!("`image_size` must be at least 16, got {}", self.image_size);

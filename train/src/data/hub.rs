@@ -1,8 +1,8 @@
 //! Photo datasets from the Hugging Face Hub: the parquet shards of one split of a dataset's
 //! parquet conversion (the `refs/convert/parquet` revision, which the Hub keeps for every
 //! public dataset), downloaded once into hf-hub's cache (`HF_HOME`, token from `HF_TOKEN`) and
-//! read from there like a local folder of shards. Without a network, the shards already in the
-//! cache are used.
+//! read from there like a local folder of shards. Without a network, or with `HF_HUB_OFFLINE`
+//! set, the shards already in the cache are used.
 //!
 //! This goes through hf-hub, the client `candle_datasets::hub` wraps, rather than through
 //! `candle_datasets::hub::from_hub` itself: that downloads every split of a dataset (COCO's
@@ -32,13 +32,16 @@ pub struct Shards {
 /// Fetches (or finds in the cache) the parquet shards of split `split` of dataset
 /// `owner/name`.
 pub fn fetch(dataset: &str, split: &str) -> Result<Shards> {
-    let Some((owner, name)) = dataset
-        .split_once('/')
-        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
-    else {
-        bail!("`hf_dataset` must be OWNER/NAME as on the Hub (e.g. detection-datasets/coco), got `{dataset}`");
-    };
+    let (owner, name) = crate::config::dataset_id(dataset)?;
     let client = HFClientSync::new().context("cannot set up the Hugging Face Hub client")?;
+    if offline_requested() {
+        let cached = from_cache(&client, dataset, split, "HF_HUB_OFFLINE is set")?;
+        eprintln!(
+            "data: HF_HUB_OFFLINE is set: training on the {} shard(s) of {dataset} ({split}) in the Hub cache",
+            cached.files.len()
+        );
+        return Ok(cached);
+    }
     let repo = client.dataset(owner, name);
     let listing = repo.info().revision(PARQUET_REVISION).send();
     let info = match listing {
@@ -188,6 +191,13 @@ fn from_cache(client: &HFClientSync, dataset: &str, split: &str, why: &str) -> R
         root: revision.snapshot_path.clone(),
         files,
     })
+}
+
+/// Whether the user asked the Hugging Face tools to stay off the network, as the Python
+/// libraries read it.
+fn offline_requested() -> bool {
+    std::env::var("HF_HUB_OFFLINE")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// Whether a Hub error means that the Hub could not be reached at all.

@@ -275,6 +275,35 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_shard_written_by_pyarrow_as_the_datasets_library_writes_them() -> anyhow::Result<()>
+    {
+        // scripts/make-shard-fixture.py: rows 0-5 PNGs of (40 i + 10, 20, 30), row 6 without
+        // bytes, row 7 a null struct; row groups of 3; snappy.
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hub_shard.parquet");
+        let shard = Shard::open(&path, None).map_err(anyhow::Error::msg)?;
+        assert_eq!(shard.row_groups(), [(0, 0, 3), (1, 3, 3), (2, 6, 2)]);
+        let mut rows = Vec::new();
+        for (group, _, _) in shard.row_groups() {
+            rows.extend(shard.read_group(group).map_err(anyhow::Error::msg)?);
+        }
+        assert_eq!(rows.len(), 8);
+        for (i, row) in rows.iter().take(6).enumerate() {
+            let bytes = row.as_deref().expect("row has bytes");
+            let img = fauve::decode_image(bytes, Path::new("row"))?.to_rgb8();
+            assert_eq!(img.dimensions(), (6, 4));
+            assert_eq!(
+                img.get_pixel(5, 3).0,
+                [40 * i as u8 + 10, 20, 30],
+                "row {i}"
+            );
+        }
+        assert_eq!(rows[6], None, "bytes null");
+        assert_eq!(rows[7], None, "struct null");
+        Ok(())
+    }
+
+    #[test]
     fn a_truncated_shard_is_refused_with_a_hint() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("cut.parquet");

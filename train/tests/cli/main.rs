@@ -521,6 +521,11 @@ fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Resu
             2,
         ),
         (
+            vec!["--hf-dataset".into(), "coco".into()],
+            "`hf_dataset` must be OWNER/NAME as on the Hub",
+            2,
+        ),
+        (
             vec!["--style-image".into(), "/no/such/painting.jpg".into()],
             "/no/such/painting.jpg",
             1,

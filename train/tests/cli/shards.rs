@@ -183,16 +183,22 @@ fn hf_dataset_offline_fails_clearly_or_uses_the_cache() -> anyhow::Result<()> {
     assert!(!t.contains("skipping shard"), "{t}");
     assert!(run.join("model.safetensors").is_file());
 
-    // Resuming finds the same shards, so the same photo set.
+    // Resuming with HF_HUB_OFFLINE goes straight to the cache, finds the same shards, so the
+    // same photo set.
     let o = train(
         &resume_args(&run, 6),
         &[
-            ("HF_ENDPOINT", "http://127.0.0.1:9"),
+            ("HF_HUB_OFFLINE", "1"),
             ("HF_HOME", &home.display().to_string()),
         ],
     );
     let t = text(&o);
     assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("HF_HUB_OFFLINE is set: training on the 1 shard(s)"),
+        "{t}"
+    );
+    assert!(!t.contains("cannot reach"), "{t}");
     assert!(!t.contains("changed since the run started"), "{t}");
     Ok(())
 }
