@@ -16,9 +16,7 @@ use rayon::prelude::*;
 
 use super::crop::crop_photo;
 use super::order::EpochPlan;
-#[cfg(feature = "parquet")]
-use super::photo_set::Source;
-use super::photo_set::{PhotoSet, RowsOf};
+use super::photo_set::{PhotoSet, RowImages};
 
 /// Where the data stream stands: the next photo to read is `order(epoch)[position]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,7 +137,7 @@ struct Stream {
     /// The windows whose row groups are held, with the sources each reads.
     windows: BTreeMap<WindowKey, Vec<usize>>,
     /// The encoded images of the row groups held, by source.
-    rows: HashMap<usize, Arc<RowsOf>>,
+    rows: HashMap<usize, Arc<RowImages>>,
 }
 
 impl Stream {
@@ -210,7 +208,7 @@ impl Stream {
         let set = &self.set;
         let read: Vec<_> = to_read
             .par_iter()
-            .map(|&s| (s, read_source(set, s)))
+            .map(|&s| (s, set.read_group(s)))
             .collect();
         for (source, result) in read {
             match result {
@@ -286,18 +284,6 @@ impl Stream {
             decode_secs: start.elapsed().as_secs_f64(),
         })
     }
-}
-
-/// The encoded images of row-group source `s`.
-fn read_source(set: &PhotoSet, s: usize) -> Result<RowsOf, String> {
-    #[cfg(feature = "parquet")]
-    if let Source::RowGroup { shard, group, .. } = set.source(s) {
-        return shard.read_group(*group);
-    }
-    Err(format!(
-        "{} is not a row group",
-        set.name(set.items_of(s).start)
-    ))
 }
 
 /// How a warning names a whole row group.

@@ -12,7 +12,10 @@ use image::DynamicImage;
 use sha2::{Digest, Sha256};
 
 #[cfg(feature = "parquet")]
-use super::shards::{RowImages, Shard};
+use super::shards::Shard;
+
+/// The encoded images of one row group, row by row (`None` for a row without one).
+pub type RowImages = Vec<Option<Vec<u8>>>;
 
 /// The file extension of parquet shards.
 pub const PARQUET_EXTENSION: &str = "parquet";
@@ -229,19 +232,28 @@ impl PhotoSet {
         }
     }
 
+    /// The encoded images of source `i`, a row group (read whole: a shard is read no finer).
+    pub fn read_group(&self, i: usize) -> Result<RowImages, String> {
+        match &self.sources[i] {
+            #[cfg(feature = "parquet")]
+            Source::RowGroup { shard, group, .. } => shard.read_group(*group),
+            _ => Err(format!("{} is not a row group", self.name(self.starts[i]))),
+        }
+    }
+
     /// Decodes photo `item`, reading its row group if `rows` does not hold it.
     #[cfg_attr(not(feature = "parquet"), allow(unused_variables))]
-    pub fn decode(&self, item: usize, rows: Option<&RowsOf>) -> Result<DynamicImage, String> {
+    pub fn decode(&self, item: usize, rows: Option<&RowImages>) -> Result<DynamicImage, String> {
         let (source, offset) = self.locate(item);
         match &self.sources[source] {
             Source::File(path) => fauve::load_image(path).map_err(|e| fauve::report(&e)),
             #[cfg(feature = "parquet")]
-            Source::RowGroup { shard, group, .. } => {
+            Source::RowGroup { .. } => {
                 let read;
                 let images = match rows {
                     Some(r) => r,
                     None => {
-                        read = shard.read_group(*group)?;
+                        read = self.read_group(source)?;
                         &read
                     }
                 };
@@ -263,13 +275,6 @@ impl PhotoSet {
         (0..self.photos.min(16)).find_map(|i| self.decode(i, None).ok())
     }
 }
-
-/// The encoded images of one row group, row by row (`None` for a row without one).
-#[cfg(feature = "parquet")]
-pub type RowsOf = RowImages;
-/// Without parquet support there are no row groups to hold.
-#[cfg(not(feature = "parquet"))]
-pub type RowsOf = Vec<Option<Vec<u8>>>;
 
 fn is_parquet(path: &Path) -> bool {
     path.extension()

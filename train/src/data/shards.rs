@@ -11,8 +11,7 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
-/// The encoded images of one row group, row by row (`None` for a row without one).
-pub type RowImages = Vec<Option<Vec<u8>>>;
+use super::photo_set::RowImages;
 
 /// Rows decoded per arrow batch while reading a row group.
 const READ_BATCH_ROWS: usize = 256;
