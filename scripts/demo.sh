@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fauve's main job on its built-in defaults, on a fresh Debian machine with Rust and Python:
-# fetch real VGG16 weights, the photo set and Starry Night; build in release mode; stylize a few
+# fetch real VGG weights (ImageNet VGG19, and the VGG16 that trained the shipped model), the
+# photo set and Starry Night; build in release mode; stylize a few
 # photos with the shipped Starry Night model (styles/starry_night.safetensors); train
 # configs/demo.toml on the CPU and stylize with that too; and say where everything is. Measured on a
 # fresh clone on 2 cores (2026-11-27): 20 s of downloads, 4.5 minutes of building, 3 of training.
@@ -23,6 +24,7 @@ case "${1:-}" in
 esac
 
 scripts/fetch-vgg16.sh
+scripts/fetch-vgg19.sh
 scripts/fetch-photos.sh
 echo "demo: building (release)"
 # The binaries and the library's examples in one invocation, with one feature set: the README's

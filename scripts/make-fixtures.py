@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the PyTorch reference fixtures under tests/fixtures/ (run by hand, rarely).
 
-An independent reference for Fauve's numerical code: the transform network, the VGG16 taps and
+An independent reference for Fauve's numerical code: the transform network, the VGG16 and VGG19 taps and
 the losses are written here from their definitions (the README; pytorch/examples
 fast_neural_style) in plain PyTorch, evaluated in float64, and stored as
 f32. Run it with scripts/make-fixtures.sh, which makes a venv with torch.
@@ -129,6 +129,69 @@ def vgg_taps(w, x, kind):
     return taps
 
 
+# torchvision's vgg19().features: C = conv, R = ReLU, P = max-pool.
+VGG19_LAYOUT = "C R C R P C R C R P C R C R C R C R P C R C R C R C R P C R C R C R C R P".split()
+VGG19_BLOCKS = [2, 2, 4, 4, 4]
+VGG19_TINY_WIDTHS = [4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]
+VGG19_NAMES = [f"relu{b}_{c}" for b, n in enumerate(VGG19_BLOCKS, 1) for c in range(1, n + 1)]
+GATYS_STYLE = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+
+def vgg19_taps(w, x, kind, needed=None):
+    """torchvision's vgg19().features[:36], written out layer by layer; every ReLU is a tap.
+    With `needed` (tap names), it stops once those are computed."""
+    y = preprocess(x, kind)
+    taps, conv = {}, 0
+    for i, layer in enumerate(VGG19_LAYOUT[:36]):
+        if needed is not None and all(n in taps for n in needed):
+            break
+        if layer == "C":
+            y = F.conv2d(y, w[f"features.{i}.weight"], w[f"features.{i}.bias"], padding=1)
+        elif layer == "P":
+            y = F.max_pool2d(y, 2)
+        else:
+            y = F.relu(y)
+            taps[VGG19_NAMES[conv]] = y
+            conv += 1
+    return taps
+
+
+def vgg19_fixtures():
+    """A narrow random VGG19 (no `network` metadata: the loader tells it by its keys), its 16
+    taps on a batch whose sides pool unevenly down to 2x2 at block 5, and Gatys' loss (content
+    relu4_2, style relu1_1 .. relu5_1) with its gradient to the image. A generator of its own
+    keeps the older fixtures' numbers unchanged."""
+    g = torch.Generator().manual_seed(1919)
+    vgg = {}
+    cin = 3
+    convs = [i for i, layer in enumerate(VGG19_LAYOUT) if layer == "C"]
+    for idx, cout in zip(convs, VGG19_TINY_WIDTHS):
+        std = math.sqrt(2.0 / (cin * 9))
+        vgg[f"features.{idx}.weight"] = (torch.randn(cout, cin, 3, 3, generator=g) * std).double()
+        vgg[f"features.{idx}.bias"] = (torch.randn(cout, generator=g) * 0.1).double()
+        cin = cout
+    save_file({k: np32(v) for k, v in vgg.items()},
+              os.path.join(OUT, "vgg19_tiny.safetensors"), metadata={"preprocess": "caffe_bgr"})
+    a = (torch.rand(2, 3, 41, 37, generator=g, dtype=torch.float64) * 255).float().double()
+    b = (torch.rand(2, 3, 41, 37, generator=g, dtype=torch.float64) * 255).float().double()
+    s = (torch.rand(1, 3, 36, 44, generator=g, dtype=torch.float64) * 255).float().double()
+    out = {"image_a": np32(a), "image_b": np32(b), "style": np32(s)}
+    ta = vgg19_taps(vgg, a, "caffe_bgr")
+    for name in VGG19_NAMES:
+        out[f"caffe_bgr.{name}"] = np32(ta[name])
+    tb, ts = vgg19_taps(vgg, b, "caffe_bgr"), vgg19_taps(vgg, s, "caffe_bgr")
+    a_var = a.clone().requires_grad_(True)
+    tv = vgg19_taps(vgg, a_var, "caffe_bgr")
+    content = F.mse_loss(tv["relu4_2"], tb["relu4_2"])
+    style = sum(F.mse_loss(gram(tv[n]), gram(ts[n]).expand(2, -1, -1)) for n in GATYS_STYLE)
+    (content + style).backward()
+    out["gatys.content_loss"] = np32(content.reshape(1))
+    out["gatys.style_loss"] = np32(style.reshape(1))
+    out["gatys.grad_image_a"] = np32(a_var.grad)
+    save_file(out, os.path.join(OUT, "vgg19_reference.safetensors"))
+    print("vgg19: 16 taps of", tuple(a.shape), "and Gatys' loss gradient")
+
+
 def gram(f):
     b, c, h, wd = f.shape
     f = f.reshape(b, c, h * wd)
@@ -198,6 +261,8 @@ def main():
     tv = (a[:, :, 1:, :] - a[:, :, :-1, :]).abs().sum() + (a[:, :, :, 1:] - a[:, :, :, :-1]).abs().sum()
     out["tv_image_a"] = np32(tv.reshape(1))
     save_file(out, os.path.join(OUT, "vgg_reference.safetensors"))
+
+    vgg19_fixtures()
 
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"fixtures written to {OUT}: {total / 1024:.0f} KiB in all")

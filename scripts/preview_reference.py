@@ -4,6 +4,9 @@ L-BFGS with a strong-Wolfe line search, history 50, the same loss) for comparing
 Usage (in .venv-bench, see scripts/bench.sh):
   python scripts/preview_reference.py --photo P.png --style S.png --vgg models/vgg16.safetensors \
       --content-weight 833.33 --style-weight 771.6 --iterations 100
+  VGG19 (told by its keys) with Gatys' layers:
+      ... --vgg models/vgg19.safetensors --content-layer relu4_2 \
+      --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1
 The images are used as they are (no resizing), so give both programs the same pixels.
 Prints one JSON line: start and end losses, iterations, evaluations, seconds.
 """
@@ -42,22 +45,31 @@ def main():
     p.add_argument("--style-weight", type=float, required=True)
     p.add_argument("--iterations", type=int, default=100)
     p.add_argument("--history", type=int, default=50)
+    p.add_argument("--content-layer", default="relu2_2")
+    p.add_argument("--style-layers", default=",".join(ref.TAPS.values()))
     p.add_argument("--out")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count())
     vgg, kind = bench.load_vgg(args.vgg, torch.device("cpu"))
+    # Only VGG19 has a conv at features.16; its taps function returns all 16 ReLUs.
+    taps = args.style_layers.split(",")
+    content_layer = args.content_layer
+    if "features.16.weight" in vgg:
+        def vgg_taps(w, x, kind):
+            return ref.vgg19_taps(w, x, kind, needed=taps + [content_layer])
+    else:
+        vgg_taps = ref.vgg_taps
     x, style = image(args.photo), image(args.style)
-    taps = list(ref.TAPS.values())
     with torch.no_grad():
-        fs = ref.vgg_taps(vgg, style, kind)
+        fs = vgg_taps(vgg, style, kind)
         style_grams = [ref.gram(fs[n]) for n in taps]
-        content_target = ref.vgg_taps(vgg, x, kind)["relu2_2"]
+        content_target = vgg_taps(vgg, x, kind)[content_layer]
     y = x.clone().requires_grad_(True)
     evals, history = [0], []
 
     def loss_terms():
-        fy = ref.vgg_taps(vgg, y, kind)
-        content = args.content_weight * F.mse_loss(fy["relu2_2"], content_target)
+        fy = vgg_taps(vgg, y, kind)
+        content = args.content_weight * F.mse_loss(fy[content_layer], content_target)
         style_l = args.style_weight * sum(F.mse_loss(ref.gram(fy[n]), g) for n, g in zip(taps, style_grams))
         return content, style_l
 

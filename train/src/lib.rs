@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod evaluate;
 pub mod init;
+pub mod loss_network;
 pub mod perceptual;
 pub mod preview;
 pub mod progress;

@@ -1,10 +1,10 @@
-//! The training objective: content loss at one VGG16 layer, Gram style loss at several against
+//! The training objective: content loss at one VGG layer, Gram style loss at several against
 //! targets computed once from the painting, and optional total variation, each weighted.
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
-use fauve::{Preprocess, Vgg16};
+use fauve::{Preprocess, Vgg};
 
 use crate::config::{default_weights, StyleBalance, TrainConfig};
 
@@ -14,9 +14,11 @@ pub struct LossWeights {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
-    pub content_index: usize,
-    pub style_indices: Vec<usize>,
-    /// One factor per style layer (in `style_indices` order), multiplying that layer's term
+    /// The content layer's conv position in the loss network ([`Vgg::layer`]).
+    pub content_layer: usize,
+    /// The style layers' conv positions.
+    pub style_layers: Vec<usize>,
+    /// One factor per style layer (in `style_layers` order), multiplying that layer's term
     /// inside the style weight; all 1 by default.
     pub style_layer_weights: Vec<f64>,
     /// How the layers' terms are balanced before those factors apply.
@@ -95,9 +97,9 @@ impl std::fmt::Display for LossValues {
     }
 }
 
-/// Frozen VGG16 plus the painting's Gram targets.
+/// The frozen VGG plus the painting's Gram targets.
 pub struct PerceptualLoss {
-    vgg: Vgg16,
+    vgg: Vgg,
     style_grams: Vec<Tensor>,
     weights: LossWeights,
     /// What multiplies each style layer's term: the balance times `style_layer_weights`.
@@ -105,23 +107,29 @@ pub struct PerceptualLoss {
 }
 
 impl LossWeights {
-    /// The weights and layers a config asks for, defaults filled in for the VGG file's
-    /// preprocessing.
-    pub fn from_config(cfg: &TrainConfig, preprocess: Preprocess) -> Self {
+    /// The weights and layers a config asks for in `vgg`, defaults filled in for its network
+    /// and preprocessing. A layer `vgg` lacks is an error that lists those it has.
+    pub fn from_config(cfg: &TrainConfig, vgg: &Vgg) -> Result<Self> {
         let balance = cfg.style_balance();
-        let (cw, sw) = default_weights(preprocess, balance);
-        Self {
+        let (cw, sw) = default_weights(vgg.info().net, vgg.preprocess(), balance);
+        let style_layers = cfg
+            .style_layers()
+            .iter()
+            .map(|l| vgg.layer(l))
+            .collect::<fauve::Result<Vec<_>>>()
+            .context("`style_layers`")?;
+        Ok(Self {
             content: cfg.content_weight.unwrap_or(cw),
             style: cfg.style_weight.unwrap_or(sw),
             tv: cfg.tv_weight,
-            content_index: cfg.content_index(),
-            style_indices: cfg.style_indices(),
+            content_layer: vgg.layer(&cfg.content_layer()).context("`content_layer`")?,
             style_layer_weights: cfg
                 .style_layer_weights
                 .clone()
-                .unwrap_or_else(|| vec![1.0; cfg.style_layers.len()]),
+                .unwrap_or_else(|| vec![1.0; style_layers.len()]),
+            style_layers,
             balance,
-        }
+        })
     }
 }
 
@@ -142,12 +150,12 @@ impl PerceptualLoss {
     /// Exactly the objective a config trains against: its VGG file, painting, style size,
     /// layers and weights. Training, `preview` and `eval` all build it here.
     pub fn from_config(cfg: &TrainConfig, device: &Device) -> Result<Self> {
-        let vgg = Vgg16::load(&cfg.vgg, device, cfg.precision()?).with_context(|| {
-            "cannot load the VGG16 weights\n\nhint: run scripts/fetch-vgg16.sh, or set --vgg"
+        let vgg = Vgg::load(&cfg.vgg_path(), device, cfg.precision()?).with_context(|| {
+            "cannot load the VGG weights\n\nhint: run scripts/fetch-vgg19.sh (or fetch-vgg16.sh), or set --vgg"
                 .to_string()
         })?;
         let style = load_style(cfg, device)?;
-        let weights = LossWeights::from_config(cfg, vgg.preprocess());
+        let weights = LossWeights::from_config(cfg, &vgg)?;
         Self::new(vgg, &style, weights)
     }
 
@@ -163,7 +171,7 @@ impl PerceptualLoss {
     }
 
     /// The factor on each style layer's term (balance times `style_layer_weights`), in
-    /// `style_indices` order.
+    /// `style_layers` order.
     pub fn style_layer_factors(&self) -> &[f64] {
         &self.layer_factors
     }
@@ -173,21 +181,25 @@ impl PerceptualLoss {
         self.vgg.preprocess()
     }
 
+    /// The loss network.
+    pub fn vgg(&self) -> &Vgg {
+        &self.vgg
+    }
+
     /// The content features of photo batch `x`, computed once where the same photos are
     /// scored many times (preview, evaluation).
     pub fn content_target(&self, x: &Tensor) -> Result<Tensor> {
-        let i = self.weights.content_index;
-        let mut taps = self.vgg.taps_up_to(x, i + 1)?;
-        Ok(taps.swap_remove(i).detach())
+        let taps = self.vgg.taps(x, &[self.weights.content_layer])?;
+        let tap = taps.into_iter().next().context("no content tap")?;
+        Ok(tap.detach())
     }
 
     /// Computes the style targets once from `style` (`[1, 3, H, W]`, 0..255).
-    pub fn new(vgg: Vgg16, style: &Tensor, weights: LossWeights) -> Result<Self> {
-        let feats = vgg.features(style)?;
-        let style_grams = weights
-            .style_indices
+    pub fn new(vgg: Vgg, style: &Tensor, weights: LossWeights) -> Result<Self> {
+        let style_grams = vgg
+            .taps(style, &weights.style_layers)?
             .iter()
-            .map(|&i| gram_matrix(&feats.taps[i]).map(|g| g.detach()))
+            .map(|f| gram_matrix(f).map(|g| g.detach()))
             .collect::<fauve::Result<Vec<_>>>()?;
         let balance = match weights.balance {
             StyleBalance::None => vec![1.0; style_grams.len()],
@@ -214,19 +226,16 @@ impl PerceptualLoss {
     /// Losses of stylized batch `y` against content features from [`Self::content_target`].
     pub fn compute_against(&self, y: &Tensor, content_target: &Tensor) -> Result<LossTerms> {
         let w = &self.weights;
-        let deepest = w
-            .style_indices
-            .iter()
-            .copied()
-            .chain([w.content_index])
-            .max()
-            .unwrap_or(3);
-        let fy = self.vgg.taps_up_to(y, deepest + 1)?;
-        let content = (content_loss(&fy[w.content_index], content_target)? * w.content)?;
+        let positions: Vec<usize> = [w.content_layer]
+            .into_iter()
+            .chain(w.style_layers.iter().copied())
+            .collect();
+        let fy = self.vgg.taps(y, &positions)?;
+        let content = (content_loss(&fy[0], content_target)? * w.content)?;
         let mut style: Option<Tensor> = None;
-        for (k, &i) in w.style_indices.iter().enumerate() {
+        for (k, tap) in fy[1..].iter().enumerate() {
             let layer_weight = self.layer_factors[k];
-            let gram = gram_matrix(&fy[i])?;
+            let gram = gram_matrix(tap)?;
             let term = (style_loss(&[gram], &self.style_grams[k..=k])? * layer_weight)?;
             style = Some(match style {
                 Some(s) => (s + term)?,

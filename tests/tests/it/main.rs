@@ -5,5 +5,6 @@
 mod image_io;
 mod model_file;
 mod parity;
+mod parity_vgg19;
 mod sequence;
 mod tiling;

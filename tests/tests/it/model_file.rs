@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use fauve::{save_model_file, Error, ModelFile, ModelMetadata, Precision, Vgg16};
+use fauve::{save_model_file, Error, ModelFile, ModelMetadata, Precision, Vgg};
 
 use fauve_tests::{fixture, generated_transformer, load_fixture, rel_l2, write_safetensors};
 
@@ -198,15 +198,15 @@ fn vgg_without_preprocess_metadata_is_refused_with_a_fix() -> anyhow::Result<()>
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("vgg.safetensors");
     write_safetensors(&path, &load_fixture("vgg16_tiny.safetensors"), None);
-    let err = Vgg16::load(&path, &Device::Cpu, Precision::F32)
+    let err = Vgg::load(&path, &Device::Cpu, Precision::F32)
         .unwrap_err()
         .to_string();
     assert!(err.contains("no `preprocess` metadata"), "{err}");
-    assert!(err.contains("scripts/fetch-vgg16.sh"), "{err}");
+    assert!(err.contains("scripts/fetch-vgg19.sh"), "{err}");
 
     let meta = HashMap::from([("preprocess".to_string(), "imagenet".to_string())]);
     write_safetensors(&path, &load_fixture("vgg16_tiny.safetensors"), Some(meta));
-    let err = Vgg16::load(&path, &Device::Cpu, Precision::F32)
+    let err = Vgg::load(&path, &Device::Cpu, Precision::F32)
         .unwrap_err()
         .to_string();
     assert!(err.contains("`imagenet`"), "{err}");
@@ -221,11 +221,11 @@ fn vgg_with_a_missing_layer_is_named() -> anyhow::Result<()> {
     let path = dir.path().join("vgg.safetensors");
     let meta = HashMap::from([("preprocess".to_string(), "caffe_bgr".to_string())]);
     write_safetensors(&path, &tensors, Some(meta));
-    let err = Vgg16::load(&path, &Device::Cpu, Precision::F32)
+    let err = Vgg::load(&path, &Device::Cpu, Precision::F32)
         .unwrap_err()
         .to_string();
     assert!(err.contains("`features.12.weight`"), "{err}");
-    assert!(Vgg16::load(
+    assert!(Vgg::load(
         &fixture("vgg16_tiny.safetensors"),
         &Device::Cpu,
         Precision::F32
@@ -239,8 +239,13 @@ fn vgg_builds_from_a_var_builder_and_its_module_output_is_the_last_tap() -> anyh
     use candle_core::Module;
     let tensors = load_fixture("vgg16_tiny.safetensors");
     let vb = candle_nn::VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
-    let built = Vgg16::new(vb, fauve::Preprocess::CaffeBgr, Precision::F32)?;
-    let loaded = Vgg16::load(
+    let built = Vgg::new(
+        vb,
+        fauve::VggNet::Vgg16,
+        fauve::Preprocess::CaffeBgr,
+        Precision::F32,
+    )?;
+    let loaded = Vgg::load(
         &fixture("vgg16_tiny.safetensors"),
         &Device::Cpu,
         Precision::F32,
@@ -256,9 +261,14 @@ fn vgg_builds_from_a_var_builder_and_its_module_output_is_the_last_tap() -> anyh
         Tensor::zeros((4, 5, 3, 3), DType::F32, &Device::Cpu)?,
     );
     let vb = candle_nn::VarBuilder::from_tensors(bad, DType::F32, &Device::Cpu);
-    let err = Vgg16::new(vb, fauve::Preprocess::CaffeBgr, Precision::F32)
-        .unwrap_err()
-        .to_string();
+    let err = Vgg::new(
+        vb,
+        fauve::VggNet::Vgg16,
+        fauve::Preprocess::CaffeBgr,
+        Precision::F32,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("`features.2.weight`"), "{err}");
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
-use fauve::{Precision, Stylizer, Vgg16};
+use fauve::{Precision, Stylizer, Vgg};
 
 use fauve_tests::{
     check_parity, fixture, generated_transformer, load_fixture, load_fixture_on, rel_l2,
@@ -110,9 +110,9 @@ fn stylizer_returns_the_input_size() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn vgg_with_preprocess(kind: &str, dir: &std::path::Path) -> anyhow::Result<Vgg16> {
+fn vgg_with_preprocess(kind: &str, dir: &std::path::Path) -> anyhow::Result<Vgg> {
     if kind == "caffe_bgr" {
-        return Ok(Vgg16::load(
+        return Ok(Vgg::load(
             &fixture("vgg16_tiny.safetensors"),
             &test_device(),
             Precision::F32,
@@ -122,7 +122,7 @@ fn vgg_with_preprocess(kind: &str, dir: &std::path::Path) -> anyhow::Result<Vgg1
     let path = dir.join("vgg_tv.safetensors");
     let meta = HashMap::from([("preprocess".to_string(), kind.to_string())]);
     write_safetensors(&path, &tensors, Some(meta));
-    Ok(Vgg16::load(&path, &test_device(), Precision::F32)?)
+    Ok(Vgg::load(&path, &test_device(), Precision::F32)?)
 }
 
 #[test]
@@ -268,7 +268,7 @@ fn bf16_convs_stay_close_to_pytorch_f32() -> anyhow::Result<()> {
     );
 
     let fx = load_fixture_on("vgg_reference.safetensors", &dev);
-    let vgg = Vgg16::load(&fixture("vgg16_tiny.safetensors"), &dev, Precision::Bf16)?;
+    let vgg = Vgg::load(&fixture("vgg16_tiny.safetensors"), &dev, Precision::Bf16)?;
     let feats = vgg.features(&fx["image_a"])?;
     for (tap, name) in feats.taps.iter().zip(fauve::TAP_NAMES) {
         assert_eq!(tap.dtype(), DType::F32);

@@ -9,9 +9,10 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use clap::{Parser, Subcommand};
-use fauve::{Precision, TransformerNet, Vgg16};
+use fauve::{Precision, TransformerNet, Vgg};
 use fauve_train::adam::Adam;
 use fauve_train::config::{default_weights, StyleBalance};
+use fauve_train::loss_network::default_layers;
 use fauve_train::perceptual::{LossWeights, PerceptualLoss};
 
 #[derive(Parser)]
@@ -72,7 +73,7 @@ enum Cmd {
         #[command(flatten)]
         timing: Timing,
     },
-    /// One training step: transform forward, VGG16 on output and input, content and style
+    /// One training step: transform forward, VGG on output and input, content and style
     /// loss, backward, Adam. The runs (warm-up included) are consecutive steps of one training
     /// run from the file's weights, so the losses of the first two steps can be compared with
     /// those of PyTorch's first two steps from the same weights.
@@ -80,9 +81,15 @@ enum Cmd {
         /// Transform network weights (pytorch/examples key names).
         #[arg(long)]
         weights: PathBuf,
-        /// VGG16 file (as scripts/fetch-vgg16.sh writes it).
+        /// VGG16 or VGG19 file (as scripts/fetch-vgg16.sh or fetch-vgg19.sh writes it).
         #[arg(long)]
         vgg: PathBuf,
+        /// Content layer (default: fauve-train's for the file's network).
+        #[arg(long)]
+        content_layer: Option<String>,
+        /// Style layers, comma-separated (default: fauve-train's for the file's network).
+        #[arg(long, value_delimiter = ',')]
+        style_layers: Option<Vec<String>>,
         /// Safetensors file holding `content` [B, 3, S, S] and `style` [1, 3, H, W], 0..255.
         #[arg(long)]
         batch: PathBuf,
@@ -124,15 +131,21 @@ fn run(args: Args) -> Result<()> {
             vgg,
             batch,
             lr,
+            content_layer,
+            style_layers,
             content_weight,
             style_weight,
             timing,
         } => train_step(
             &weights,
-            &vgg,
             &batch,
             lr,
-            (content_weight, style_weight),
+            LossChoice {
+                vgg,
+                content_layer,
+                style_layers,
+                weights: (content_weight, style_weight),
+            },
             &timing,
         ),
     }
@@ -306,28 +319,48 @@ fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -
     Ok(())
 }
 
-/// fauve-train's loss on the batch file's `style` image, with the given weights or
-/// fauve-train's defaults for the VGG file.
+/// The loss network and its settings for a train-step run.
+struct LossChoice {
+    vgg: PathBuf,
+    content_layer: Option<String>,
+    style_layers: Option<Vec<String>>,
+    weights: (Option<f64>, Option<f64>),
+}
+
+/// fauve-train's loss on the batch file's `style` image, with the given layers and weights or
+/// fauve-train's defaults for the VGG file's network.
 fn perceptual_loss(
-    vgg: &Path,
+    choice: &LossChoice,
     batch: &Path,
-    (content_weight, style_weight): (Option<f64>, Option<f64>),
     device: &Device,
     timing: &Timing,
 ) -> Result<PerceptualLoss> {
-    let vgg = Vgg16::load(vgg, device, timing.precision()?)?;
-    let (cw, sw) = default_weights(vgg.preprocess(), StyleBalance::None);
-    let style = tensor_from(batch, "style", device)?;
+    let vgg = Vgg::load(&choice.vgg, device, timing.precision()?)?;
+    let net = vgg.info().net;
+    let (cw, sw) = default_weights(net, vgg.preprocess(), StyleBalance::None);
+    let (content, style) = default_layers(net);
+    let content = vgg.layer(choice.content_layer.as_deref().unwrap_or(content))?;
+    let style_layers = match &choice.style_layers {
+        Some(names) => names
+            .iter()
+            .map(|l| vgg.layer(l))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => style
+            .iter()
+            .map(|l| vgg.layer(l))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let image = tensor_from(batch, "style", device)?;
     PerceptualLoss::new(
         vgg,
-        &style,
+        &image,
         LossWeights {
-            content: content_weight.unwrap_or(cw),
-            style: style_weight.unwrap_or(sw),
+            content: choice.weights.0.unwrap_or(cw),
+            style: choice.weights.1.unwrap_or(sw),
             tv: 0.0,
-            content_index: 1,
-            style_indices: vec![0, 1, 2, 3],
-            style_layer_weights: vec![1.0; 4],
+            content_layer: content,
+            style_layer_weights: vec![1.0; style_layers.len()],
+            style_layers,
             // Raw terms, as the PyTorch reference sums them.
             balance: StyleBalance::None,
         },
@@ -366,15 +399,14 @@ fn train_step_report(
 
 fn train_step(
     weights: &Path,
-    vgg: &Path,
     batch: &Path,
     lr: f64,
-    (content_weight, style_weight): (Option<f64>, Option<f64>),
+    choice: LossChoice,
     timing: &Timing,
 ) -> Result<()> {
     let device = fauve::parse_device(&timing.device)?;
     let x = tensor_from(batch, "content", &device)?;
-    let loss = perceptual_loss(vgg, batch, (content_weight, style_weight), &device, timing)?;
+    let loss = perceptual_loss(&choice, batch, &device, timing)?;
     let (varmap, net) = network(weights, &device, timing.precision()?)?;
     let vars: Vec<_> = varmap
         .data()

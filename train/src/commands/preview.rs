@@ -154,7 +154,7 @@ pub fn run(args: Vec<String>, interrupted: &AtomicBool) -> Result<std::process::
             style_weight: s.or(base.style_weight),
             ..base.clone()
         };
-        let w = LossWeights::from_config(&cfg, loss.preprocess());
+        let w = LossWeights::from_config(&cfg, loss.vgg())?;
         loss.set_balance(w.content, w.style);
         let w = loss.weights();
         let label = format!(

