@@ -186,6 +186,23 @@ impl PerceptualLoss {
         &self.vgg
     }
 
+    /// The network and layers in words, e.g. `VGG19, content relu4_2, style relu1_1 relu2_1`.
+    pub fn describe(&self) -> String {
+        let net = self.vgg.info().net;
+        let style: Vec<String> = self
+            .weights
+            .style_layers
+            .iter()
+            .map(|&p| net.layer_name(p))
+            .collect();
+        format!(
+            "{}, content {}, style {}",
+            net.as_str().to_uppercase(),
+            net.layer_name(self.weights.content_layer),
+            style.join(" ")
+        )
+    }
+
     /// The content features of photo batch `x`, computed once where the same photos are
     /// scored many times (preview, evaluation).
     pub fn content_target(&self, x: &Tensor) -> Result<Tensor> {

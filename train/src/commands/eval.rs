@@ -115,10 +115,11 @@ pub fn run(args: Vec<String>) -> Result<ExitCode, Failure> {
     }
     let w = loss.weights();
     eprintln!(
-        "scoring {} on {} photos at {} px; objective from {source} (content weight {:.4e}, style weight {:.4e})",
+        "scoring {} on {} photos at {} px; objective from {source} ({}; content weight {:.4e}, style weight {:.4e})",
         args.model.display(),
         set.len(),
         cfg.image_size,
+        loss.describe(),
         w.content,
         w.style
     );

@@ -148,6 +148,7 @@ pub fn run(args: Vec<String>, interrupted: &AtomicBool) -> Result<std::process::
         .flat_map(|&c| args.style_weights.iter().map(move |&s| (c, s)))
         .collect();
     let mut loss = PerceptualLoss::from_config(&base, &device)?;
+    eprintln!("loss network: {}", loss.describe());
     for (i, &(c, s)) in combos.iter().enumerate() {
         let cfg = TrainConfig {
             content_weight: c.or(base.content_weight),

@@ -36,7 +36,7 @@ fn vgg19_trains_with_its_default_layers_and_says_so() -> anyhow::Result<()> {
     assert!(o.status.success(), "{t}");
     assert!(t.contains("loss network: VGG19"), "{t}");
     let cfg = stored_config(&run);
-    assert_eq!(cfg["content_layer"].as_str(), Some("relu2_2"));
+    assert_eq!(cfg["content_layer"].as_str(), Some("relu4_2"));
     let style: Vec<&str> = cfg["style_layers"]
         .as_array()
         .unwrap()
@@ -53,6 +53,21 @@ fn vgg19_trains_with_its_default_layers_and_says_so() -> anyhow::Result<()> {
     assert_eq!(
         training["config"]["vgg"].as_str(),
         Some(vgg.to_str().unwrap())
+    );
+
+    // Scoring the model later keeps the objective it was trained with.
+    let o = std::process::Command::new(super::FAUVE_TRAIN)
+        .args(["eval", "--model"])
+        .arg(run.join("model.safetensors"))
+        .arg("--photos")
+        .arg(&s.photos)
+        .args(["--image-size", "32"])
+        .output()?;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("VGG19, content relu4_2, style relu1_1 relu2_1 relu3_1 relu4_1 relu5_1"),
+        "{t}"
     );
 
     // A layer only VGG19 has is accepted there.
