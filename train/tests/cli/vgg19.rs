@@ -107,3 +107,39 @@ fn the_default_vgg_is_vgg19_where_it_was_fetched_else_vgg16() -> anyhow::Result<
     }
     Ok(())
 }
+
+#[test]
+fn a_vgg16_run_resumes_with_vgg16_after_vgg19_is_fetched() -> anyhow::Result<()> {
+    let s = setup(2);
+    let cwd = tempfile::tempdir()?;
+    let models = cwd.path().join("models");
+    std::fs::create_dir(&models)?;
+    std::fs::copy(
+        fixture("vgg16_tiny.safetensors"),
+        models.join("vgg16.safetensors"),
+    )?;
+    let run = s.run_dir("run16");
+    let fauve_train = |args: Vec<String>| {
+        std::process::Command::new(super::FAUVE_TRAIN)
+            .args(args)
+            .current_dir(cwd.path())
+            .output()
+    };
+    let o = fauve_train(with_vgg(s.args(&run, 4), None))?;
+    assert!(o.status.success(), "{}", text(&o));
+    // Interrupted at step 4 of a longer run, as far as resume is concerned.
+    std::fs::remove_file(run.join("model.safetensors"))?;
+    std::fs::copy(
+        fixture("vgg19_tiny.safetensors"),
+        models.join("vgg19.safetensors"),
+    )?;
+    let o = fauve_train(super::resume_args(&run, 6))?;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("loss network: VGG16"), "{t}");
+    assert_eq!(
+        stored_config(&run)["vgg"].as_str(),
+        Some("models/vgg16.safetensors")
+    );
+    Ok(())
+}
