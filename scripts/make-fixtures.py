@@ -156,22 +156,29 @@ def vgg19_taps(w, x, kind, needed=None):
     return taps
 
 
+def random_vgg(convs, widths, g, name):
+    """Narrow random convs at torchvision's `features` indices, He-scaled, saved as `name` with
+    Caffe preprocessing metadata; returned in float64."""
+    vgg = {}
+    cin = 3
+    for idx, cout in zip(convs, widths):
+        std = math.sqrt(2.0 / (cin * 9))
+        vgg[f"features.{idx}.weight"] = (torch.randn(cout, cin, 3, 3, generator=g) * std).double()
+        vgg[f"features.{idx}.bias"] = (torch.randn(cout, generator=g) * 0.1).double()
+        cin = cout
+    save_file({k: np32(v) for k, v in vgg.items()}, os.path.join(OUT, name),
+              metadata={"preprocess": "caffe_bgr"})
+    return vgg
+
+
 def vgg19_fixtures():
     """A narrow random VGG19 (no `network` metadata: the loader tells it by its keys), its 16
     taps on a batch whose sides pool unevenly down to 2x2 at block 5, and Gatys' loss (content
     relu4_2, style relu1_1 .. relu5_1) with its gradient to the image. A generator of its own
     keeps the older fixtures' numbers unchanged."""
     g = torch.Generator().manual_seed(1919)
-    vgg = {}
-    cin = 3
     convs = [i for i, layer in enumerate(VGG19_LAYOUT) if layer == "C"]
-    for idx, cout in zip(convs, VGG19_TINY_WIDTHS):
-        std = math.sqrt(2.0 / (cin * 9))
-        vgg[f"features.{idx}.weight"] = (torch.randn(cout, cin, 3, 3, generator=g) * std).double()
-        vgg[f"features.{idx}.bias"] = (torch.randn(cout, generator=g) * 0.1).double()
-        cin = cout
-    save_file({k: np32(v) for k, v in vgg.items()},
-              os.path.join(OUT, "vgg19_tiny.safetensors"), metadata={"preprocess": "caffe_bgr"})
+    vgg = random_vgg(convs, VGG19_TINY_WIDTHS, g, "vgg19_tiny.safetensors")
     a = (torch.rand(2, 3, 41, 37, generator=g, dtype=torch.float64) * 255).float().double()
     b = (torch.rand(2, 3, 41, 37, generator=g, dtype=torch.float64) * 255).float().double()
     s = (torch.rand(1, 3, 36, 44, generator=g, dtype=torch.float64) * 255).float().double()
@@ -226,15 +233,7 @@ def main():
     print("transformer: input", tuple(x.shape), "-> output", tuple(y.shape))
 
     # A narrow random VGG16 (channel counts read from shapes by the loader).
-    vgg = {}
-    cin = 3
-    for idx, cout in zip(VGG_CONVS, VGG_TINY_WIDTHS):
-        std = math.sqrt(2.0 / (cin * 9))
-        vgg[f"features.{idx}.weight"] = (torch.randn(cout, cin, 3, 3, generator=g) * std).double()
-        vgg[f"features.{idx}.bias"] = (torch.randn(cout, generator=g) * 0.1).double()
-        cin = cout
-    save_file({k: np32(v) for k, v in vgg.items()},
-              os.path.join(OUT, "vgg16_tiny.safetensors"), metadata={"preprocess": "caffe_bgr"})
+    vgg = random_vgg(VGG_CONVS, VGG_TINY_WIDTHS, g, "vgg16_tiny.safetensors")
 
     # Taps and losses on two non-square images whose sides pool unevenly.
     a = (torch.rand(2, 3, 30, 22, generator=g, dtype=torch.float64) * 255).float().double()
