@@ -34,7 +34,8 @@ impl VggFeatures {
     }
 }
 
-/// What a VGG file holds, read from its header: the network and how many of its convs.
+/// What a VGG file holds: the network and how many of its convs (from the metadata and the
+/// tensor names; the file is read whole and validated, as [`Vgg::load`] reads it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VggInfo {
     /// VGG16 or VGG19 (metadata `network`, else from the keys).

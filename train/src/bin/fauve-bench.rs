@@ -340,16 +340,14 @@ fn perceptual_loss(
     let (cw, sw) = default_weights(net, vgg.preprocess(), StyleBalance::None);
     let (content, style) = default_layers(net);
     let content = vgg.layer(choice.content_layer.as_deref().unwrap_or(content))?;
-    let style_layers = match &choice.style_layers {
-        Some(names) => names
-            .iter()
-            .map(|l| vgg.layer(l))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => style
-            .iter()
-            .map(|l| vgg.layer(l))
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let names = choice
+        .style_layers
+        .clone()
+        .unwrap_or_else(|| style.iter().map(|l| l.to_string()).collect());
+    let style_layers = names
+        .iter()
+        .map(|l| vgg.layer(l))
+        .collect::<Result<Vec<_>, _>>()?;
     let image = tensor_from(batch, "style", device)?;
     PerceptualLoss::new(
         vgg,
