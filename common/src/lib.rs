@@ -48,6 +48,7 @@ pub use allocator::keep_freed_memory;
 pub use device::{parse_device, CUDA_COMPILED};
 pub use error::{report, Error, Result};
 pub use io::atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
+pub use io::file_identity::{canonical_target, same_file, FileId};
 pub use io::image::{
     decode_image, has_image_extension, image_to_tensor, load_image, output_format,
     resize_for_stylizing, save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,

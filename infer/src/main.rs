@@ -1,6 +1,7 @@
 //! `fauve-infer`: stylize photos with a trained Fauve model (or a converted pytorch/examples
 //! checkpoint), one forward pass per image.
 
+mod ffmpeg;
 mod inputs;
 mod outputs;
 mod progress;
@@ -299,6 +300,7 @@ fn run(args: Args) -> Result<ExitCode> {
             .and_then(|()| stylize_one(&stylizer, &args, &job.input, &output));
         match result {
             Ok((w, h, ms)) => {
+                guard.written(&output);
                 println!(
                     "{} -> {} ({w}x{h}, {ms:.1} ms)",
                     job.input.display(),
@@ -355,6 +357,10 @@ fn run_video(args: &Args, device: &fauve::candle_core::Device) -> Result<ExitCod
         done.frames,
         done.fps
     );
+    if let Some(warning) = done.warning {
+        eprintln!("error: {warning}");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

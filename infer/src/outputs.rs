@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use fauve::FileId;
 
 use crate::inputs::Job;
 
@@ -72,50 +73,52 @@ impl OutputTarget {
 }
 
 /// Refuses outputs that would replace an input or an output written earlier in the same run
-/// (two inputs of the same name from different folders, say).
+/// (two inputs of the same name from different folders, say). Inputs are compared as files
+/// (device and inode), so no spelling, link or hard link of an input gets through.
 pub struct OverwriteGuard {
-    inputs: HashSet<PathBuf>,
-    written: HashSet<PathBuf>,
-}
-
-/// The canonical form of a path whose file may not exist yet (its folder's canonical form and
-/// its name), so that `a/../b.png` and `b.png` compare equal.
-fn canonical(path: &Path) -> PathBuf {
-    if let Ok(p) = path.canonicalize() {
-        return p;
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    match (parent.canonicalize(), path.file_name()) {
-        (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_path_buf(),
-    }
+    inputs: HashSet<FileId>,
+    claimed: HashSet<PathBuf>,
+    written: HashSet<FileId>,
 }
 
 impl OverwriteGuard {
-    /// A guard over these inputs (each canonicalized once).
+    /// A guard over these inputs (each identified once).
     pub fn new(jobs: &[Job]) -> Self {
         Self {
-            inputs: jobs.iter().map(|j| canonical(&j.input)).collect(),
+            inputs: jobs.iter().filter_map(|j| FileId::of(&j.input)).collect(),
+            claimed: HashSet::new(),
             written: HashSet::new(),
         }
     }
 
     /// Claims `output` for one result; an error says why it may not be written.
     pub fn claim(&mut self, output: &Path) -> Result<()> {
-        let key = canonical(output);
-        if self.inputs.contains(&key) {
-            bail!("output {} would overwrite an input", output.display());
+        if let Some(id) = FileId::of(output) {
+            if self.inputs.contains(&id) {
+                bail!("output {} would overwrite an input", output.display());
+            }
+            if self.written.contains(&id) {
+                bail!(
+                    "output {} would overwrite another result of this run",
+                    output.display()
+                );
+            }
         }
-        if !self.written.insert(key) {
+        if !self.claimed.insert(fauve::canonical_target(output)) {
             bail!(
                 "output {} would overwrite another result of this run",
                 output.display()
             );
         }
         Ok(())
+    }
+
+    /// Records that `output` was written, so that another spelling of it (a case-insensitive
+    /// file system) is refused later in the run.
+    pub fn written(&mut self, output: &Path) {
+        if let Some(id) = FileId::of(output) {
+            self.written.insert(id);
+        }
     }
 }
 
@@ -196,6 +199,10 @@ mod tests {
         let via_dots = dir.path().join("sub/../a.png");
         std::fs::create_dir(dir.path().join("sub"))?;
         assert!(guard.claim(&via_dots).is_err());
+        let hard = dir.path().join("b.png");
+        std::fs::hard_link(&input, &hard)?;
+        let err = guard.claim(&hard).unwrap_err().to_string();
+        assert!(err.contains("would overwrite an input"), "{err}");
         let out = dir.path().join("a-x.png");
         guard.claim(&out)?;
         assert!(guard.claim(&out).is_err());

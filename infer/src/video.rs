@@ -1,15 +1,16 @@
-//! `fauve-infer --video`: one video, as a folder of frames (sorted by name; nothing else
-//! needed) or a video file (decoded and re-encoded by the `ffmpeg` program), stylized frame
-//! after frame with the frames tied together (`fauve::VideoOptions`) so that still parts
-//! stay still.
+//! `fauve-infer --video`: one video, as a folder of frames (in the order people number them:
+//! frame2 before frame10) or a video file (decoded and encoded by the `ffmpeg` program through
+//! pipes), stylized frame after frame with the frames tied together (`fauve::VideoOptions`)
+//! so that still parts stay still.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use fauve::{StyleOptions, Stylizer, VideoOptions};
+use fauve::{FileId, StyleOptions, Stylizer, VideoOptions};
+use image::DynamicImage;
 
+use crate::ffmpeg;
 use crate::progress::Bar;
 
 /// Frame rate of a video made from a folder of frames, unless `--fps` says otherwise.
@@ -24,17 +25,39 @@ fn is_video_file(path: &Path) -> bool {
         .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// What was written: frames, and how fast.
+/// What was written: frames, and how fast; `warning` says what could not be kept (the audio).
 pub struct Done {
     pub frames: usize,
     pub fps: f64,
     pub output: PathBuf,
+    pub warning: Option<String>,
+}
+
+/// Where frames come from: image files in order, or ffmpeg decoding a video file.
+enum Source {
+    Files(std::vec::IntoIter<PathBuf>),
+    Stream(ffmpeg::Decoder),
+}
+
+impl Source {
+    fn next(&mut self) -> Result<Option<DynamicImage>> {
+        match self {
+            Source::Files(files) => files.next().map(|f| Ok(fauve::load_image(&f)?)).transpose(),
+            Source::Stream(decoder) => decoder.next_frame(),
+        }
+    }
+}
+
+/// What to stylize, into what: the input frames (none for a video file) and the output.
+struct Plan {
+    frames: Vec<PathBuf>,
+    output: PathBuf,
 }
 
 /// Stylizes the video at `input` into `output` (default: beside the input, named with
 /// `suffix`): a frames folder into a frames folder (or a video file at `fps` when `output` has
 /// a video extension), a video file into a video file at its own rate (or into a folder of
-/// frames when `output` has no video extension).
+/// frames when `output` has no video extension). No input file or frame is ever overwritten.
 pub fn stylize_video(
     stylizer: &Stylizer,
     input: &Path,
@@ -44,6 +67,38 @@ pub fn stylize_video(
     options: StyleOptions,
     video: VideoOptions,
 ) -> Result<Done> {
+    let plan = plan(input, output, suffix)?;
+    refuse_overwrite(input, &plan)?;
+    let run = Run {
+        stylizer,
+        options,
+        video,
+    };
+    let out = plan.output.as_path();
+    if !plan.frames.is_empty() {
+        let names = plan.frames.clone();
+        let source = Source::Files(plan.frames.into_iter());
+        let total = Some(names.len());
+        return if is_video_file(out) {
+            run.to_video_file(source, total, None, fps.unwrap_or(DEFAULT_FPS), out)
+        } else {
+            run.to_folder(source, total, &names, out)
+        };
+    }
+    let source = Source::Stream(ffmpeg::Decoder::open(input)?);
+    let total = ffmpeg::frame_count(input);
+    if is_video_file(out) {
+        let rate = fps
+            .or_else(|| ffmpeg::frame_rate(input))
+            .unwrap_or(DEFAULT_FPS);
+        run.to_video_file(source, total, Some(input), rate, out)
+    } else {
+        run.to_folder(source, total, &[], out)
+    }
+}
+
+/// The frames (empty for a video file) and the output path.
+fn plan(input: &Path, output: Option<&Path>, suffix: &str) -> Result<Plan> {
     let meta = std::fs::metadata(input).with_context(|| input.display().to_string())?;
     let stem = input
         .file_stem()
@@ -51,16 +106,11 @@ pub fn stylize_video(
         .unwrap_or_else(|| "video".into());
     if meta.is_dir() {
         let frames = list_frames(input)?;
-        let out = output.map_or_else(
+        let output = output.map_or_else(
             || input.with_file_name(format!("{stem}-{suffix}")),
             Path::to_path_buf,
         );
-        return if is_video_file(&out) {
-            let rate = fps.unwrap_or(DEFAULT_FPS);
-            to_video_file(stylizer, &frames, None, rate, &out, options, video)
-        } else {
-            to_folder(stylizer, &frames, &out, options, video)
-        };
+        return Ok(Plan { frames, output });
     }
     if !is_video_file(input) {
         bail!(
@@ -69,189 +119,190 @@ pub fn stylize_video(
             VIDEO_EXTENSIONS.join(", ")
         );
     }
-    check_ffmpeg()?;
-    let out = output.map_or_else(
+    ffmpeg::check_installed()?;
+    let output = output.map_or_else(
         || input.with_file_name(format!("{stem}-{suffix}.mp4")),
         Path::to_path_buf,
     );
-    let decoded = tempfile::tempdir().context("cannot make a temporary folder for the frames")?;
-    decode(input, decoded.path())?;
-    let frames = list_frames(decoded.path())?;
-    if is_video_file(&out) {
-        let rate = fps.or_else(|| frame_rate(input)).unwrap_or(DEFAULT_FPS);
-        to_video_file(stylizer, &frames, Some(input), rate, &out, options, video)
-    } else {
-        to_folder(stylizer, &frames, &out, options, video)
-    }
+    Ok(Plan {
+        frames: Vec::new(),
+        output,
+    })
 }
 
-/// The image files directly in `folder`, sorted by name.
+/// Refuses an output that is the input video, the input folder's own place for a frame, or
+/// any input frame, compared as files (so `./clip.mp4`, links and hard links count).
+fn refuse_overwrite(input: &Path, plan: &Plan) -> Result<()> {
+    let out = &plan.output;
+    if fauve::same_file(input, out) && !input.is_dir() {
+        bail!(
+            "the output {} is the input video; give another -o",
+            out.display()
+        );
+    }
+    let frames: std::collections::HashSet<FileId> =
+        plan.frames.iter().filter_map(|f| FileId::of(f)).collect();
+    let mut targets = vec![out.clone()];
+    if !is_video_file(out) {
+        targets.extend(
+            plan.frames
+                .iter()
+                .filter_map(|f| Some(out.join(f.file_name()?))),
+        );
+    }
+    for target in targets {
+        if FileId::of(&target).is_some_and(|id| frames.contains(&id)) {
+            bail!(
+                "the output {} would overwrite an input frame; give another -o",
+                target.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The image files directly in `folder`, in natural order (numbers by value).
 fn list_frames(folder: &Path) -> Result<Vec<PathBuf>> {
     let mut frames: Vec<PathBuf> = std::fs::read_dir(folder)
         .with_context(|| format!("cannot read {}", folder.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && fauve::has_image_extension(p))
         .collect();
-    frames.sort();
+    alphanumeric_sort::sort_path_slice(&mut frames);
     if frames.is_empty() {
         bail!("{}: no image frames in this folder", folder.display());
     }
     Ok(frames)
 }
 
-/// Stylizes `frames` in order, tied together, writing frame `i` to `targets[i]`, with a
-/// progress bar named after `label`; returns the frame rate and the last frame's size.
-fn stylize_frames(
-    stylizer: &Stylizer,
-    frames: &[PathBuf],
-    targets: &[PathBuf],
-    label: &Path,
+/// One video's stylizing settings.
+struct Run<'a> {
+    stylizer: &'a Stylizer,
     options: StyleOptions,
     video: VideoOptions,
-) -> Result<(f64, (u32, u32))> {
-    let mut seq = stylizer.sequence(options, video)?;
-    let mut bar = Bar::new(label);
-    let start = Instant::now();
-    let mut size = (0, 0);
-    for (i, (frame, target)) in frames.iter().zip(targets).enumerate() {
-        let img = fauve::load_image(frame)?;
-        let styled = seq
-            .stylize(&img)
-            .with_context(|| frame.display().to_string())?;
-        size = styled.dimensions();
-        fauve::save_image(&styled, target)?;
-        bar.update(i + 1, frames.len());
-    }
-    bar.finish();
-    Ok((frames.len() as f64 / start.elapsed().as_secs_f64(), size))
 }
 
-/// Stylizes `frames` in order into `folder`, each under its own file name.
-fn to_folder(
-    stylizer: &Stylizer,
-    frames: &[PathBuf],
-    folder: &Path,
-    options: StyleOptions,
-    video: VideoOptions,
-) -> Result<Done> {
-    std::fs::create_dir_all(folder)
-        .with_context(|| format!("cannot create folder {}", folder.display()))?;
-    let targets = frames
-        .iter()
-        .map(|frame| {
-            let name = frame.file_name().context("a frame has no file name")?;
-            let target = folder.join(name);
-            if target.canonicalize().ok() == frame.canonicalize().ok() {
-                bail!("{}: the output would overwrite this frame", frame.display());
-            }
-            Ok(target)
+impl Run<'_> {
+    /// Stylizes every frame of `source` in order, handing each result to `sink`, with a
+    /// progress bar named after `label`; returns the frame count and rate.
+    fn each_frame(
+        &self,
+        mut source: Source,
+        total: Option<usize>,
+        label: &Path,
+        sink: &mut dyn FnMut(usize, image::RgbImage) -> Result<()>,
+    ) -> Result<(usize, f64)> {
+        let mut seq = self.stylizer.sequence(self.options, self.video)?;
+        let mut bar = Bar::new(label);
+        let start = Instant::now();
+        let mut done = 0;
+        while let Some(frame) = source.next()? {
+            let styled = seq
+                .stylize(&frame)
+                .with_context(|| format!("frame {}", done + 1))?;
+            sink(done, styled)?;
+            done += 1;
+            bar.update(done, total.unwrap_or(0).max(done + 1));
+        }
+        bar.finish();
+        if done == 0 {
+            bail!("{}: the video has no frames", label.display());
+        }
+        Ok((done, done as f64 / start.elapsed().as_secs_f64()))
+    }
+
+    /// Frames into `folder`: under their own names (`names`), or numbered for a video file.
+    fn to_folder(
+        &self,
+        source: Source,
+        total: Option<usize>,
+        names: &[PathBuf],
+        folder: &Path,
+    ) -> Result<Done> {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create folder {}", folder.display()))?;
+        let mut sink = |i: usize, frame: image::RgbImage| -> Result<()> {
+            let target = match names.get(i).and_then(|n| n.file_name()) {
+                Some(name) => folder.join(name),
+                None => folder.join(format!("{:06}.png", i + 1)),
+            };
+            Ok(fauve::save_image(&frame, &target)?)
+        };
+        let (frames, fps) = self.each_frame(source, total, folder, &mut sink)?;
+        Ok(Done {
+            frames,
+            fps,
+            output: folder.to_path_buf(),
+            warning: None,
         })
-        .collect::<Result<Vec<_>>>()?;
-    let (fps, _) = stylize_frames(stylizer, frames, &targets, folder, options, video)?;
-    Ok(Done {
-        frames: frames.len(),
-        fps,
-        output: folder.to_path_buf(),
-    })
+    }
+
+    /// Frames encoded at `rate` into `out` (with the audio of `audio_from`, when it has any),
+    /// through a temporary file beside it, renamed into place only when complete. If the audio
+    /// cannot be added, the stylized video is still written, without it, and `warning` says so.
+    fn to_video_file(
+        &self,
+        source: Source,
+        total: Option<usize>,
+        audio_from: Option<&Path>,
+        rate: f64,
+        out: &Path,
+    ) -> Result<Done> {
+        ffmpeg::check_installed()?;
+        let silent = partial_name(out, "video");
+        let mut encoder = None;
+        let mut sink = |_: usize, frame: image::RgbImage| -> Result<()> {
+            if encoder.is_none() {
+                encoder = Some(ffmpeg::Encoder::create(&silent, frame.dimensions(), rate)?);
+            }
+            encoder.as_mut().context("no encoder")?.write(&frame)
+        };
+        let result = self.each_frame(source, total, out, &mut sink);
+        let finished = match (result, encoder) {
+            (Ok(counts), Some(enc)) => enc.finish().map(|()| counts),
+            (Ok(_), None) => Err(anyhow::anyhow!("{}: no frames to encode", out.display())),
+            // Dropping the encoder closes its pipe and waits for ffmpeg.
+            (Err(e), _) => Err(e),
+        };
+        let (frames, fps) = finished.inspect_err(|_| {
+            let _ = std::fs::remove_file(&silent);
+        })?;
+        let warning = match audio_from {
+            Some(src) => add_audio(&silent, src, out),
+            None => None,
+        };
+        std::fs::rename(&silent, out).with_context(|| format!("cannot write {}", out.display()))?;
+        Ok(Done {
+            frames,
+            fps,
+            output: out.to_path_buf(),
+            warning,
+        })
+    }
 }
 
-/// Stylizes `frames` into a temporary folder, then has ffmpeg encode them at `rate` frames
-/// per second into `out` (with the audio of `audio_from`, if it has any), atomically.
-fn to_video_file(
-    stylizer: &Stylizer,
-    frames: &[PathBuf],
-    audio_from: Option<&Path>,
-    rate: f64,
-    out: &Path,
-    options: StyleOptions,
-    video: VideoOptions,
-) -> Result<Done> {
-    check_ffmpeg()?;
-    let styled = tempfile::tempdir().context("cannot make a temporary folder for the frames")?;
-    // Numbered PNGs, the pattern ffmpeg reads.
-    let numbered: Vec<PathBuf> = (1..=frames.len())
-        .map(|i| styled.path().join(format!("{i:06}.png")))
-        .collect();
-    let (fps, size) = stylize_frames(stylizer, frames, &numbered, out, options, video)?;
-    let partial = out.with_file_name(format!(
-        ".{}.partial.{}",
-        out.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        out.extension().and_then(|e| e.to_str()).unwrap_or("mp4")
-    ));
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y", "-framerate"])
-        .arg(format!("{rate}"))
-        .arg("-i")
-        .arg(styled.path().join("%06d.png"));
-    if let Some(src) = audio_from {
-        cmd.arg("-i")
-            .arg(src)
-            .args(["-map", "0:v", "-map", "1:a?", "-c:a", "copy"]);
-    }
-    // 4:2:0 chroma needs even sides; odd ones keep their size in 4:4:4.
-    let pix_fmt = if size.0 % 2 == 0 && size.1 % 2 == 0 {
-        "yuv420p"
-    } else {
-        "yuv444p"
-    };
-    cmd.args(["-pix_fmt", pix_fmt]).arg(&partial);
-    let status = cmd.status().context("cannot run ffmpeg")?;
-    if !status.success() {
-        let _ = std::fs::remove_file(&partial);
-        bail!("ffmpeg could not encode {} ({status})", out.display());
-    }
-    std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(Done {
-        frames: frames.len(),
-        fps,
-        output: out.to_path_buf(),
-    })
+/// A hidden temporary name beside `out`, with its extension (ffmpeg picks the container by it).
+fn partial_name(out: &Path, what: &str) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("mp4");
+    out.with_file_name(format!(".{name}.{what}.partial.{ext}"))
 }
 
-fn check_ffmpeg() -> Result<()> {
-    let found = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        bail!("video files need the ffmpeg program, which is not installed\n\nhint: install it (Debian: `apt install ffmpeg`), or pass a folder of frames instead");
+/// Replaces the silent video at `silent` by one with the audio of `src`; on failure leaves it
+/// silent and returns the reason.
+fn add_audio(silent: &Path, src: &Path, out: &Path) -> Option<String> {
+    let muxed = partial_name(out, "audio");
+    match ffmpeg::mux_audio(silent, src, &muxed) {
+        Ok(()) => match std::fs::rename(&muxed, silent) {
+            Ok(()) => None,
+            Err(e) => Some(format!("cannot write {}: {e}", out.display())),
+        },
+        Err(e) => Some(format!(
+            "{}; wrote the video without audio",
+            fauve::report(e.as_ref())
+        )),
     }
-    Ok(())
-}
-
-/// Decodes every frame of `video` into `folder` as numbered PNGs.
-fn decode(video: &Path, folder: &Path) -> Result<()> {
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(video)
-        .arg(folder.join("%06d.png"))
-        .status()
-        .context("cannot run ffmpeg")?;
-    if !status.success() {
-        bail!("ffmpeg could not read {} ({status})", video.display());
-    }
-    Ok(())
-}
-
-/// The video's frame rate, from ffprobe (`30000/1001` and the like).
-fn frame_rate(video: &Path) -> Option<f64> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=r_frame_rate",
-        ])
-        .args(["-of", "csv=p=0"])
-        .arg(video)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let (n, d) = text.trim().split_once('/')?;
-    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
-    (n > 0.0 && d > 0.0).then_some(n / d)
 }

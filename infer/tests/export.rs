@@ -44,12 +44,28 @@ fn exports_beside_the_model_or_where_asked_and_names_what_fails() -> anyhow::Res
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("cannot load the model"), "{}", text(&o));
     assert!(!dir.path().join("nope.onnx").exists());
-    let o = export(&[&model, Path::new("-o"), &model]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("would overwrite the model"),
-        "{}",
-        text(&o)
-    );
+    let before = std::fs::read(&model)?;
+    // The same file however it is spelled: as given, through `./`, through `..`, a hard link.
+    let hard = dir.path().join("hard.safetensors");
+    std::fs::hard_link(&model, &hard)?;
+    let dotted = dir.path().join("out/../starry.safetensors");
+    let relative = Command::new(FAUVE_EXPORT)
+        .current_dir(dir.path())
+        .args(["starry.safetensors", "-o", "./starry.safetensors"])
+        .output()?;
+    for o in [
+        export(&[&model, Path::new("-o"), &model]),
+        export(&[&model, Path::new("-o"), &dotted]),
+        export(&[&model, Path::new("-o"), &hard]),
+        relative,
+    ] {
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains("would overwrite the model"),
+            "{}",
+            text(&o)
+        );
+    }
+    assert_eq!(std::fs::read(&model)?, before);
     Ok(())
 }

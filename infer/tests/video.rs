@@ -171,3 +171,173 @@ fn video_files_go_through_ffmpeg_or_say_how_to_get_it() -> anyhow::Result<()> {
     assert_eq!(fauve::load_image(&names[0])?.width(), 59);
     Ok(())
 }
+
+/// Frames numbered without zero padding go in number order (frame2 before frame10), not in
+/// text order.
+#[test]
+fn frames_are_taken_in_number_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let clip = dir.path().join("clip");
+    std::fs::create_dir_all(&clip)?;
+    let frames = panning_frames(&textured_photo(90, 40), 40, 11, 2, 3.0);
+    for (i, f) in frames.iter().enumerate() {
+        f.save(clip.join(format!("frame{i}.png")))?;
+    }
+    let out = dir.path().join("styled");
+    let o = infer(
+        &model,
+        &[
+            "--video".as_ref(),
+            clip.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stylizer = fauve::Stylizer::load(&model, &fauve::candle_core::Device::Cpu)?;
+    let mut seq = stylizer.sequence(
+        fauve::StyleOptions::default(),
+        fauve::VideoOptions::default(),
+    )?;
+    for (i, frame) in frames.iter().enumerate() {
+        let written = fauve::load_image(&out.join(format!("frame{i}.png")))?.to_rgb8();
+        let want = seq.stylize(&fauve::image::DynamicImage::ImageRgb8(frame.clone()))?;
+        assert_eq!(written, want, "frame {i}");
+    }
+    Ok(())
+}
+
+/// A frames folder cannot be stylized into itself, nor a video file into itself, however the
+/// output is spelled (as given, `./`, a hard link); the input stays as it was.
+#[test]
+fn a_video_is_never_written_over_its_input() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let clip = dir.path().join("clip");
+    write_frames(&clip);
+    let first = std::fs::read(clip.join("frame000.png"))?;
+    let o = infer(
+        &model,
+        &[
+            "--video".as_ref(),
+            clip.as_os_str(),
+            "-o".as_ref(),
+            clip.as_os_str(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("would overwrite an input frame"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(clip.join("frame000.png"))?, first);
+
+    let movie = dir.path().join("clip.mp4");
+    if have_ffmpeg() {
+        let o = infer(
+            &model,
+            &[
+                "--video".as_ref(),
+                clip.as_os_str(),
+                "-o".as_ref(),
+                movie.as_os_str(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    } else {
+        std::fs::write(&movie, b"stands for a video")?;
+    }
+    let before = std::fs::read(&movie)?;
+    let hard = dir.path().join("hard.mp4");
+    std::fs::hard_link(&movie, &hard)?;
+    let relative = Command::new(FAUVE_INFER)
+        .current_dir(dir.path())
+        .args(["--device", "cpu", "--model"])
+        .arg(&model)
+        .args(["--video", "clip.mp4", "-o", "./clip.mp4"])
+        .output()?;
+    for o in [
+        infer(
+            &model,
+            &[
+                "--video".as_ref(),
+                movie.as_os_str(),
+                "-o".as_ref(),
+                movie.as_os_str(),
+            ],
+        ),
+        infer(
+            &model,
+            &[
+                "--video".as_ref(),
+                movie.as_os_str(),
+                "-o".as_ref(),
+                hard.as_os_str(),
+            ],
+        ),
+        relative,
+    ] {
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        if have_ffmpeg() {
+            assert!(text(&o).contains("is the input video"), "{}", text(&o));
+        }
+    }
+    assert_eq!(std::fs::read(&movie)?, before);
+    Ok(())
+}
+
+/// Audio that the output's container cannot take as is (uncompressed PCM, as cameras record
+/// into .mov, cannot go into .mp4) is re-encoded, and the video keeps every frame. Without ffmpeg there is nothing to test here (the refusal is
+/// tested above).
+#[test]
+fn audio_the_container_cannot_copy_is_reencoded() -> anyhow::Result<()> {
+    if !have_ffmpeg() {
+        eprintln!("ffmpeg is not installed: audio re-encoding not tested");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let clip = dir.path().join("clip");
+    write_frames(&clip);
+    let source = dir.path().join("clip.mkv");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-framerate", "10", "-i"])
+        .arg(clip.join("frame%03d.png"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=0.6"])
+        .args(["-c:v", "ffv1", "-c:a", "pcm_s16le", "-shortest"])
+        .arg(&source)
+        .output()?;
+    assert!(made.status.success(), "{}", text(&made));
+    let out = dir.path().join("styled.mp4");
+    let o = infer(
+        &model,
+        &[
+            "--video".as_ref(),
+            source.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("6 frames"), "{}", text(&o));
+    let probe = |stream: &str, entry: &str| -> anyhow::Result<String> {
+        let o = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", stream, "-show_entries"])
+            .arg(format!("stream={entry}"))
+            .args(["-of", "csv=p=0"])
+            .arg(&out)
+            .output()?;
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    assert_eq!(probe("a:0", "codec_name")?, "aac");
+    assert_eq!(probe("v:0", "width,height")?, "59,45");
+    // No temporary file is left beside the output.
+    let names: Vec<_> = std::fs::read_dir(dir.path())?
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    Ok(())
+}

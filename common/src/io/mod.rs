@@ -2,6 +2,7 @@
 //! file Fauve makes goes through.
 
 pub(crate) mod atomic_write;
+pub(crate) mod file_identity;
 pub(crate) mod image;
 pub(crate) mod model_file;
 #[cfg(feature = "onnx")]

@@ -34,7 +34,7 @@ fn run(args: &Args) -> Result<PathBuf> {
         .output
         .clone()
         .unwrap_or_else(|| args.model.with_extension("onnx"));
-    if out == args.model {
+    if fauve::same_file(&out, &args.model) {
         anyhow::bail!(
             "the output {} would overwrite the model; give another --output",
             out.display()
