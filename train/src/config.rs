@@ -215,27 +215,9 @@ pub fn from_saved_table(
     from_table(table, overrides, source)
 }
 
-/// The `--help` section listing every key with its default.
-pub fn keys_help() -> String {
-    let defaults = toml::Value::try_from(TrainConfig::default()).ok();
-    let mut out =
-        String::from("Config keys (TOML snake_case; each is also a --kebab-case flag):\n");
-    for (key, help) in KEY_HELP {
-        let default = defaults
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| format!(" [default: {v}]"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "  --{:<18} {help}{default}\n",
-            key.replace('_', "-")
-        ));
-    }
-    out
-}
-
-fn parse_value(raw: &str) -> toml::Value {
-    // A bare TOML value (number, bool, array, quoted string); anything else is a string.
+/// A flag's text as a TOML value: a bare TOML value (number, bool, array, quoted string),
+/// anything else a string.
+pub fn parse_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
         Ok(mut t) => t
@@ -243,34 +225,6 @@ fn parse_value(raw: &str) -> toml::Value {
             .unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
-}
-
-/// Parses `--key value` pairs into a table of snake_case keys; unknown keys are errors.
-pub fn parse_overrides(args: &[String]) -> Result<toml::Table> {
-    let mut table = toml::Table::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let Some(name) = flag.strip_prefix("--") else {
-            bail!("unexpected argument `{flag}`; settings are given as --key value");
-        };
-        let (name, inline) = match name.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (name, None),
-        };
-        let key = name.replace('-', "_");
-        if !KEY_HELP.iter().any(|(k, _)| *k == key) {
-            bail!("unknown setting `--{name}`\n\nhint: `fauve-train --help` lists every key");
-        }
-        let raw = match inline {
-            Some(v) => v,
-            None => it
-                .next()
-                .cloned()
-                .with_context(|| format!("`--{name}` needs a value"))?,
-        };
-        table.insert(key, parse_value(&raw));
-    }
-    Ok(table)
 }
 
 /// Reads a TOML config (None: the defaults) and applies overrides; unknown keys, wrong types
@@ -531,10 +485,6 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
     fn every_field_has_help_and_every_help_a_field() {
         let defaults = toml::Value::try_from(TrainConfig {
@@ -564,31 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn overrides_parse_typed_values_and_kebab_case() -> Result<()> {
-        let t = parse_overrides(&args(&[
-            "--image-size",
-            "64",
-            "--lr=0.01",
-            "--style-layers",
-            "[\"relu2_2\"]",
-            "--data-dir",
-            "photos/x",
-            "--random-crop",
-            "true",
-        ]))?;
-        let cfg = load(None, &t)?;
-        assert_eq!(cfg.image_size, 64);
-        assert_eq!(cfg.lr, 0.01);
-        assert_eq!(cfg.style_layers, Some(vec!["relu2_2".to_string()]));
-        assert_eq!(cfg.data_dir, PathBuf::from("photos/x"));
-        assert!(cfg.random_crop);
-        Ok(())
-    }
-
-    #[test]
-    fn unknown_flags_and_keys_are_named() {
-        let err = parse_overrides(&args(&["--learning-rate", "1"])).unwrap_err();
-        assert!(err.to_string().contains("`--learning-rate`"), "{err}");
+    fn unknown_keys_in_a_file_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "image_size = 64\nbatchsize = 2\n").unwrap();
@@ -600,47 +526,6 @@ mod tests {
             err.ends_with("c.toml: `steps` must be a whole number, got `abc`"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn bf16_on_the_cpu_is_refused_with_the_fix() {
-        let t = parse_overrides(&args(&["--precision", "bf16", "--device", "cpu"])).unwrap();
-        let err = load(None, &t).unwrap_err().to_string();
-        assert!(err.contains("bf16 needs a CUDA device"), "{err}");
-        assert!(err.contains("--precision f32"), "{err}");
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        for (flag, value, needle) in [
-            ("--lr", "-0.001", "`lr` must be a positive number"),
-            ("--batch-size", "0", "`batch_size` must be at least 1"),
-            (
-                "--image-size",
-                "abc",
-                "--image-size must be a whole number, got `abc`",
-            ),
-            (
-                "--steps",
-                "abc",
-                "--steps must be a whole number, got `abc`",
-            ),
-            ("--steps", "-3", "--steps must be a whole number, got `-3`"),
-            ("--lr", "fast", "--lr must be a number, got `fast`"),
-            (
-                "--random-crop",
-                "yes",
-                "--random-crop must be true or false, got `yes`",
-            ),
-            ("--content-layer", "relu9_9", "unknown layer `relu9_9`"),
-            ("--style-weight", "nan", "`style_weight`"),
-            ("--device", "tpu", "`device`"),
-            ("--precision", "fp8", "`precision` must be f32 or bf16"),
-        ] {
-            let t = parse_overrides(&args(&[flag, value])).unwrap();
-            let err = load(None, &t).unwrap_err().to_string();
-            assert!(err.contains(needle), "{flag} {value}: {err}");
-        }
     }
 
     #[test]

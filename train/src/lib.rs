@@ -12,5 +12,6 @@ pub mod loss_network;
 pub mod perceptual;
 pub mod preview;
 pub mod progress;
+pub mod settings_args;
 pub mod tensorboard;
 pub mod trainer;

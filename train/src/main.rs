@@ -1,17 +1,19 @@
 //! `fauve-train`: train a style model from one painting and a folder of photos.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context};
 
 use fauve_train::checkpoint::{self, Checkpoint};
 use fauve_train::config::{self, TrainConfig};
 use fauve_train::trainer::{self, Outcome};
 
+mod cli;
 mod commands;
+
+use cli::{Cli, Command};
 
 /// Settings that may change when a run is resumed; the others define the run.
 const RESUMABLE_KEYS: &[&str] = &[
@@ -30,46 +32,6 @@ const RESUMABLE_KEYS: &[&str] = &[
     "device",
 ];
 
-fn help() -> String {
-    format!(
-        "Train a Fauve style model: one painting, a folder of photos, a frozen VGG16 loss.
-
-Usage: fauve-train [--config FILE] [--KEY VALUE]...
-       fauve-train --resume RUN_DIR [--steps N] [--KEY VALUE]...
-       fauve-train preview PHOTO -o OUT [--config FILE] [--KEY VALUE]...  (see preview --help)
-       fauve-train eval --model MODEL --photos DIR [--config FILE]     (see eval --help)
-
-Commands:
-  preview   stylize one photo by optimisation under a config's loss, in minutes: see what
-            weights or a style size look like before training
-  eval      a model's mean loss on held-out photos (compare checkpoints and settings)
-
-Options:
-  --config FILE           TOML file with settings (see configs/); flags override it
-  --resume RUN_DIR        continue a run from its newest checkpoint (optionally to a new --steps)
-  --allow-changed-data    with --resume: continue although the photo folder changed since the
-                          run started (the data order then differs from an uninterrupted run)
-  -h, --help              print this help
-  -V, --version           print the version
-
-The run folder holds config.toml, checkpoints/, tb/ (TensorBoard: tensorboard --logdir
-RUN_DIR/tb), samples/ and, at the end, model.safetensors for fauve-infer. Ctrl-C writes a
-checkpoint and stops; resume with --resume RUN_DIR.
-
-Exit codes: 0 done, 1 the run failed, 2 a usage or config error, 130 interrupted.
-
-{}",
-        config::keys_help()
-    )
-}
-
-struct Cli {
-    config: Option<PathBuf>,
-    resume: Option<PathBuf>,
-    allow_changed_data: bool,
-    overrides: Vec<String>,
-}
-
 /// A failure and the exit code it gets: 2 for what the user typed or configured, 1 for
 /// anything that went wrong while running.
 pub(crate) enum Failure {
@@ -83,54 +45,17 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-enum Parsed {
-    Run(Cli),
-    Exit(String),
-}
-
-fn parse_cli(args: Vec<String>) -> Result<Parsed> {
-    let mut cli = Cli {
-        config: None,
-        resume: None,
-        allow_changed_data: false,
-        overrides: Vec::new(),
-    };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Exit(help())),
-            "-V" | "--version" => {
-                return Ok(Parsed::Exit(format!(
-                    "fauve-train {}\n",
-                    env!("CARGO_PKG_VERSION")
-                )))
-            }
-            "--config" => cli.config = Some(it.next().context("`--config` needs a file")?.into()),
-            "--resume" => {
-                cli.resume = Some(it.next().context("`--resume` needs a run folder")?.into())
-            }
-            "--allow-changed-data" => cli.allow_changed_data = true,
-            _ => {
-                if let Some(v) = a.strip_prefix("--config=") {
-                    cli.config = Some(v.into());
-                } else if let Some(v) = a.strip_prefix("--resume=") {
-                    cli.resume = Some(v.into());
-                } else {
-                    cli.overrides.push(a);
-                }
-            }
-        }
-    }
-    if cli.allow_changed_data && cli.resume.is_none() {
-        bail!("--allow-changed-data goes with --resume");
-    }
-    Ok(Parsed::Run(cli))
-}
-
 /// The run's settings and, when resuming, its checkpoint. Errors in what the user gave are
 /// [`Failure::Usage`].
-fn resolve(cli: &Cli) -> Result<(TrainConfig, Option<Checkpoint>), Failure> {
-    let overrides = config::parse_overrides(&cli.overrides).map_err(Failure::Usage)?;
+fn resolve(
+    cli: &Cli,
+    overrides: toml::Table,
+) -> Result<(TrainConfig, Option<Checkpoint>), Failure> {
+    if cli.allow_changed_data && cli.resume.is_none() {
+        return Err(Failure::Usage(anyhow!(
+            "--allow-changed-data goes with --resume"
+        )));
+    }
     let Some(run_dir) = &cli.resume else {
         let cfg = config::load(cli.config.as_deref(), &overrides).map_err(Failure::Usage)?;
         return Ok((cfg, None));
@@ -169,8 +94,12 @@ fn resolve(cli: &Cli) -> Result<(TrainConfig, Option<Checkpoint>), Failure> {
     Ok((cfg, Some(ckpt)))
 }
 
-fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode, Failure> {
-    let (cfg, resume) = resolve(&cli)?;
+fn run(
+    cli: Cli,
+    overrides: toml::Table,
+    interrupted: Arc<AtomicBool>,
+) -> Result<ExitCode, Failure> {
+    let (cfg, resume) = resolve(&cli, overrides)?;
     let options = trainer::Options {
         allow_changed_data: cli.allow_changed_data,
     };
@@ -196,17 +125,13 @@ fn run(cli: Cli, interrupted: Arc<AtomicBool>) -> Result<ExitCode, Failure> {
 
 fn main() -> ExitCode {
     fauve::keep_freed_memory();
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match args.first().map(String::as_str) {
-        Some("preview" | "eval") => Some(args.remove(0)),
-        _ => None,
-    };
+    let (mut cli, settings) = cli::parse();
     let interrupted = Arc::new(AtomicBool::new(false));
     catch_ctrl_c(interrupted.clone());
-    let result = match command.as_deref() {
-        Some("preview") => commands::preview::run(args, &interrupted),
-        Some("eval") => commands::eval::run(args),
-        _ => train_command(args, interrupted),
+    let result = match cli.command.take() {
+        Some(Command::Preview(args)) => commands::preview::run(args, settings, &interrupted),
+        Some(Command::Eval(args)) => commands::eval::run(args, settings),
+        None => run(cli, settings, interrupted),
     };
     match result {
         Ok(code) => code,
@@ -233,15 +158,5 @@ fn catch_ctrl_c(flag: Arc<AtomicBool>) {
     });
     if let Err(e) = handler {
         eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupt will lose work since the last checkpoint");
-    }
-}
-
-fn train_command(args: Vec<String>, interrupted: Arc<AtomicBool>) -> Result<ExitCode, Failure> {
-    match parse_cli(args).map_err(Failure::Usage)? {
-        Parsed::Run(cli) => run(cli, interrupted),
-        Parsed::Exit(text) => {
-            print!("{text}");
-            Ok(ExitCode::SUCCESS)
-        }
     }
 }

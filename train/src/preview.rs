@@ -36,6 +36,9 @@ pub struct Outcome {
     pub seconds: f64,
     /// Stopped early by Ctrl-C; `image` is the best so far.
     pub interrupted: bool,
+    /// Why the optimisation failed before its last iteration (a line search that found no
+    /// lower point, a loss that became non-finite); `image` is still the best point it reached.
+    pub failure: Option<String>,
 }
 
 /// The lowest-loss point seen, and the last point evaluated (the line search asks for the cost
@@ -146,7 +149,8 @@ impl<I: State, F: FnMut(usize, &LossValues)> Observe<I> for IterationObserver<F>
 /// Optimises the pixels of `photo` (`[1, 3, H, W]`, 0..255) for `iterations` L-BFGS iterations
 /// against `loss`, starting from the photo (so the content is there from the start and the
 /// style grows into it). `on_iteration` sees each iteration's loss; Ctrl-C (`interrupted`)
-/// stops early with the best image so far.
+/// stops early with the best image so far, and so does a failure after the photo was scored
+/// (`Outcome::failure` says why): the iterations done are never thrown away.
 pub fn optimise(
     loss: &PerceptualLoss,
     photo: &Tensor,
@@ -190,11 +194,10 @@ pub fn optimise(
     // The solver may end on its own once a line search is refused an evaluation, or pass the
     // refusal up as an error: either way the flag says why it stopped.
     let was_interrupted = interrupted.load(Ordering::SeqCst);
-    if let Err(e) = result {
-        if !was_interrupted {
-            return Err(anyhow!(e).context("the preview optimisation failed"));
-        }
-    }
+    let failure = match result {
+        Err(e) if !was_interrupted => Some(fauve::report(anyhow!(e).as_ref())),
+        _ => None,
+    };
     let memory = memory.borrow();
     let (best, end) = memory
         .best
@@ -210,5 +213,6 @@ pub fn optimise(
         evaluations: memory.evaluations,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: was_interrupted,
+        failure,
     })
 }

@@ -12,62 +12,38 @@ use fauve_train::perceptual::PerceptualLoss;
 
 use crate::Failure;
 
-pub const HELP: &str =
-    "Score a model on held-out photos: the mean content, style and total loss of its outputs under
-the training objective, so checkpoints and settings can be compared on photos they never saw
-(data/eval/ from scripts/fetch-photos.sh is set aside for this).
+/// Score a model on held-out photos.
+///
+/// The mean content, style and total loss of its outputs under the training objective, so
+/// checkpoints and settings can be compared on photos they never saw (data/eval/ from
+/// scripts/fetch-photos.sh is set aside for this).
+#[derive(Debug, clap::Args)]
+#[command(long_about)]
+pub struct EvalArgs {
+    /// A model file (model.safetensors or a checkpoint's step-N.safetensors).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
 
-Usage: fauve-train eval --model MODEL --photos DIR [--config FILE] [--KEY VALUE]...
+    /// Folder of photos, searched recursively; each is centre-cropped to image_size.
+    #[arg(long, value_name = "DIR")]
+    pub photos: PathBuf,
 
-Options:
-  --model MODEL    a model file (model.safetensors or a checkpoint's step-N.safetensors)
-  --photos DIR     folder of photos, searched recursively; each is centre-cropped to image_size
-  --config FILE    the objective to score with (default: the one the model was trained with,
-                   from its metadata, else the built-in defaults)
-  --KEY VALUE      any training setting, e.g. --image-size 256 or --style-weight 1e3
-  -h, --help       print this help
-";
-
-struct Args {
-    model: PathBuf,
-    photos: PathBuf,
-    config: Option<PathBuf>,
-    overrides: Vec<String>,
-}
-
-fn parse(args: Vec<String>) -> Result<Option<Args>> {
-    let (mut model, mut photos, mut config, mut overrides) = (None, None, None, Vec::new());
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().with_context(|| format!("`{name}` needs a value"));
-        match a.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--model" => model = Some(PathBuf::from(value("--model")?)),
-            "--photos" => photos = Some(PathBuf::from(value("--photos")?)),
-            "--config" => config = Some(PathBuf::from(value("--config")?)),
-            f if f.starts_with("--") && f.contains('=') => overrides.push(a),
-            f if f.starts_with("--") => {
-                let v = value(f)?;
-                overrides.extend([a, v]);
-            }
-            _ => anyhow::bail!("unexpected argument `{a}`\n\nhint: fauve-train eval --help"),
-        }
-    }
-    Ok(Some(Args {
-        model: model.context("eval needs --model MODEL")?,
-        photos: photos.context("eval needs --photos DIR")?,
-        config,
-        overrides,
-    }))
+    /// The objective to score with (default: the one the model was trained with, from its
+    /// metadata, else the built-in defaults).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The objective: `--config`, else the model's own training config, else the defaults; with
 /// the flags applied.
-fn objective(args: &Args, stylizer: &Stylizer) -> Result<(TrainConfig, String)> {
-    let overrides = config::parse_overrides(&args.overrides)?;
+fn objective(
+    args: &EvalArgs,
+    overrides: &toml::Table,
+    stylizer: &Stylizer,
+) -> Result<(TrainConfig, String)> {
     if let Some(file) = &args.config {
         return Ok((
-            config::load(Some(file), &overrides)?,
+            config::load(Some(file), overrides)?,
             file.display().to_string(),
         ));
     }
@@ -81,27 +57,20 @@ fn objective(args: &Args, stylizer: &Stylizer) -> Result<(TrainConfig, String)> 
     match saved {
         Some(table) => {
             let source = format!("{} (its training config)", args.model.display());
-            Ok((
-                config::from_saved_table(table, &overrides, &source)?,
-                source,
-            ))
+            Ok((config::from_saved_table(table, overrides, &source)?, source))
         }
         None => Ok((
-            config::load(None, &overrides)?,
+            config::load(None, overrides)?,
             "the built-in defaults".into(),
         )),
     }
 }
 
-/// Runs `fauve-train eval ARGS...`.
-pub fn run(args: Vec<String>) -> Result<ExitCode, Failure> {
-    let Some(args) = parse(args).map_err(Failure::Usage)? else {
-        print!("{HELP}");
-        return Ok(ExitCode::SUCCESS);
-    };
+/// Runs `fauve-train eval`.
+pub fn run(args: EvalArgs, overrides: toml::Table) -> Result<ExitCode, Failure> {
     let probe = Stylizer::load(&args.model, &candle_core::Device::Cpu)
         .with_context(|| format!("cannot load the model {}", args.model.display()))?;
-    let (cfg, source) = objective(&args, &probe).map_err(Failure::Usage)?;
+    let (cfg, source) = objective(&args, &overrides, &probe).map_err(Failure::Usage)?;
     let device = fauve::parse_device(&cfg.device).map_err(|e| Failure::Usage(e.into()))?;
     let stylizer = if device.is_cpu() {
         probe

@@ -15,198 +15,244 @@ use fauve_train::progress::Progress;
 
 use crate::Failure;
 
-pub const HELP: &str = "Preview a style in minutes: optimise the pixels of one photo (Gatys et al., L-BFGS) against
-exactly the loss that training with the same settings would use (VGG file, style image and
-size, layers, weights). See what a content/style weight or a style size will look like before
-spending a night training a network for it. About two minutes at 256 px on 2 CPU cores.
+/// Longest side a preview takes: L-BFGS keeps 2 x 50 f64 copies of the image, about 1.9 GB
+/// for a 4:3 photo at 1024 px (7.5 GB at 2048).
+pub const MAX_SIZE: u32 = 1024;
 
-Usage: fauve-train preview PHOTO -o OUT [--config FILE] [--iterations N] [--size PX] [--KEY VALUE]...
-
-Options:
-  -o, --output OUT       where to write the result (png, jpg, webp, ...)
-  --config FILE          the training config whose loss to use (default: the built-in defaults)
-  --iterations N         L-BFGS iterations [default: 200]
-  --size PX              longest side of the photo, in pixels [default: 256]
-  --content-weight A,B   comma lists of weights: one preview per combination, written as one
-  --style-weight X,Y     grid (rows: content weights, columns: style weights), photo first
-  --KEY VALUE            any training setting (see fauve-train --help), e.g. --style-size 384
-  -h, --help             print this help
-
-The loss terms are printed at the start and the end; the image starts as the photo, so the
-content is there from the first iteration and the style grows into it.
-";
-
-/// Parsed `preview` arguments.
-struct Args {
+/// Preview a style in minutes: optimise the pixels of one photo (Gatys et al., L-BFGS).
+///
+/// The loss is exactly the one training with the same settings would use (VGG file, style
+/// image and size, layers, weights): see what a content/style weight or a style size will look
+/// like before spending a night training a network for it. About two minutes at 256 px on 2
+/// CPU cores. The loss terms are printed at the start and the end; the image starts as the
+/// photo, so the content is there from the first iteration and the style grows into it. If the
+/// optimisation fails part way (or Ctrl-C), the best image reached is still written.
+#[derive(Debug, clap::Args)]
+#[command(long_about)]
+pub struct PreviewArgs {
+    /// The photo to stylize.
+    #[arg(value_name = "PHOTO")]
     photo: PathBuf,
+
+    /// Where to write the result (png, jpg, webp, ...).
+    #[arg(short, long, value_name = "OUT", value_parser = output_file)]
     output: PathBuf,
+
+    /// The training config whose loss to use (default: the built-in defaults).
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    iterations: usize,
+
+    /// L-BFGS iterations.
+    #[arg(long, default_value_t = 200, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: u32,
+
+    /// Longest side of the photo, in pixels.
+    #[arg(long, default_value_t = 256, value_name = "PX",
+          value_parser = clap::value_parser!(u32).range(16..=i64::from(MAX_SIZE)))]
     size: u32,
-    content_weights: Vec<Option<f64>>,
-    style_weights: Vec<Option<f64>>,
-    overrides: Vec<String>,
+
+    /// Content weights, comma separated: one preview per combination with the style weights,
+    /// written as one grid (rows: content weights, columns: style weights), photo first.
+    #[arg(long, value_name = "A,B", value_delimiter = ',', value_parser = weight)]
+    content_weight: Vec<f64>,
+
+    /// Style weights, comma separated (see --content-weight).
+    #[arg(long, value_name = "X,Y", value_delimiter = ',', value_parser = weight)]
+    style_weight: Vec<f64>,
 }
 
-fn weight_list(flag: &str, raw: &str) -> Result<Vec<Option<f64>>> {
-    raw.split(',')
-        .map(|v| match v.trim().parse::<f64>() {
-            Ok(w) if w.is_finite() && w >= 0.0 => Ok(Some(w)),
-            _ => bail!("--{flag} takes numbers >= 0 separated by commas, got `{raw}`"),
-        })
-        .collect()
+fn weight(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        _ => Err("weights are numbers >= 0, separated by commas".into()),
+    }
 }
 
-fn parse(args: Vec<String>) -> Result<Option<Args>> {
-    let mut photo = None;
-    let mut output = None;
-    let mut config = None;
-    let mut iterations = 200;
-    let mut size = 256;
-    let mut content_weights = vec![None];
-    let mut style_weights = vec![None];
-    let mut overrides = Vec::new();
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (a.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => it.next().with_context(|| format!("`{name}` needs a value")),
-            }
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
-            "--config" => config = Some(PathBuf::from(value("--config")?)),
-            "--iterations" => {
-                let v = value("--iterations")?;
-                iterations = v.parse().ok().filter(|&n| n > 0).with_context(|| {
-                    format!("--iterations must be a whole number >= 1, got `{v}`")
-                })?;
-            }
-            "--size" => {
-                let v = value("--size")?;
-                size =
-                    v.parse().ok().filter(|&n| n >= 16).with_context(|| {
-                        format!("--size must be a whole number >= 16, got `{v}`")
-                    })?;
-            }
-            "--content-weight" => {
-                content_weights = weight_list("content-weight", &value("--content-weight")?)?
-            }
-            "--style-weight" => {
-                style_weights = weight_list("style-weight", &value("--style-weight")?)?
-            }
-            f if f.starts_with('-') => {
-                overrides.push(a.clone());
-                if inline.is_none() {
-                    overrides.push(value(f)?);
-                }
-            }
-            _ if photo.is_none() => photo = Some(PathBuf::from(a)),
-            _ => bail!("unexpected argument `{a}`: preview takes one photo"),
+fn output_file(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    fauve::output_format(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// A list flag's values, or the config's own (None) when none were given.
+fn or_default(list: &[f64]) -> Vec<Option<f64>> {
+    if list.is_empty() {
+        vec![None]
+    } else {
+        list.iter().map(|&w| Some(w)).collect()
+    }
+}
+
+/// Refuses an output that is the photo or the painting, compared as files.
+fn refuse_overwrite(args: &PreviewArgs, cfg: &TrainConfig) -> Result<()> {
+    for (input, what) in [
+        (&args.photo, "the photo"),
+        (&cfg.style_image, "the style image"),
+    ] {
+        if fauve::same_file(&args.output, input) {
+            bail!(
+                "-o {} would overwrite {what}; give another output",
+                args.output.display()
+            );
         }
     }
-    let photo = photo.context("preview needs a photo\n\nhint: fauve-train preview PHOTO -o OUT")?;
-    let output = output.context("preview needs -o OUT, the file to write")?;
-    fauve::output_format(&output)?;
-    Ok(Some(Args {
-        photo,
-        output,
-        config,
-        iterations,
-        size,
-        content_weights,
-        style_weights,
-        overrides,
-    }))
+    Ok(())
 }
 
-/// Runs `fauve-train preview ARGS...`.
-pub fn run(args: Vec<String>, interrupted: &AtomicBool) -> Result<std::process::ExitCode, Failure> {
-    let Some(args) = parse(args).map_err(Failure::Usage)? else {
-        print!("{HELP}");
-        return Ok(std::process::ExitCode::SUCCESS);
-    };
-    let overrides = config::parse_overrides(&args.overrides).map_err(Failure::Usage)?;
+/// Runs `fauve-train preview`.
+pub fn run(
+    args: PreviewArgs,
+    overrides: toml::Table,
+    interrupted: &AtomicBool,
+) -> Result<std::process::ExitCode, Failure> {
     let base = config::load(args.config.as_deref(), &overrides).map_err(Failure::Usage)?;
+    refuse_overwrite(&args, &base).map_err(Failure::Usage)?;
     let device = fauve::parse_device(&base.device).map_err(|e| Failure::Usage(e.into()))?;
     let photo = fauve::load_image(&args.photo)
         .with_context(|| format!("cannot load the photo {}", args.photo.display()))?;
     let photo = fauve::resize_for_stylizing(&photo, None, Some(args.size));
-    let x = fauve::image_to_tensor(&photo, &device).map_err(anyhow::Error::from)?;
-
-    let mut cells = Vec::new();
-    let mut stopped = false;
-    let combos: Vec<(Option<f64>, Option<f64>)> = args
-        .content_weights
+    let (contents, styles) = (
+        or_default(&args.content_weight),
+        or_default(&args.style_weight),
+    );
+    let combos: Vec<(Option<f64>, Option<f64>)> = contents
         .iter()
-        .flat_map(|&c| args.style_weights.iter().map(move |&s| (c, s)))
+        .flat_map(|&c| styles.iter().map(move |&s| (c, s)))
         .collect();
-    let mut loss = PerceptualLoss::from_config(&base, &device)?;
-    eprintln!("loss network: {}", loss.describe());
-    for (i, &(c, s)) in combos.iter().enumerate() {
-        let cfg = TrainConfig {
-            content_weight: c.or(base.content_weight),
-            style_weight: s.or(base.style_weight),
-            ..base.clone()
-        };
-        let w = LossWeights::from_config(&cfg, loss.vgg())?;
-        loss.set_balance(w.content, w.style);
-        let w = loss.weights();
-        let label = format!(
-            "content weight {:.4e}, style weight {:.4e}",
-            w.content, w.style
-        );
-        eprintln!(
-            "preview {}/{}: {} at {}x{} px, {} L-BFGS iterations, {label}",
-            i + 1,
-            combos.len(),
-            args.photo.display(),
-            photo.width(),
-            photo.height(),
-            args.iterations
-        );
-        let outcome = optimise_one(&loss, &x, args.iterations, interrupted)?;
-        eprintln!("  start: {}", outcome.start);
-        eprintln!(
-            "  end:   {} after {} iterations ({} evaluations) in {:.0} s",
-            outcome.end, outcome.iterations, outcome.evaluations, outcome.seconds
-        );
-        cells.push(fauve::tensor_to_image(&outcome.image).map_err(anyhow::Error::from)?);
-        if outcome.interrupted {
-            eprintln!("interrupted: writing what there is");
-            stopped = true;
-            break;
-        }
+    let cells = Cells {
+        args: &args,
+        base: &base,
+        photo: &photo,
+        device: &device,
     }
+    .run(&combos, interrupted)?;
     let image = if combos.len() == 1 {
-        cells.remove(0)
+        cells.images[0].clone()
     } else {
         grid(
             &fauve::to_rgb(&photo),
-            &cells,
-            args.content_weights.len(),
-            args.style_weights.len(),
+            &cells.images,
+            contents.len(),
+            styles.len(),
         )
     };
     fauve::save_image(&image, &args.output).map_err(anyhow::Error::from)?;
     println!("preview written to {}", args.output.display());
     if combos.len() > 1 {
         println!(
-            "grid: the photo, then rows of content weight {} by columns of style weight {}",
-            list(&args.content_weights),
-            list(&args.style_weights)
+            "grid: the photo, then rows of content weight {} by columns of style weight {}{}",
+            list(&contents),
+            list(&styles),
+            if cells.images.len() < combos.len() {
+                " (the cells not reached are blank)"
+            } else {
+                ""
+            }
         );
     }
-    if stopped {
+    if cells.interrupted {
         return Ok(std::process::ExitCode::from(130));
     }
+    if cells.failed > 0 {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "{} of {} previews stopped early (see above); each cell holds the best image it reached",
+            cells.failed,
+            combos.len()
+        )));
+    }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What one preview run needs for each of its cells.
+struct Cells<'a> {
+    args: &'a PreviewArgs,
+    base: &'a TrainConfig,
+    photo: &'a image::DynamicImage,
+    device: &'a candle_core::Device,
+}
+
+/// The cells' images, in order (fewer than asked when interrupted), and how many failed.
+struct CellImages {
+    images: Vec<RgbImage>,
+    failed: usize,
+    interrupted: bool,
+}
+
+impl Cells<'_> {
+    /// One optimisation per weight combination. A failing cell keeps the best image it
+    /// reached (the photo, if it failed on the photo itself) and the next cell still runs.
+    fn run(
+        &self,
+        combos: &[(Option<f64>, Option<f64>)],
+        interrupted: &AtomicBool,
+    ) -> Result<CellImages> {
+        let x = fauve::image_to_tensor(self.photo, self.device)?;
+        let mut loss = PerceptualLoss::from_config(self.base, self.device)?;
+        eprintln!("loss network: {}", loss.describe());
+        let mut out = CellImages {
+            images: Vec::new(),
+            failed: 0,
+            interrupted: false,
+        };
+        for (i, &(c, s)) in combos.iter().enumerate() {
+            let cfg = TrainConfig {
+                content_weight: c.or(self.base.content_weight),
+                style_weight: s.or(self.base.style_weight),
+                ..self.base.clone()
+            };
+            let w = LossWeights::from_config(&cfg, loss.vgg())?;
+            loss.set_balance(w.content, w.style);
+            let w = loss.weights();
+            eprintln!(
+                "preview {}/{}: {} at {}x{} px, {} L-BFGS iterations, content weight {:.4e}, style weight {:.4e}",
+                i + 1,
+                combos.len(),
+                self.args.photo.display(),
+                self.photo.width(),
+                self.photo.height(),
+                self.args.iterations,
+                w.content,
+                w.style
+            );
+            let outcome = match optimise_one(&loss, &x, self.args.iterations as usize, interrupted)
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!(
+                        "  error: {}; this cell shows the photo",
+                        fauve::report(e.as_ref())
+                    );
+                    out.failed += 1;
+                    out.images.push(fauve::to_rgb(self.photo));
+                    continue;
+                }
+            };
+            report_outcome(&outcome);
+            out.failed += usize::from(outcome.failure.is_some());
+            out.images.push(fauve::tensor_to_image(&outcome.image)?);
+            if outcome.interrupted {
+                eprintln!("interrupted: writing what there is");
+                out.interrupted = true;
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn report_outcome(outcome: &preview::Outcome) {
+    eprintln!("  start: {}", outcome.start);
+    eprintln!(
+        "  end:   {} after {} iterations ({} evaluations) in {:.0} s",
+        outcome.end, outcome.iterations, outcome.evaluations, outcome.seconds
+    );
+    if let Some(why) = &outcome.failure {
+        eprintln!(
+            "  error: stopped after {} iterations: {why}; keeping the best image reached",
+            outcome.iterations
+        );
+    }
 }
 
 fn list(ws: &[Option<f64>]) -> String {

@@ -96,7 +96,7 @@ fn eval_names_what_is_wrong() {
     };
     let o = run(&["--photos", &photos]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("eval needs --model MODEL"));
+    assert!(text(&o).contains("--model <MODEL>"), "{}", text(&o));
     let o = run(&["--model", "/no/such/model.safetensors", "--photos", &photos]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(

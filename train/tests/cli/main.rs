@@ -503,7 +503,7 @@ fn input_and_config_errors_name_the_problem_before_any_compute() -> anyhow::Resu
     let cases: Vec<(Vec<String>, &str, i32)> = vec![
         (
             vec!["--learning-rate".into(), "0.1".into()],
-            "unknown setting `--learning-rate`",
+            "unexpected argument '--learning-rate'",
             2,
         ),
         (

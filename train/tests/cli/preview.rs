@@ -179,15 +179,12 @@ fn preview_writes_the_photo_size_and_a_grid_for_weight_lists() {
     for (args, message) in [
         (
             vec!["--iterations", "0"],
-            "--iterations must be a whole number >= 1",
+            "invalid value '0' for '--iterations <N>'",
         ),
-        (
-            vec!["--style-weight", "1,x"],
-            "--style-weight takes numbers",
-        ),
+        (vec!["--style-weight", "1,x"], "weights are numbers >= 0"),
         (
             vec!["--no-such-key", "1"],
-            "unknown setting `--no-such-key`",
+            "unexpected argument '--no-such-key'",
         ),
     ] {
         let mut all = vec!["-o", one.to_str().unwrap()];
@@ -251,4 +248,59 @@ fn gram_balance_brings_every_style_layer_to_the_first_layers_scale() {
     let product: Vec<f64> = expected.iter().zip(&weighted).map(|(e, w)| e * w).collect();
     let want = with(product, StyleBalance::None);
     assert!((got - want).abs() <= 1e-5 * want, "{got} vs {want}");
+}
+
+/// A grid cell whose loss overflows (style weight 1e36: the photo itself scores inf) fails
+/// alone: the grid is still written with the finished cells, the failed one shows the photo,
+/// and the exit code is 1. An output naming the photo (as given or through a hard link) or a
+/// size past the bound is refused before any work.
+#[test]
+fn a_failing_cell_keeps_the_others_and_inputs_are_never_overwritten() {
+    let s = setup(1);
+    let photo = s.dir.path().join("photo.png");
+    test_photo(36, 30).save(&photo).unwrap();
+    let vgg = fixture("vgg16_tiny.safetensors");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(FAUVE_TRAIN)
+            .arg("preview")
+            .arg(&photo)
+            .args(["--vgg", vgg.to_str().unwrap()])
+            .args(["--style-image", s.style.to_str().unwrap()])
+            .args(["--device", "cpu", "--iterations", "3"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let grid = s.dir.path().join("grid.png");
+    let o = run(&["-o", grid.to_str().unwrap(), "--style-weight", "10,1e36"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("the loss became inf"), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 of 2 previews stopped early"),
+        "{}",
+        text(&o)
+    );
+    let img = fauve::load_image(&grid).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (3 * 36 + 2 * 4, 30));
+    // The failed cell (third column) is the photo; the finished one is not.
+    let cell = |i: u32| fauve::image::imageops::crop_imm(&img, i * 40, 0, 36, 30).to_image();
+    assert_eq!(cell(2), cell(0));
+    assert_ne!(cell(1), cell(0));
+
+    let before = std::fs::read(&photo).unwrap();
+    let hard = s.dir.path().join("hard.png");
+    std::fs::hard_link(&photo, &hard).unwrap();
+    for out in [&photo, &hard] {
+        let o = run(&["-o", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("would overwrite the photo"),
+            "{}",
+            text(&o)
+        );
+    }
+    assert_eq!(std::fs::read(&photo).unwrap(), before);
+    let o = run(&["-o", grid.to_str().unwrap(), "--size", "2048"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("2048"), "{}", text(&o));
 }
