@@ -45,12 +45,9 @@ fn run(model: &str, photo: &str, out: &str, tile: u32) -> fauve::Result<()> {
     let stylizer = Stylizer::load(model, &device)?;
     let img = fauve::load_image(Path::new(photo))?;
     let whole = stylizer.stylize(&img)?;
-    let tiling = Tiling::new(tile, fauve::DEFAULT_OVERLAP);
+    let tiling = Tiling::new(tile, fauve::DEFAULT_OVERLAP)?;
     let ours = stylizer.stylize_tiled(&img, tiling, &mut |_, _| {})?;
-    let naive_tiling = Tiling {
-        whole_image_stats: false,
-        ..tiling
-    };
+    let naive_tiling = tiling.per_tile_stats();
     let naive = stylizer.stylize_tiled(&img, naive_tiling, &mut |_, _| {})?;
     let (w, h) = whole.dimensions();
     let gap = 8;
@@ -61,7 +58,7 @@ fn run(model: &str, photo: &str, out: &str, tile: u32) -> fauve::Result<()> {
     fauve::save_image(&DynamicImage::ImageRgb8(sheet).to_rgb8(), Path::new(out))?;
     println!(
         "{out}: one pass | tiles of {} px with whole-image statistics (mean difference {:.3} levels) | tiles normalised alone ({:.3} levels)",
-        tiling.tile,
+        tiling.tile(),
         mean_diff(&ours, &whole),
         mean_diff(&naive, &whole)
     );

@@ -44,7 +44,8 @@ impl StyleOptions {
         self.strength == 1.0 && !self.preserve_colors
     }
 
-    /// Checks the strength (0 to 1) and the tile side (at least 8 pixels).
+    /// Checks the strength (0 to 1), the tile side (at least 8 pixels) and the tile overlap
+    /// (at most [`crate::tiling::MAX_OVERLAP`]).
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.strength) {
             return Err(Error::Invalid(format!(
@@ -56,6 +57,13 @@ impl StyleOptions {
             return Err(Error::Invalid(format!(
                 "the tile side must be at least {} pixels, got {tile}",
                 crate::MIN_SIDE
+            )));
+        }
+        if self.overlap > crate::tiling::MAX_OVERLAP {
+            return Err(Error::Invalid(format!(
+                "the tile overlap must be at most {} pixels, got {}",
+                crate::tiling::MAX_OVERLAP,
+                self.overlap
             )));
         }
         Ok(())

@@ -72,7 +72,7 @@ pub use ops::reflection_pad::reflection_pad2d;
 pub use precision::{allow_tf32, tf32_allowed, Precision};
 pub use sequence::{FrameStylizer, VideoOptions, DEFAULT_BLEND, DEFAULT_MOMENTUM};
 pub use stylizer::{Stylizer, MIN_SIDE};
-pub use tiling::{Tiling, DEFAULT_OVERLAP, MIN_TILE};
+pub use tiling::{Tiling, DEFAULT_OVERLAP, MAX_OVERLAP, MAX_TILE, MIN_TILE};
 
 /// Re-exported so callers use the same candle as the library.
 pub use candle_core;

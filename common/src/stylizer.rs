@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use candle_core::{Device, Module, Tensor};
-use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 
 use crate::adjust::{self, StyleOptions};
@@ -12,7 +11,7 @@ use crate::io::image::{image_to_tensor, tensor_to_image};
 use crate::io::model_file::{ModelFile, ModelMetadata};
 use crate::model::transformer::TransformerNet;
 use crate::precision::Precision;
-use crate::tiling::Tiling;
+use crate::tiling::{Tiling, MAX_TILE};
 
 /// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
 /// pixels, and the downsampling halves the size twice).
@@ -83,7 +82,7 @@ impl Stylizer {
         check_size(w, h)?;
         let xs = image_to_tensor(img, &self.device)?;
         let out = tensor_to_image(&self.forward(&xs)?)?;
-        Ok(fit(out, w, h))
+        Ok(crop_to(out, w, h))
     }
 
     /// Stylizes one image and finishes it as `options` say (the photo's colours kept, the
@@ -101,7 +100,7 @@ impl Stylizer {
         options: &StyleOptions,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<RgbImage> {
-        let tiling = self.tiling_for(img.width(), img.height(), options);
+        let tiling = self.tiling_for(img.width(), img.height(), options)?;
         self.stylize_planned(img, options, tiling, progress)
     }
 
@@ -137,36 +136,45 @@ impl Stylizer {
     ) -> Result<RgbImage> {
         check_size(img.width(), img.height())?;
         let rgb = crate::to_rgb(img);
-        let out = crate::tiling::stylize_tiled(&self.net, &rgb, &self.device, tiling, progress)?;
-        Ok(fit(out, img.width(), img.height()))
+        let (out, _) =
+            crate::tiling::stylize_tiled(&self.net, &rgb, &self.device, tiling, progress)?;
+        Ok(crop_to(out, img.width(), img.height()))
     }
 
     /// The tiles a `width` x `height` image is stylized in under `options`: those asked for,
     /// else None when one forward pass fits in the memory budget, else the largest tiles that
-    /// fit.
-    pub fn tiling_for(&self, width: u32, height: u32, options: &StyleOptions) -> Option<Tiling> {
+    /// fit. Errors when the options' tile side or overlap is out of bounds.
+    pub fn tiling_for(
+        &self,
+        width: u32,
+        height: u32,
+        options: &StyleOptions,
+    ) -> Result<Option<Tiling>> {
         let budget = options.max_memory.unwrap_or_else(|| self.memory_budget());
-        // A third of the budget for one tile's pass, a third for keeping every tile's
-        // activations between passes (where they fit: it saves recomputing them), a third for
-        // the image, the result and what the allocator holds on to.
-        let with_cache = |tile| Tiling {
-            cache_bytes: budget / 3,
-            ..Tiling::new(tile, options.overlap)
+        // A third of the budget for one tile's pass, a third for keeping tiles' activations
+        // between passes (as many as fit: it saves recomputing them), a third for the image,
+        // the result and what the allocator holds on to.
+        let with_cache = |tile| {
+            Ok(Some(
+                Tiling::new(tile, options.overlap)?.with_cache_bytes(budget / 3),
+            ))
         };
         if let Some(tile) = options.tile {
-            return Some(with_cache(tile));
+            return with_cache(tile);
         }
         let per_pixel = bytes_per_pixel(&self.device);
         let pixels =
             |w: u32, h: u32| u64::from(w.next_multiple_of(4)) * u64::from(h.next_multiple_of(4));
         if pixels(width, height) * per_pixel <= budget {
-            return None;
+            return Ok(None);
         }
-        let side = ((budget / 3 / per_pixel) as f64).sqrt() as u32;
+        let side = ((budget / 3 / per_pixel) as f64)
+            .sqrt()
+            .min(f64::from(MAX_TILE)) as u32;
         let tile = side
-            .saturating_sub(2 * options.overlap)
-            .max(crate::tiling::MIN_TILE);
-        Some(with_cache(tile))
+            .saturating_sub(options.overlap.saturating_mul(2))
+            .clamp(crate::tiling::MIN_TILE, MAX_TILE);
+        with_cache(tile)
     }
 
     /// The default memory budget of a forward pass on this stylizer's device: half the memory
@@ -185,13 +193,14 @@ pub(crate) fn check_size(w: u32, h: u32) -> Result<()> {
     Ok(())
 }
 
-/// The network's output brought back to the input's size (it rounds sides up to multiples of
-/// 4).
-pub(crate) fn fit(out: RgbImage, w: u32, h: u32) -> RgbImage {
+/// The network's output cut to the input's size: the network rounds sides up to multiples of
+/// 4, padding on the right and bottom, so the input's pixels are the top-left `w` x `h` ones
+/// (cropped, never resampled, so each output pixel stays over its input pixel).
+pub(crate) fn crop_to(out: RgbImage, w: u32, h: u32) -> RgbImage {
     if out.dimensions() == (w, h) {
         return out;
     }
-    image::imageops::resize(&out, w, h, FilterType::CatmullRom)
+    image::imageops::crop_imm(&out, 0, 0, w, h).to_image()
 }
 
 /// Peak memory of one forward pass per input pixel, measured with fauve-infer (docs/tiling.md):
@@ -228,4 +237,30 @@ fn available_memory() -> Option<u64> {
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::DType;
+
+    /// Sides that are not multiples of 4 come back at the input's size as the top-left part
+    /// of the network's output, not resampled, whole or in tiles.
+    #[test]
+    fn odd_sides_are_cropped_not_resampled() -> anyhow::Result<()> {
+        let varmap = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let net = TransformerNet::new(Precision::F32, vb)?;
+        let stylizer = Stylizer::from_network(net, ModelMetadata::new(None, None), &Device::Cpu);
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(37, 29, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 9) as u8, ((x + y) * 3) as u8])
+        }));
+        let raw = tensor_to_image(&stylizer.forward(&image_to_tensor(&img, &Device::Cpu)?)?)?;
+        assert_eq!(raw.dimensions(), (40, 32));
+        let want = image::imageops::crop_imm(&raw, 0, 0, 37, 29).to_image();
+        assert!(stylizer.stylize(&img)? == want);
+        let tiled = stylizer.stylize_tiled(&img, Tiling::new(16, 200)?, &mut |_, _| {})?;
+        assert_eq!(tiled.dimensions(), (37, 29));
+        Ok(())
+    }
 }

@@ -19,42 +19,94 @@ use crate::io::image::{rgb_to_tensor, tensor_to_image};
 use crate::model::norm_source::{ChannelStats, PerImage, NORM_SITES};
 use crate::model::transformer::{Next, PreNorm, TransformerNet};
 
-/// Context around each tile, in pixels of the input: enough that the network's receptive
-/// field reaches no tile edge it would see differently in the whole image (measured: see
-/// docs/tiling.md).
-pub const DEFAULT_OVERLAP: u32 = 32;
+/// Context around each tile, in pixels of the input: the network's receptive-field radius.
+/// An output pixel depends on the input within 54 px of it (the 9x9 convs 4 px each, the
+/// stride-2 convs 1 and 2, the ten residual convs at quarter resolution 4 each, the upsampling
+/// convs 2 and 1), so with 56 px a tile's own part computes what one pass over the whole image
+/// computes, up to the order of the statistics' sums (a test checks it).
+pub const DEFAULT_OVERLAP: u32 = 56;
 
-/// The smallest tile side [`tile_for_budget`] picks.
+/// The most context a tile may read on each side; more only repeats work.
+pub const MAX_OVERLAP: u32 = 512;
+
+/// The smallest tile side [`crate::Stylizer::tiling_for`] picks.
 pub const MIN_TILE: u32 = 64;
 
+/// The largest tile side: a tile's pass needs about 460 bytes a pixel, 8 GB at this side.
+pub const MAX_TILE: u32 = 4096;
+
 /// How an image is cut: the side of each tile's own part (a multiple of 4) and the context
-/// added around it (a multiple of 4).
+/// added around it (a multiple of 4), both checked when made, so every `Tiling` is one the
+/// tiler can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tiling {
-    /// Side of the part of the image each tile contributes, in pixels.
-    pub tile: u32,
-    /// Context added on each side where the image has it, in pixels.
-    pub overlap: u32,
-    /// Normalise with the whole image's statistics (true, the default). False normalises each
-    /// tile over itself in one pass, as a naive tiler does: faster, but it shifts each tile's
-    /// colours and leaves seams; it is there to compare against.
-    pub whole_image_stats: bool,
-    /// Bytes of memory that may hold every tile's activation from one norm layer to the next.
-    /// Where they fit, each layer's pass starts from them (about one forward pass's work in
-    /// all); where not, from the photo (about eight). The result is the same.
-    pub cache_bytes: u64,
+    tile: u32,
+    overlap: u32,
+    whole_image_stats: bool,
+    cache_bytes: u64,
 }
 
 impl Tiling {
-    /// `tile` and `overlap` rounded up to multiples of 4, the tile at least 8 pixels, with
-    /// whole-image statistics.
-    pub fn new(tile: u32, overlap: u32) -> Self {
-        Self {
-            tile: tile.max(8).next_multiple_of(4),
+    /// Tiles of `tile` pixels a side with `overlap` pixels of context, both rounded up to
+    /// multiples of 4, with whole-image statistics and no cache. Errors unless the tile is 8 to
+    /// [`MAX_TILE`] pixels and the overlap at most [`MAX_OVERLAP`].
+    pub fn new(tile: u32, overlap: u32) -> Result<Self> {
+        if !(8..=MAX_TILE).contains(&tile) {
+            return Err(Error::Invalid(format!(
+                "the tile side must be 8 to {MAX_TILE} pixels, got {tile}"
+            )));
+        }
+        if overlap > MAX_OVERLAP {
+            return Err(Error::Invalid(format!(
+                "the tile overlap must be at most {MAX_OVERLAP} pixels, got {overlap}"
+            )));
+        }
+        Ok(Self {
+            tile: tile.next_multiple_of(4),
             overlap: overlap.next_multiple_of(4),
             whole_image_stats: true,
             cache_bytes: 0,
+        })
+    }
+
+    /// The same tiles, with `bytes` of memory that may hold tiles' activations from one norm
+    /// layer to the next: each layer's pass starts from them for the tiles they hold (about
+    /// one forward pass's work in all when every tile fits), from the photo for the others
+    /// (about eight). The result is the same.
+    pub fn with_cache_bytes(self, bytes: u64) -> Self {
+        Self {
+            cache_bytes: bytes,
+            ..self
         }
+    }
+
+    /// The same tiles, each normalised over itself in one pass, as a naive tiler does: faster,
+    /// but it shifts each tile's colours and leaves seams; it is there to compare against.
+    pub fn per_tile_stats(self) -> Self {
+        Self {
+            whole_image_stats: false,
+            ..self
+        }
+    }
+
+    /// Side of the part of the image each tile contributes, in pixels.
+    pub fn tile(&self) -> u32 {
+        self.tile
+    }
+
+    /// Context added on each side where the image has it, in pixels.
+    pub fn overlap(&self) -> u32 {
+        self.overlap
+    }
+
+    /// Whether tiles are normalised with the whole image's statistics (the default).
+    pub fn whole_image_stats(&self) -> bool {
+        self.whole_image_stats
+    }
+
+    /// Bytes that may hold tiles' activations between passes.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache_bytes
     }
 }
 
@@ -157,28 +209,33 @@ impl Sums {
         }
     }
 
-    /// Adds `tile`'s core of its layer input `xs`.
+    /// Adds `tile`'s core of its layer input `xs`, a band of rows at a time, so that the f64
+    /// copy the sums are taken in stays small beside the tile's activations.
     fn add(&mut self, tile: &Tile, xs: &Tensor) -> Result<()> {
+        const BAND_ROWS: usize = 8;
         let (_, c, h, w) = xs.dims4()?;
         let [(y0, y1), (x0, x1)] = core_in_layer(tile, self.site, [h, w], self.image);
         if y1 <= y0 || x1 <= x0 {
             return Ok(());
         }
-        let part = xs
-            .narrow(2, y0, y1 - y0)?
-            .narrow(3, x0, x1 - x0)?
-            .to_dtype(DType::F64)?
-            .squeeze(0)?
-            .reshape((c, (y1 - y0) * (x1 - x0)))?;
-        let sum = part.sum(1)?.to_vec1::<f64>()?;
-        let sum_sq = part.sqr()?.sum(1)?.to_vec1::<f64>()?;
         if self.sum.is_empty() {
             self.sum = vec![0.0; c];
             self.sum_sq = vec![0.0; c];
         }
-        for i in 0..c {
-            self.sum[i] += sum[i];
-            self.sum_sq[i] += sum_sq[i];
+        let core = xs.narrow(3, x0, x1 - x0)?;
+        for band in (y0..y1).step_by(BAND_ROWS) {
+            let rows = BAND_ROWS.min(y1 - band);
+            let part = core
+                .narrow(2, band, rows)?
+                .to_dtype(DType::F64)?
+                .squeeze(0)?
+                .reshape((c, rows * (x1 - x0)))?;
+            let sum = part.sum(1)?.to_vec1::<f64>()?;
+            let sum_sq = part.sqr()?.sum(1)?.to_vec1::<f64>()?;
+            for i in 0..c {
+                self.sum[i] += sum[i];
+                self.sum_sq[i] += sum_sq[i];
+            }
         }
         self.count += ((y1 - y0) * (x1 - x0)) as f64;
         Ok(())
@@ -206,6 +263,15 @@ impl Sums {
     }
 }
 
+/// What the cache did in one tiled stylization (for tests and profiling).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CacheUse {
+    /// Tile passes that started from a cached activation instead of the photo.
+    pub hits: usize,
+    /// The most bytes the cache held at once.
+    pub peak_bytes: u64,
+}
+
 /// `img` through the network tile by tile, with whole-image norm statistics unless `tiling`
 /// says otherwise. The result is the network's raw output size (sides rounded up to multiples
 /// of 4), clamped and rounded to 8 bits. `progress(done, total)` is called after each tile
@@ -216,7 +282,7 @@ pub(crate) fn stylize_tiled(
     device: &Device,
     tiling: Tiling,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<RgbImage> {
+) -> Result<(RgbImage, CacheUse)> {
     let (width, height) = img.dimensions();
     let tiles = plan(width, height, tiling);
     let passes = if tiling.whole_image_stats {
@@ -224,90 +290,154 @@ pub(crate) fn stylize_tiled(
     } else {
         1
     };
-    let total = tiles.len() * passes;
-    let mut done = 0;
-    let input_of = |tile: &Tile| -> Result<Tensor> {
-        let [x, y] = tile.input;
-        let part =
-            image::imageops::crop_imm(img, x.start, y.start, x.end - x.start, y.end - y.start)
-                .to_image();
-        rgb_to_tensor(part, device)
-    };
-    let out_size = |len: u32| len.next_multiple_of(4);
-    let mut out = RgbImage::new(out_size(width), out_size(height));
-    let mut paste = |tile: &Tile, ys: &Tensor| -> Result<()> {
-        let (_, _, h, w) = ys.dims4()?;
-        let [(y0, y1), (x0, x1)] = core_in_layer(tile, 14, [h, w], [width, height]);
-        let core = tensor_to_image(&ys.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?)?;
-        let [cx, cy] = tile.core;
-        image::imageops::replace(&mut out, &core, i64::from(cx.start), i64::from(cy.start));
-        Ok(())
+    let mut run = TileRun {
+        net,
+        img,
+        device,
+        out: RgbImage::new(width.next_multiple_of(4), height.next_multiple_of(4)),
+        done: 0,
+        total: tiles.len() * passes,
+        progress,
     };
     if !tiling.whole_image_stats {
         for tile in &tiles {
             let ys = net
-                .forward_with(&input_of(tile)?, &mut PerImage)?
+                .forward_with(&run.input_of(tile)?, &mut PerImage)?
                 .ok_or_else(|| Error::Invalid("tiling: the pass stopped".into()))?;
-            paste(tile, &ys)?;
-            done += 1;
-            progress(done, total);
+            run.paste(tile, &ys)?;
         }
-        return Ok(out);
+        return Ok((run.out, CacheUse::default()));
     }
+    let mut cache = TileCache::new(tiles.len(), tiling.cache_bytes);
     let mut found: Vec<ChannelStats> = Vec::with_capacity(NORM_SITES);
-    // Each tile's input of the last norm layer whose statistics were being found, where the
-    // cache holds it.
-    let mut cache: Vec<Option<PreNorm>> = vec![None; tiles.len()];
-    // A tile's input of norm layer `site`: from its cached input of the layer before, else from
-    // the photo, normalising on the way with the statistics found so far.
-    let reach = |tile: &Tile, cached: Option<PreNorm>, site: usize, found: &[ChannelStats]| {
+    for site in 0..NORM_SITES {
+        let mut sums = Sums::new(site, [width, height]);
+        for (i, tile) in tiles.iter().enumerate() {
+            let pre = run.reach(tile, cache.take(i), site, &found)?;
+            sums.add(tile, &pre.x)?;
+            cache.offer(i, pre);
+            run.step();
+        }
+        found.push(sums.stats(device)?);
+    }
+    for (i, tile) in tiles.iter().enumerate() {
+        let pre = run.reach(tile, cache.take(i), NORM_SITES - 1, &found)?;
+        let (layer, relu) = net.norm_layer(pre.site);
+        let normed = layer.forward_with_stats(&pre.x, &found[pre.site], relu)?;
+        let Next::Output(ys) = net.after_norm(pre, normed)? else {
+            return Err(Error::Invalid("tiling: the last pass did not end".into()));
+        };
+        run.paste(tile, &ys)?;
+    }
+    Ok((run.out, cache.used))
+}
+
+/// Tiles' activations kept between passes, never more bytes than the budget, whatever the
+/// tiles' sizes (interior tiles read context on both sides and are the largest).
+struct TileCache {
+    slots: Vec<Option<PreNorm>>,
+    budget: u64,
+    held: u64,
+    used: CacheUse,
+}
+
+impl TileCache {
+    fn new(tiles: usize, budget: u64) -> Self {
+        Self {
+            slots: vec![None; tiles],
+            budget,
+            held: 0,
+            used: CacheUse::default(),
+        }
+    }
+
+    /// Tile `i`'s kept activation, if any (it leaves the cache).
+    fn take(&mut self, i: usize) -> Option<PreNorm> {
+        let pre = self.slots[i].take()?;
+        self.held -= pre.bytes();
+        self.used.hits += 1;
+        Some(pre)
+    }
+
+    /// Keeps tile `i`'s activation if it fits beside what is held.
+    fn offer(&mut self, i: usize, pre: PreNorm) {
+        let bytes = pre.bytes();
+        if self.held + bytes <= self.budget {
+            self.held += bytes;
+            self.used.peak_bytes = self.used.peak_bytes.max(self.held);
+            self.slots[i] = Some(pre);
+        }
+    }
+}
+
+/// One tiled stylization in progress: the tiles, the output being filled, the progress.
+struct TileRun<'a> {
+    net: &'a TransformerNet,
+    img: &'a RgbImage,
+    device: &'a Device,
+    out: RgbImage,
+    done: usize,
+    total: usize,
+    progress: &'a mut dyn FnMut(usize, usize),
+}
+
+impl TileRun<'_> {
+    fn step(&mut self) {
+        self.done += 1;
+        (self.progress)(self.done, self.total);
+    }
+
+    /// The photo's part `tile` reads, as a network input.
+    fn input_of(&self, tile: &Tile) -> Result<Tensor> {
+        let [x, y] = tile.input;
+        let part =
+            image::imageops::crop_imm(self.img, x.start, y.start, x.end - x.start, y.end - y.start)
+                .to_image();
+        rgb_to_tensor(part, self.device)
+    }
+
+    /// Writes the core of `tile`'s output `ys` into the result.
+    fn paste(&mut self, tile: &Tile, ys: &Tensor) -> Result<()> {
+        let (_, _, h, w) = ys.dims4()?;
+        let image = [self.img.width(), self.img.height()];
+        let [(y0, y1), (x0, x1)] = core_in_layer(tile, 14, [h, w], image);
+        let core = tensor_to_image(&ys.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?)?;
+        let [cx, cy] = tile.core;
+        image::imageops::replace(
+            &mut self.out,
+            &core,
+            i64::from(cx.start),
+            i64::from(cy.start),
+        );
+        self.step();
+        Ok(())
+    }
+
+    /// A tile's input of norm layer `site`: from its cached input of a layer before, else from
+    /// the photo, normalising on the way with the statistics found so far.
+    fn reach(
+        &self,
+        tile: &Tile,
+        cached: Option<PreNorm>,
+        site: usize,
+        found: &[ChannelStats],
+    ) -> Result<PreNorm> {
         let mut pre = match cached {
             Some(pre) => pre,
-            None => net.first_norm_input(&input_of(tile)?)?,
+            None => self.net.first_norm_input(&self.input_of(tile)?)?,
         };
         while pre.site < site {
-            let (layer, relu) = net.norm_layer(pre.site);
+            let (layer, relu) = self.net.norm_layer(pre.site);
             let normed = layer.forward_with_stats(&pre.x, &found[pre.site], relu)?;
-            pre = match net.after_norm(pre, normed)? {
+            pre = match self.net.after_norm(pre, normed)? {
                 Next::Norm(next) => next,
                 Next::Output(_) => {
                     return Err(Error::Invalid("tiling: ran past the layers".into()))
                 }
             };
         }
-        Ok::<PreNorm, Error>(pre)
-    };
-    for site in 0..NORM_SITES {
-        let mut sums = Sums::new(site, [width, height]);
-        let mut keep = false;
-        for (i, tile) in tiles.iter().enumerate() {
-            let pre = reach(tile, cache[i].take(), site, &found)?;
-            sums.add(tile, &pre.x)?;
-            if i == 0 {
-                // The first tile is the largest: keep them all if that many fit.
-                let bytes = pre.bytes() * tiles.len() as u64;
-                keep = bytes <= tiling.cache_bytes;
-            }
-            if keep {
-                cache[i] = Some(pre);
-            }
-            done += 1;
-            progress(done, total);
-        }
-        found.push(sums.stats(device)?);
+        Ok(pre)
     }
-    for (i, tile) in tiles.iter().enumerate() {
-        let pre = reach(tile, cache[i].take(), NORM_SITES - 1, &found)?;
-        let (layer, relu) = net.norm_layer(pre.site);
-        let normed = layer.forward_with_stats(&pre.x, &found[pre.site], relu)?;
-        let Next::Output(ys) = net.after_norm(pre, normed)? else {
-            return Err(Error::Invalid("tiling: the last pass did not end".into()));
-        };
-        paste(tile, &ys)?;
-        done += 1;
-        progress(done, total);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -318,7 +448,7 @@ mod tests {
     fn spans_cover_the_axis_once_on_multiples_of_four() {
         for len in [8u32, 9, 63, 64, 65, 500, 1030, 2401] {
             for (tile, overlap) in [(8u32, 0u32), (64, 16), (512, 64), (100, 8)] {
-                let tiling = Tiling::new(tile, overlap);
+                let tiling = Tiling::new(tile, overlap).unwrap();
                 let s = spans(len, tiling);
                 assert_eq!(s[0].0.start, 0);
                 assert_eq!(s.last().unwrap().0.end, len, "{len} {tiling:?}");
@@ -337,5 +467,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A network with random weights and a 100x84 photo in 48 px tiles: 3x2 tiles, the
+    /// interior ones reading context on both sides.
+    fn setup() -> (TransformerNet, RgbImage, Vec<Tile>, Tiling) {
+        let varmap = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let net = TransformerNet::new(crate::Precision::F32, vb).unwrap();
+        let img = RgbImage::from_fn(100, 84, |x, y| {
+            image::Rgb([
+                (x * 5 % 256) as u8,
+                (y * 7 % 256) as u8,
+                ((x * y) % 256) as u8,
+            ])
+        });
+        let tiling = Tiling::new(48, 16).unwrap();
+        (net, img, plan(100, 84, tiling), tiling)
+    }
+
+    /// What the cache holds never exceeds its budget (interior tiles are the largest, so a
+    /// budget sized on the first tile would be overrun), it is really used where it fits, and
+    /// the image is the same whatever it holds.
+    #[test]
+    fn the_cache_stays_in_its_budget_and_is_used() -> anyhow::Result<()> {
+        let (net, img, tiles, tiling) = setup();
+        let run = |budget: u64| {
+            stylize_tiled(
+                &net,
+                &img,
+                &Device::Cpu,
+                tiling.with_cache_bytes(budget),
+                &mut |_, _| {},
+            )
+            .unwrap()
+        };
+        let (none_img, none) = run(0);
+        assert_eq!(none, CacheUse::default());
+        let (all_img, all) = run(u64::MAX);
+        // Every pass after the first starts from the cache, for every tile.
+        assert_eq!(all.hits, tiles.len() * NORM_SITES);
+        // A budget for about half the tiles: some passes start from the cache, and the cache
+        // never holds more than the budget.
+        let budget = all.peak_bytes / 2;
+        let (half_img, half) = run(budget);
+        assert!(half.hits > 0 && half.hits < all.hits, "{half:?} vs {all:?}");
+        assert!(half.peak_bytes <= budget, "{half:?} over {budget}");
+        assert!(none_img == all_img && half_img == all_img);
+        Ok(())
     }
 }

@@ -74,8 +74,10 @@ struct Args {
     #[arg(long, value_name = "PIXELS", value_parser = parse_tile)]
     tile: Option<u32>,
 
-    /// Context added around each tile, in pixels (rounded up to a multiple of 4).
-    #[arg(long, value_name = "PIXELS", default_value_t = fauve::DEFAULT_OVERLAP)]
+    /// Context added around each tile, in pixels (rounded up to a multiple of 4). The default
+    /// is the network's receptive-field radius: tiles then match one pass.
+    #[arg(long, value_name = "PIXELS", default_value_t = fauve::DEFAULT_OVERLAP,
+          value_parser = parse_overlap)]
     tile_overlap: u32,
 
     /// Treat the input as one video: a folder of frames (sorted by name) or a video file (needs
@@ -118,10 +120,23 @@ fn parse_tile(s: &str) -> Result<u32, String> {
     let v: u32 = s
         .parse()
         .map_err(|_| "the tile side must be a whole number of pixels".to_string())?;
-    if v < MIN_SIDE {
-        return Err(format!("the tile side must be at least {MIN_SIDE} pixels"));
+    if !(MIN_SIDE..=fauve::MAX_TILE).contains(&v) {
+        return Err(format!(
+            "the tile side must be {MIN_SIDE} to {} pixels",
+            fauve::MAX_TILE
+        ));
     }
     Ok(v)
+}
+
+fn parse_overlap(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(v) if v <= fauve::MAX_OVERLAP => Ok(v),
+        _ => Err(format!(
+            "the overlap must be a whole number of pixels, at most {}",
+            fauve::MAX_OVERLAP
+        )),
+    }
 }
 
 /// `2G`, `512M`, `800K` or a number of bytes (binary units, any case, optional `B`/`iB`).
@@ -219,13 +234,13 @@ fn stylize_one(
         overlap: args.tile_overlap,
         max_memory: args.max_memory,
     };
-    let tiling = stylizer.tiling_for(w, h, &options);
+    let tiling = stylizer.tiling_for(w, h, &options)?;
     if let Some(tiling) = tiling {
         eprintln!(
             "{}: {w}x{h} in tiles of {} px (+{} px context), whole-image norm statistics",
             input.display(),
-            tiling.tile,
-            tiling.overlap
+            tiling.tile(),
+            tiling.overlap()
         );
     }
     let mut bar = progress::Bar::new(input);

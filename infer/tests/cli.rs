@@ -261,13 +261,18 @@ fn usage_errors_exit_2_with_a_message_about_the_value() -> anyhow::Result<()> {
     let model = write_generated_model(dir.path());
     let input = dir.path().join("x.png");
     DynamicImage::ImageRgb8(test_photo(16, 16)).save(&input)?;
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["--device", "tpu"], "unknown device `tpu`"),
         (&["--scale", "-1"], "the scale must be above 0"),
         (&["--scale", "big"], "the scale must be a number"),
         (&["--max-size", "4"], "at least 8 pixels"),
         (&["--max-size", "-5"], "whole number of pixels"),
-        (&["--tile", "4"], "the tile side must be at least 8 pixels"),
+        (&["--tile", "7"], "the tile side must be 8 to 4096 pixels"),
+        (
+            &["--tile", "99999"],
+            "the tile side must be 8 to 4096 pixels",
+        ),
+        (&["--tile-overlap", "99999"], "at most 512"),
         (&["--max-memory", "lots"], "a number with an optional unit"),
         (&["--max-memory", "1M"], "at least 16M"),
         (&["--frobnicate"], "--frobnicate"),

@@ -29,6 +29,7 @@ fn tiled(s: &Stylizer, photo: &RgbImage, tile: u32, overlap: u32) -> RgbImage {
     let img = DynamicImage::ImageRgb8(photo.clone());
     assert!(s
         .tiling_for(photo.width(), photo.height(), &options)
+        .expect("valid options")
         .is_some());
     s.stylize_with(&img, &options).expect("tiled stylization")
 }
@@ -64,10 +65,7 @@ fn tiles_with_the_default_overlap_match_one_pass_and_per_tile_statistics_do_not(
     );
 
     // The naive tiler: each tile normalised over itself.
-    let naive_tiling = Tiling {
-        whole_image_stats: false,
-        ..Tiling::new(tile, overlap)
-    };
+    let naive_tiling = Tiling::new(tile, overlap)?.per_tile_stats();
     let naive = s.stylize_tiled(
         &DynamicImage::ImageRgb8(photo.clone()),
         naive_tiling,
@@ -96,14 +94,15 @@ fn the_memory_budget_decides_when_to_tile() {
     };
     let tiling = s
         .tiling_for(4000, 3000, &small)
+        .unwrap()
         .expect("tiles under 64 MiB");
     assert!(
-        tiling.tile >= fauve::MIN_TILE && tiling.tile % 4 == 0,
+        tiling.tile() >= fauve::MIN_TILE && tiling.tile() % 4 == 0,
         "{tiling:?}"
     );
-    assert!(tiling.tile < 4000);
-    assert_eq!(s.tiling_for(4000, 3000, &large), None);
-    assert_eq!(s.tiling_for(200, 100, &small), None);
+    assert!(tiling.tile() < 4000);
+    assert_eq!(s.tiling_for(4000, 3000, &large).unwrap(), None);
+    assert_eq!(s.tiling_for(200, 100, &small).unwrap(), None);
 }
 
 /// Keeping the tiles' activations between passes changes the work, not the result: the same
@@ -112,13 +111,67 @@ fn the_memory_budget_decides_when_to_tile() {
 fn cached_and_recomputed_tiles_give_the_same_image() -> anyhow::Result<()> {
     let s = stylizer();
     let photo = DynamicImage::ImageRgb8(textured_photo(130, 90));
-    let recomputed = Tiling::new(48, 16);
-    let cached = Tiling {
-        cache_bytes: 1 << 30,
-        ..recomputed
-    };
+    let recomputed = Tiling::new(48, 16)?;
+    let cached = recomputed.with_cache_bytes(1 << 30);
     let a = s.stylize_tiled(&photo, recomputed, &mut |_, _| {})?;
     let b = s.stylize_tiled(&photo, cached, &mut |_, _| {})?;
     assert!(a == b, "cached tiles differ from recomputed ones");
     Ok(())
+}
+
+/// How many 8-bit values of `a` and `b` differ.
+fn differing(a: &RgbImage, b: &RgbImage) -> usize {
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .filter(|(x, y)| x != y)
+        .count()
+}
+
+/// The default overlap is the network's receptive-field radius: tiles then compute what one
+/// pass computes, up to the order of the statistics' sums (on the CPU not one 8-bit value
+/// differs); 8 px less context, and values change where tiles meet.
+#[test]
+fn the_default_overlap_covers_the_receptive_field() -> anyhow::Result<()> {
+    let s = stylizer();
+    let photo = textured_photo(236, 148);
+    let whole = s.stylize(&DynamicImage::ImageRgb8(photo.clone()))?;
+    let count = |overlap| -> usize {
+        let n = differing(&tiled(&s, &photo, 64, overlap), &whole);
+        eprintln!("overlap {overlap}: {n} values differ from one pass");
+        n
+    };
+    let full = count(fauve::DEFAULT_OVERLAP);
+    let short = count(fauve::DEFAULT_OVERLAP - 8);
+    let old = count(32);
+    let (_, max) = diff(&tiled(&s, &photo, 64, fauve::DEFAULT_OVERLAP), &whole);
+    assert!(max <= 1, "max {max}");
+    assert!(full * 10 < short.max(1), "{full} vs {short}");
+    assert!(short < old, "{short} vs {old}");
+    Ok(())
+}
+
+/// Tile sides and overlaps the tiler cannot run are refused with a message, not a panic or an
+/// overflow.
+#[test]
+fn out_of_bounds_tilings_are_errors() {
+    for (tile, overlap) in [
+        (0, 16),
+        (4, 16),
+        (fauve::MAX_TILE + 1, 16),
+        (64, fauve::MAX_OVERLAP + 1),
+        (64, u32::MAX),
+    ] {
+        let err = Tiling::new(tile, overlap).unwrap_err().to_string();
+        assert!(err.contains("tile"), "{tile} {overlap}: {err}");
+    }
+    let s = stylizer();
+    let options = StyleOptions {
+        overlap: u32::MAX,
+        max_memory: Some(64 << 20),
+        ..StyleOptions::default()
+    };
+    assert!(s.tiling_for(4000, 3000, &options).is_err());
+    let img = DynamicImage::ImageRgb8(textured_photo(40, 30));
+    assert!(s.stylize_with(&img, &options).is_err());
 }
