@@ -43,6 +43,15 @@ pub enum Error {
         dtype: String,
     },
 
+    /// A tensor holds NaN or infinite values (a damaged file, or a training run that
+    /// diverged): every image it made would be black or garbage.
+    #[error("{}: tensor `{key}` holds {count} NaN or infinite value(s); the model is damaged", path.display())]
+    NonFinite {
+        path: PathBuf,
+        key: String,
+        count: usize,
+    },
+
     /// File metadata is missing or holds a value this version does not understand.
     #[error("{}: {message}", path.display())]
     Metadata { path: PathBuf, message: String },

@@ -30,6 +30,7 @@ mod adjust;
 mod allocator;
 mod device;
 mod error;
+mod memory;
 mod motion;
 mod precision;
 /// Per-op timings (`fauve-bench --profile`).

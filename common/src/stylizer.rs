@@ -219,7 +219,7 @@ const CUDA_BYTES_PER_PIXEL: u64 = 5000;
 fn default_budget(device: &Device) -> u64 {
     const FALLBACK: u64 = 4 << 30;
     match device {
-        Device::Cpu => available_memory().map_or(FALLBACK, |b| b / 2),
+        Device::Cpu => crate::memory::available().map_or(FALLBACK, |b| b / 2),
         #[cfg(feature = "cuda")]
         Device::Cuda(dev) => dev
             .cuda_stream()
@@ -229,14 +229,6 @@ fn default_budget(device: &Device) -> u64 {
         #[allow(unreachable_patterns)]
         _ => FALLBACK,
     }
-}
-
-/// The system's available memory in bytes (Linux: MemAvailable), if known.
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use candle_core::{Device, Tensor};
 use fauve::image::{Rgb, RgbImage};
 use fauve::TransformerNet;
 
+pub mod hostile;
+
 #[path = "../../common/src/test_util.rs"]
 mod test_util;
 pub use test_util::{assert_grads_close, projected_grads, rel_l2, test_device};

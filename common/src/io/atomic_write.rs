@@ -1,5 +1,6 @@
 //! Writing files so that a reader never sees a half-written one: the bytes go to a temporary
-//! file in the same folder, are flushed to disk, and only then renamed over the final name.
+//! file in the same folder, are flushed to disk, and only then renamed over the final name (and
+//! the folder flushed, so the new name is on disk too).
 //! The file gets the usual mode of a new file (0666 minus the umask), not the 0600 of a
 //! temporary file, so other users can read models, images and checkpoints as they would any
 //! file the user makes.
@@ -55,13 +56,33 @@ impl PendingWrite {
         let _ = self.tmp.keep();
     }
 
-    /// Renames the temporary file over the final name.
+    /// Renames the temporary file over the final name, and flushes the folder so that the
+    /// rename itself survives a power cut (callers delete older files right after: a
+    /// checkpoint's predecessors, say).
     pub fn commit(self) -> Result<()> {
         self.tmp
             .persist(&self.path)
             .map_err(|e| Error::io(&self.path, e.error))?;
-        Ok(())
+        sync_folder(&self.path)
     }
+}
+
+/// Flushes the folder holding `path` (its list of names) to disk. Only Unix can open a folder
+/// for this; elsewhere the rename is as durable as the file system makes it.
+fn sync_folder(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,7 +55,8 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
 }
 
 /// Decodes an encoded image held in memory (a row of a parquet shard, a download), with the
-/// same checks and EXIF orientation as [`load_image`]; `path` names it in errors.
+/// same checks and EXIF orientation as [`load_image`]; `path` names it in errors. The decoder
+/// may allocate up to half the available memory.
 pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     if bytes.is_empty() {
         return Err(Error::Image {
@@ -63,9 +64,23 @@ pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
             message: "empty file (0 bytes)".into(),
         });
     }
-    let reader = ImageReader::new(Cursor::new(bytes))
+    decode_image_within(bytes, path, crate::memory::image_budget())
+}
+
+/// [`decode_image`] allowing the decoder at most `max_alloc` bytes: an image whose header
+/// claims more (a decompression bomb, or a photo too large for this machine) is an error before
+/// anything is allocated.
+pub(crate) fn decode_image_within(
+    bytes: &[u8],
+    path: &Path,
+    max_alloc: u64,
+) -> Result<DynamicImage> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
+    // The size check below comes first, with a message saying what the image needs; the
+    // decoder's own limit then bounds what it allocates inside.
+    reader.no_limits();
     if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         return Err(image_error(
             path,
@@ -73,6 +88,23 @@ pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
         ));
     }
     let mut decoder = reader.into_decoder().map_err(|e| image_error(path, e))?;
+    let needed = decoder.total_bytes();
+    if needed > max_alloc {
+        let (w, h) = decoder.dimensions();
+        return Err(image_error(
+            path,
+            format!(
+                "it is {w}x{h} and would take {:.1} GB decoded, more than the {:.1} GB allowed (half the available memory)",
+                needed as f64 / 1e9,
+                max_alloc as f64 / 1e9
+            ),
+        ));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_alloc);
+    decoder
+        .set_limits(limits)
+        .map_err(|e| image_error(path, e))?;
     let orientation = decoder.orientation().map_err(|e| image_error(path, e))?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(path, e))?;
     img.apply_orientation(orientation);

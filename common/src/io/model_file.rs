@@ -142,6 +142,14 @@ impl ModelFile {
         let mut tensors = HashMap::new();
         for (key, shape) in TransformerNet::parameter_shapes() {
             let t = file.tensor_f32(&key, Some(&shape), device)?;
+            let count = non_finite(&t)?;
+            if count > 0 {
+                return Err(Error::NonFinite {
+                    path: path.to_path_buf(),
+                    key,
+                    count,
+                });
+            }
             tensors.insert(key, t);
         }
         Ok(Self { metadata, tensors })
@@ -157,6 +165,12 @@ impl ModelFile {
         );
         TransformerNet::new(precision, vb)
     }
+}
+
+/// How many of `t`'s values are NaN or infinite.
+fn non_finite(t: &Tensor) -> Result<usize> {
+    let values = t.flatten_all()?.to_vec1::<f32>()?;
+    Ok(values.iter().filter(|v| !v.is_finite()).count())
 }
 
 /// Writes a model file atomically: `tensors` (every key of

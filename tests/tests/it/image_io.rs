@@ -144,3 +144,29 @@ fn broken_files_fail_with_the_path_in_the_message() -> anyhow::Result<()> {
     assert!(err.contains("absent.jpg"), "{err}");
     Ok(())
 }
+
+/// The decoder may take half the available memory, not the image crate's 512 MiB: a header
+/// claiming 14000x14000 RGB (588 MB) gets past the size check to the (empty) pixel data, and
+/// one claiming 200000x200000 (120 GB) is refused before anything is allocated, with a
+/// message saying why.
+#[test]
+fn the_decoder_limit_follows_the_available_memory() {
+    let path = std::path::Path::new("claim.png");
+    let err = fauve::decode_image(&fauve_tests::hostile::png_claiming(14_000, 14_000), path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("claim.png: cannot decode image"), "{err}");
+    assert!(
+        !err.contains("allowed") && !err.to_lowercase().contains("limit"),
+        "{err}"
+    );
+    let err = fauve::decode_image(&fauve_tests::hostile::png_claiming(200_000, 200_000), path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("200000x200000")
+            && err.contains("120.0 GB decoded")
+            && err.contains("allowed"),
+        "{err}"
+    );
+}

@@ -1,0 +1,18 @@
+//! How much memory the system has free: the default budget of a forward pass and of
+//! decoding an image both follow it.
+
+/// The system's available memory in bytes (Linux: MemAvailable), if known.
+pub(crate) fn available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The most bytes one decoded image may take: half the available memory (the other half is
+/// for stylizing it, in tiles if need be), else 4 GiB where that is unknown. The `image`
+/// crate's own default, 512 MiB, refuses a 100-megapixel 16-bit photo that tiling could
+/// stylize.
+pub(crate) fn image_budget() -> u64 {
+    available().map_or(4 << 30, |b| b / 2)
+}
