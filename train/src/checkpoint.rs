@@ -11,6 +11,7 @@ use candle_core::{Device, Tensor};
 use fauve::SafetensorsFile;
 
 use crate::data::DataPosition;
+use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
 
 const MARKER: &str = "fauve_checkpoint";
 const PREFIX: &str = "step-";
@@ -30,6 +31,9 @@ pub struct TrainState {
     pub config_toml: String,
     /// [`crate::data::PhotoSet::fingerprint`] of the photo set (None in older checkpoints).
     pub data_fingerprint: Option<String>,
+    /// The painting's and the VGG file's hashes when the run started (None in older
+    /// checkpoints).
+    pub inputs: Option<InputHashes>,
 }
 
 /// A checkpoint read back from disk.
@@ -98,6 +102,10 @@ pub fn save(
     if let Some(f) = &state.data_fingerprint {
         meta.insert("data_fingerprint".to_string(), f.clone());
     }
+    if let Some(h) = &state.inputs {
+        meta.insert(STYLE_KEY.to_string(), h.style_image.clone());
+        meta.insert(VGG_KEY.to_string(), h.vgg.clone());
+    }
     let tensors = tensors
         .into_iter()
         .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?.contiguous()?)))
@@ -152,6 +160,13 @@ fn read(path: &Path) -> Result<Checkpoint> {
             .cloned()
             .with_context(|| format!("{}: checkpoint has no config", path.display()))?,
         data_fingerprint: meta.get("data_fingerprint").cloned(),
+        inputs: match (meta.get(STYLE_KEY), meta.get(VGG_KEY)) {
+            (Some(style_image), Some(vgg)) => Some(InputHashes {
+                style_image: style_image.clone(),
+                vgg: vgg.clone(),
+            }),
+            _ => None,
+        },
     };
     Ok(Checkpoint {
         path: path.to_path_buf(),

@@ -12,7 +12,6 @@ use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use fauve::{ModelMetadata, Stylizer, TransformerNet};
 use image::DynamicImage;
-use sha2::{Digest, Sha256};
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
@@ -22,6 +21,7 @@ use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 use crate::progress::Progress;
+use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
 use crate::tensorboard::Tensorboard;
 
 /// Choices about how to run that are not training settings (not saved with the run).
@@ -35,11 +35,6 @@ pub struct Options {
 pub enum Outcome {
     Finished { model: PathBuf },
     Interrupted { checkpoint: PathBuf, step: usize },
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
 /// Whether every value of every tensor is finite (`t - t` is 0 for finite values and NaN for
@@ -138,8 +133,18 @@ impl<'a> Run<'a> {
             eprintln!("warning: skipping shard {}: {why}", path.display());
         }
         let fingerprint = set.fingerprint().to_string();
+        let inputs = InputHashes::of(cfg)?;
         if let Some(ckpt) = &resume {
             check_same_data(ckpt, &fingerprint, cfg, options)?;
+            let saved = ckpt.state.inputs.as_ref();
+            inputs.check(
+                cfg,
+                saved.map(|h| h.style_image.as_str()),
+                saved.map(|h| h.vgg.as_str()),
+                &ckpt.path,
+                "resuming would train toward another objective than the steps so far",
+                "put the original file back, or start a new run",
+            )?;
         }
         let precision = cfg.precision()?;
         let loss = PerceptualLoss::from_config(cfg, &device)?;
@@ -174,6 +179,7 @@ impl<'a> Run<'a> {
             bad_files: Default::default(),
             config_toml,
             data_fingerprint: Some(fingerprint.clone()),
+            inputs: Some(inputs),
         };
         if let Some(ckpt) = &resume {
             restore(ckpt, &vars, &mut adam, &mut state, &device)?;
@@ -455,6 +461,11 @@ impl<'a> Run<'a> {
             ..
         } = &self;
         let weights = loss.weights();
+        // The files as they were when the run started (and, resumed, as checked then).
+        let hashes = state
+            .inputs
+            .clone()
+            .context("the run lost its input hashes")?;
         let elapsed = stats.start.elapsed().as_secs_f64();
         let LossValues {
             content: fc,
@@ -470,8 +481,8 @@ impl<'a> Run<'a> {
             "final_losses": {"content": fc, "style": fs, "tv": ftv, "total": ft},
             "loss_weights": {"content": weights.content, "style": weights.style, "tv": weights.tv,
                              "style_layer_factors": loss.style_layer_factors()},
-            "style_image_sha256": sha256_file(&cfg.style_image)?,
-            "vgg_sha256": sha256_file(&cfg.vgg_path())?,
+            (STYLE_KEY): hashes.style_image,
+            (VGG_KEY): hashes.vgg,
             "vgg_preprocess": loss.preprocess().as_str(),
             "vgg_network": loss.vgg().info().net.as_str(),
             "skipped_files": state.bad_files.len(),

@@ -9,6 +9,7 @@ use fauve::Stylizer;
 use fauve_train::config::{self, TrainConfig};
 use fauve_train::evaluate::EvalSet;
 use fauve_train::perceptual::PerceptualLoss;
+use fauve_train::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
 
 use crate::Failure;
 
@@ -57,13 +58,45 @@ fn objective(
     match saved {
         Some(table) => {
             let source = format!("{} (its training config)", args.model.display());
-            Ok((config::from_saved_table(table, overrides, &source)?, source))
+            let cfg = config::from_saved_table(table, overrides, &source)?;
+            check_own_inputs(args, overrides, stylizer, &cfg)?;
+            Ok((cfg, source))
         }
         None => Ok((
             config::load(None, overrides)?,
             "the built-in defaults".into(),
         )),
     }
+}
+
+/// Scoring under the model's own objective: the painting and VGG file it names (unless a flag
+/// replaced them) must be the files it was trained with, else the scores are not comparable.
+fn check_own_inputs(
+    args: &EvalArgs,
+    overrides: &toml::Table,
+    stylizer: &Stylizer,
+    cfg: &TrainConfig,
+) -> Result<()> {
+    let training = stylizer.metadata().training.as_ref();
+    let recorded = |key: &str, flag: &str| {
+        training
+            .and_then(|t| t.get(key))
+            .and_then(|v| v.as_str())
+            .filter(|_| !overrides.contains_key(flag))
+    };
+    let style = recorded(STYLE_KEY, "style_image");
+    let vgg = recorded(VGG_KEY, "vgg");
+    if style.is_none() && vgg.is_none() {
+        return Ok(());
+    }
+    InputHashes::of(cfg)?.check(
+        cfg,
+        style,
+        vgg,
+        &args.model,
+        "its scores would not be those of its own objective",
+        "put the original file back, or name the files to score with (--style-image, --vgg or --config)",
+    )
 }
 
 /// Runs `fauve-train eval`.

@@ -12,6 +12,7 @@ pub use fauve_tests::text;
 use fauve_tests::{fixture, test_photo};
 
 mod eval;
+mod inputs;
 mod preview;
 #[cfg(feature = "hub")]
 mod shards;
@@ -108,7 +109,7 @@ pub fn train(args: &[String], envs: &[(&str, &str)]) -> Output {
 }
 
 /// Arguments that resume the run in `run` up to `steps` steps.
-fn resume_args(run: &Path, steps: usize) -> Vec<String> {
+pub fn resume_args(run: &Path, steps: usize) -> Vec<String> {
     vec![
         "--resume".into(),
         run.display().to_string(),

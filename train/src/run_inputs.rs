@@ -1,0 +1,73 @@
+//! The two files a run's objective is made of, the painting and the VGG weights, identified by
+//! SHA-256 when the run starts, so that resuming a run or scoring its model later can tell
+//! when either was replaced (the same path, another picture or network).
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::config::TrainConfig;
+
+/// Checkpoint and model-metadata keys of the hashes.
+pub const STYLE_KEY: &str = "style_image_sha256";
+pub const VGG_KEY: &str = "vgg_sha256";
+
+/// SHA-256 (hex) of the painting and of the VGG file a run trains against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputHashes {
+    pub style_image: String,
+    pub vgg: String,
+}
+
+/// SHA-256 of the file at `path`, in hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+impl InputHashes {
+    /// The hashes of the files `cfg` names, as they are now.
+    pub fn of(cfg: &TrainConfig) -> Result<Self> {
+        Ok(Self {
+            style_image: sha256_file(&cfg.style_image)?,
+            vgg: sha256_file(&cfg.vgg_path())?,
+        })
+    }
+
+    /// Fails, naming the file, when either hash differs from the one recorded in `source` (a
+    /// checkpoint, a model); `what` says what would go wrong, `hint` what to do. A hash
+    /// that was not recorded (older files) is not checked.
+    pub fn check(
+        &self,
+        cfg: &TrainConfig,
+        recorded_style: Option<&str>,
+        recorded_vgg: Option<&str>,
+        source: &Path,
+        what: &str,
+        hint: &str,
+    ) -> Result<()> {
+        let files = [
+            (
+                recorded_style,
+                &self.style_image,
+                cfg.style_image.clone(),
+                "style image",
+            ),
+            (recorded_vgg, &self.vgg, cfg.vgg_path(), "VGG file"),
+        ];
+        for (recorded, now, path, kind) in files {
+            let Some(recorded) = recorded else { continue };
+            if recorded != now {
+                bail!(
+                    "{} is not the {kind} {} was made with (SHA-256 {} then, {} now): {what}\n\nhint: {hint}",
+                    path.display(),
+                    source.display(),
+                    &recorded[..recorded.len().min(12)],
+                    &now[..now.len().min(12)]
+                );
+            }
+        }
+        Ok(())
+    }
+}
