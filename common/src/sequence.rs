@@ -12,8 +12,9 @@ use image::{DynamicImage, GrayImage, RgbImage};
 use crate::adjust::{self, StyleOptions};
 use crate::error::{Error, Result};
 use crate::io::image::{rgb_to_tensor, tensor_to_image};
+use crate::model::channel_stats::ChannelStats;
 use crate::model::instance_norm::InstanceNorm;
-use crate::model::norm_source::{ChannelStats, NormSource, NORM_SITES};
+use crate::model::norm_source::{NormSource, NORM_SITES};
 use crate::motion;
 use crate::stylizer::Stylizer;
 
@@ -103,6 +104,19 @@ pub struct FrameStylizer<'a> {
     previous: Option<Previous>,
     /// The camera's motion since the first frame (or the last change of frame size).
     travelled: (i64, i64),
+}
+
+// Here rather than in stylizer.rs, so that the stylizer does not depend on this module.
+impl Stylizer {
+    /// A stylizer for the frames of one video, in order, each tied to those before it as
+    /// `video` says, so that still parts stay still (see [`crate::VideoOptions`]).
+    pub fn sequence(
+        &self,
+        options: StyleOptions,
+        video: VideoOptions,
+    ) -> Result<FrameStylizer<'_>> {
+        FrameStylizer::new(self, options, video)
+    }
 }
 
 impl<'a> FrameStylizer<'a> {

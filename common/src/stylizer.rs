@@ -45,16 +45,6 @@ impl Stylizer {
         }
     }
 
-    /// A stylizer for the frames of one video, in order, each tied to those before it as
-    /// `video` says, so that still parts stay still (see [`crate::VideoOptions`]).
-    pub fn sequence(
-        &self,
-        options: StyleOptions,
-        video: crate::VideoOptions,
-    ) -> Result<crate::sequence::FrameStylizer<'_>> {
-        crate::sequence::FrameStylizer::new(self, options, video)
-    }
-
     pub(crate) fn network(&self) -> &TransformerNet {
         &self.net
     }

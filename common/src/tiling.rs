@@ -16,7 +16,8 @@ use image::RgbImage;
 
 use crate::error::{Error, Result};
 use crate::io::image::{rgb_to_tensor, tensor_to_image};
-use crate::model::norm_source::{ChannelStats, PerImage, NORM_SITES};
+use crate::model::channel_stats::ChannelStats;
+use crate::model::norm_source::{PerImage, NORM_SITES};
 use crate::model::transformer::{Next, PreNorm, TransformerNet};
 
 /// Context around each tile, in pixels of the input: the network's receptive-field radius.

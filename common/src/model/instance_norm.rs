@@ -41,7 +41,7 @@ impl InstanceNorm {
     pub fn forward_with_stats(
         &self,
         xs: &Tensor,
-        stats: &crate::model::norm_source::ChannelStats,
+        stats: &crate::model::channel_stats::ChannelStats,
         relu: bool,
     ) -> candle_core::Result<Tensor> {
         let c = self.weight.dim(0)?;

@@ -4,7 +4,7 @@
 //! jump from frame to frame. The network runs the same layers either way
 //! ([`crate::TransformerNet::forward_with`]); only this source changes.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 
 use crate::error::Result;
 use crate::model::instance_norm::InstanceNorm;
@@ -12,30 +12,6 @@ use crate::model::instance_norm::InstanceNorm;
 /// The number of instance-norm layers in the transform network, in the order they run: in1,
 /// in2, in3, the five residual blocks' in1 and in2, in4, in5.
 pub const NORM_SITES: usize = 15;
-
-/// Per-channel statistics of one instance-norm layer's input: mean and biased variance, `[C]`
-/// f32 tensors on the network's device.
-#[derive(Debug, Clone)]
-pub struct ChannelStats {
-    /// Mean of each channel.
-    pub mean: Tensor,
-    /// Biased variance of each channel.
-    pub var: Tensor,
-}
-
-impl ChannelStats {
-    /// The statistics of one image's `[1, C, H, W]` activation.
-    pub fn of(xs: &Tensor) -> Result<Self> {
-        let (b, c, h, w) = xs.dims4()?;
-        let flat = xs.to_dtype(DType::F32)?.reshape((b * c, h * w))?;
-        let mean = flat.mean_keepdim(1)?;
-        let var = flat.broadcast_sub(&mean)?.sqr()?.mean(1)?;
-        Ok(Self {
-            mean: mean.squeeze(1)?,
-            var,
-        })
-    }
-}
 
 /// Supplies each instance-norm layer's output, or stops the forward pass.
 pub trait NormSource {

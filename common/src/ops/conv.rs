@@ -191,13 +191,6 @@ impl SelectiveConvGrad {
     }
 }
 
-/// Whether a conv makes few output channels from many inputs (the transform network's last
-/// 9x9 conv, 32 -> 3): its direct GEMM would have a handful of rows, so both the CPU kernels
-/// (through the dual conv) and the generic path (shift-and-add) compute it another way.
-pub(crate) fn few_outputs(cin: usize, cout: usize, k: usize, stride: usize) -> bool {
-    stride == 1 && k > 1 && cout * 4 <= cin
-}
-
 /// `conv2d(input, kernel)` with zero padding `padding` and stride `stride` (no dilation, one
 /// group), differentiable with respect to whichever of `input` and `kernel` are tracked:
 /// nothing is computed for a constant kernel (frozen VGG16) or a data input.
@@ -218,7 +211,7 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) ->
     let need_input = input.track_op();
     let need_kernel = kernel.track_op();
     let (cout, cin, k, _) = kernel.dims4()?;
-    let method = if padding == 0 && few_outputs(cin, cout, k, stride) {
+    let method = if padding == 0 && crate::cpu::conv::few_outputs(cin, cout, k, stride) {
         Method::ShiftAdd
     } else {
         Method::Im2col

@@ -14,6 +14,10 @@ pub mod shard_writer;
 #[cfg(feature = "parquet")]
 mod shards;
 
+/// The encoded images of one row group of a parquet shard, row by row (`None` for a row
+/// without one): what a shard reads and what the photo set decodes.
+pub type RowImages = Vec<Option<Vec<u8>>>;
+
 pub use crop::crop_photo;
 pub use loader::{Batch, BatchLoader, DataPosition, LoaderConfig};
 pub use order::{epoch_order, EpochPlan, SHUFFLE_WINDOW};

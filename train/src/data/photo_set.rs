@@ -13,9 +13,7 @@ use sha2::{Digest, Sha256};
 
 #[cfg(feature = "parquet")]
 use super::shards::Shard;
-
-/// The encoded images of one row group, row by row (`None` for a row without one).
-pub type RowImages = Vec<Option<Vec<u8>>>;
+use super::RowImages;
 
 /// The file extension of parquet shards.
 pub const PARQUET_EXTENSION: &str = "parquet";

@@ -35,6 +35,7 @@ use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
 use crate::ops::custom_grad::cpu_with_backward;
+pub(crate) use geometry::few_outputs;
 pub use geometry::Reading;
 use geometry::{ConvGeom, ConvShape};
 
@@ -172,7 +173,7 @@ struct Plan {
 }
 
 impl Plan {
-    /// `few_outputs`: [`crate::ops::conv::few_outputs`] of this conv, which the caller has
+    /// `few_outputs`: [`few_outputs`] of this conv, which the caller has
     /// already decided on.
     fn new(geom: ConvGeom, kernel: &Tensor, few_outputs: bool, need_input: bool) -> Result<Self> {
         let ConvGeom {
@@ -276,7 +277,7 @@ pub fn conv2d(
     relu: bool,
 ) -> Result<Tensor> {
     let geom = geometry(input, kernel, bias, reading, stride)?;
-    let few_outputs = crate::ops::conv::few_outputs(geom.cin, geom.cout, geom.k, stride);
+    let few_outputs = geometry::few_outputs(geom.cin, geom.cout, geom.k, stride);
     if few_outputs && (reading.reflect || reading.up > 1) {
         // The dual reads through no index maps: materialise the upsampled, mirrored input.
         let read_pad = if reading.reflect { reading.pad } else { 0 };
