@@ -31,7 +31,8 @@ mod allocator;
 mod device;
 mod error;
 mod memory;
-mod motion;
+/// The camera's motion between video frames (public for `examples/motion_cost.rs`).
+pub mod motion;
 mod precision;
 /// Per-op timings (`fauve-bench --profile`).
 pub mod profile;
