@@ -445,7 +445,17 @@ impl<'a> Run<'a> {
             tensors,
             &self.state,
             self.cfg.keep_checkpoints,
-        )?;
+        )
+        .with_context(|| {
+            format!(
+                "the checkpoint of step {} was not written; the last good checkpoint, {}, is kept\n\nhint: free some space, then resume with fauve-train --resume {}",
+                self.state.step,
+                self.last_checkpoint
+                    .as_deref()
+                    .map_or("none yet".into(), |p| p.display().to_string()),
+                self.cfg.run_dir().display()
+            )
+        })?;
         self.last_checkpoint = Some(path.clone());
         Ok(path)
     }

@@ -12,6 +12,7 @@ pub use fauve_tests::text;
 use fauve_tests::{fixture, test_photo};
 
 mod eval;
+mod full_disk;
 mod inputs;
 mod preview;
 #[cfg(feature = "hub")]
