@@ -38,7 +38,7 @@ fn a_full_disk_fails_the_images_that_do_not_fit_and_keeps_those_that_do() -> any
     // Each 96x96 result is about 5.3 KB, two 4 KiB pages of the tmpfs.
     for i in 0..8u32 {
         RgbImage::from_fn(96, 96, |x, y| {
-            let v = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ i * 97)
+            let v = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ (i * 97))
                 .wrapping_mul(2246822519)
                 >> 8;
             Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
