@@ -52,8 +52,9 @@ pub use error::{report, Error, Result};
 pub use io::atomic_write::{atomic_write, PendingWrite, PARTIAL_SUFFIX};
 pub use io::file_identity::{canonical_target, same_file, FileId};
 pub use io::image::{
-    decode_image, has_image_extension, image_to_tensor, load_image, output_format,
-    resize_for_stylizing, save_image, tensor_to_image, to_rgb, IMAGE_EXTENSIONS, JPEG_QUALITY,
+    decode_image, decode_image_within, has_image_extension, image_to_tensor, load_image,
+    load_image_within, output_format, resize_for_stylizing, save_image, tensor_to_image, to_rgb,
+    IMAGE_EXTENSIONS, JPEG_QUALITY,
 };
 pub use io::model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
 #[cfg(feature = "onnx")]

@@ -97,7 +97,8 @@ struct Args {
     video_blend: f32,
 
     /// Memory budget for one forward pass, e.g. 2G or 512M: larger images are stylized in tiles
-    /// that fit. Default: half the available memory (CPU) or 80% of the GPU's free memory.
+    /// that fit, and an image that would take more than this decoded is refused. Default: half
+    /// the available memory (CPU) or 80% of the GPU's free memory.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
     max_memory: Option<u64>,
 }
@@ -217,7 +218,10 @@ fn stylize_one(
     input: &Path,
     output: &Path,
 ) -> Result<(u32, u32, f64)> {
-    let original = fauve::load_image(input)?;
+    let original = match args.max_memory {
+        Some(budget) => fauve::load_image_within(input, budget)?,
+        None => fauve::load_image(input)?,
+    };
     let img = fauve::resize_for_stylizing(&original, args.scale, args.max_size);
     let (w, h) = (img.width(), img.height());
     if w.min(h) < MIN_SIDE && original.width().min(original.height()) >= MIN_SIDE {

@@ -117,3 +117,30 @@ fn model_files_that_lie_or_hold_nan_are_refused_in_little_memory() -> anyhow::Re
     }
     Ok(())
 }
+
+/// `--max-memory` bounds decoding too: a photo that would take more than the budget decoded
+/// is refused with what it would take, before anything is allocated.
+#[test]
+fn the_memory_budget_bounds_decoding() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let big = dir.path().join("big.png");
+    std::fs::write(&big, png_claiming(4000, 3000))?;
+    let out = dir.path().join("out.png");
+    let o = Command::new(FAUVE_INFER)
+        .args(["--device", "cpu", "--max-memory", "16M", "--model"])
+        .arg(&model)
+        .arg(&big)
+        .arg("-o")
+        .arg(&out)
+        .output()?;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("big.png")
+            && t.contains("would take 36.0 MB decoded, more than the 16.8 MB allowed"),
+        "{t}"
+    );
+    assert!(!out.exists());
+    Ok(())
+}

@@ -54,6 +54,19 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
     decode_image(&bytes, path)
 }
 
+/// [`load_image`] allowing the decoder at most `max_alloc` bytes (see
+/// [`decode_image_within`]).
+pub fn load_image_within(path: &Path, max_alloc: u64) -> Result<DynamicImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            message: "empty file (0 bytes)".into(),
+        });
+    }
+    decode_image_within(&bytes, path, max_alloc)
+}
+
 /// Decodes an encoded image held in memory (a row of a parquet shard, a download), with the
 /// same checks and EXIF orientation as [`load_image`]; `path` names it in errors. The decoder
 /// may allocate up to half the available memory.
@@ -67,14 +80,10 @@ pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     decode_image_within(bytes, path, crate::memory::image_budget())
 }
 
-/// [`decode_image`] allowing the decoder at most `max_alloc` bytes: an image whose header
-/// claims more (a decompression bomb, or a photo too large for this machine) is an error before
-/// anything is allocated.
-pub(crate) fn decode_image_within(
-    bytes: &[u8],
-    path: &Path,
-    max_alloc: u64,
-) -> Result<DynamicImage> {
+/// [`decode_image`] allowing the decoder at most `max_alloc` bytes (a caller's memory
+/// budget): an image whose header claims more (a decompression bomb, or a photo too large for
+/// this machine) is an error before anything is allocated.
+pub fn decode_image_within(bytes: &[u8], path: &Path, max_alloc: u64) -> Result<DynamicImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
@@ -94,9 +103,9 @@ pub(crate) fn decode_image_within(
         return Err(image_error(
             path,
             format!(
-                "it is {w}x{h} and would take {:.1} GB decoded, more than the {:.1} GB allowed (half the available memory)",
-                needed as f64 / 1e9,
-                max_alloc as f64 / 1e9
+                "it is {w}x{h} and would take {} decoded, more than the {} allowed (the memory budget: half the available memory unless given)",
+                human_bytes(needed),
+                human_bytes(max_alloc)
             ),
         ));
     }
@@ -109,6 +118,15 @@ pub(crate) fn decode_image_within(
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(path, e))?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// `bytes` as MB below a GB, else as GB, one decimal.
+fn human_bytes(bytes: u64) -> String {
+    if bytes < 1_000_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else {
+        format!("{:.1} GB", bytes as f64 / 1e9)
+    }
 }
 
 /// Converts any image (grayscale, RGBA, 16-bit, ...) to 8-bit RGB. Transparent pixels are
