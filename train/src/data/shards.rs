@@ -36,6 +36,10 @@ impl Shard {
         let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| {
             format!("not a readable parquet file (truncated download?): {e}\n  hint: download it again, or move it out of the data folder")
         })?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| format!("cannot open it: {e}"))?
+            .len();
         let (column, in_struct) = find_image_column(&meta, image_column)?;
         let parts: Vec<&str> = if in_struct {
             vec![column.as_str(), "bytes"]
@@ -48,6 +52,7 @@ impl Shard {
             .iter()
             .position(|c| c.path().parts() == parts)
             .ok_or_else(|| format!("column `{}` has no parquet leaf", parts.join(".")))?;
+        check_footer(&meta, leaf, file_len)?;
         Ok(Self {
             path: path.to_path_buf(),
             meta,
@@ -71,6 +76,22 @@ impl Shard {
     /// The encoded images of row group `group`. An unreadable group (a damaged page) is an
     /// error, which makes all its rows bad photos.
     pub fn read_group(&self, group: usize) -> Result<RowImages, String> {
+        // The parquet crate panics on some damage its footer checks let through; here that is
+        // one more unreadable row group, not a dead loader thread.
+        // AssertUnwindSafe: a panic leaves nothing half-changed here (the reader is local; the
+        // shard's metadata is only read).
+        let read = std::panic::AssertUnwindSafe(|| self.read_group_inner(group));
+        std::panic::catch_unwind(read).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(format!("the parquet reader failed on it ({why})"))
+        })
+    }
+
+    fn read_group_inner(&self, group: usize) -> Result<RowImages, String> {
         let file = File::open(&self.path).map_err(|e| format!("cannot open it: {e}"))?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
             .with_projection(ProjectionMask::leaves(
@@ -82,7 +103,8 @@ impl Shard {
             .build()
             .map_err(|e| e.to_string())?;
         let expected = self.meta.metadata().row_group(group).num_rows().max(0) as usize;
-        let mut out = Vec::with_capacity(expected);
+        // The footer's count is checked against the file's size at open; still, grow as read.
+        let mut out = Vec::with_capacity(expected.min(READ_BATCH_ROWS));
         for batch in reader {
             let batch = batch.map_err(|e| format!("cannot read it: {e}"))?;
             let column = batch.column(0);
@@ -107,6 +129,41 @@ impl Shard {
         }
         Ok(out)
     }
+}
+
+/// Checks what the footer claims against the file: row counts a file of this size can hold
+/// (at least one bit per row), and the image column's byte ranges inside it. A hostile or
+/// damaged footer is a reason to skip the shard, not an allocation of its claim or a panic in
+/// the reader.
+fn check_footer(meta: &ArrowReaderMetadata, leaf: usize, file_len: u64) -> Result<(), String> {
+    let max_rows = file_len.saturating_mul(8).saturating_add(64);
+    let mut total: u64 = 0;
+    for (g, rg) in meta.metadata().row_groups().iter().enumerate() {
+        let rows = u64::try_from(rg.num_rows())
+            .map_err(|_| format!("row group {g} claims {} rows", rg.num_rows()))?;
+        total = total.saturating_add(rows);
+        let chunk = rg.column(leaf);
+        let start = chunk
+            .dictionary_page_offset()
+            .unwrap_or(chunk.data_page_offset())
+            .min(chunk.data_page_offset());
+        let size = chunk.compressed_size();
+        let end = u64::try_from(start)
+            .ok()
+            .zip(u64::try_from(size).ok())
+            .map(|(a, b)| a.saturating_add(b));
+        if end.is_none_or(|end| end > file_len) {
+            return Err(format!(
+                "row group {g}: the image column claims bytes {start}..+{size}, outside the file's {file_len} (damaged footer)"
+            ));
+        }
+    }
+    if total > max_rows {
+        return Err(format!(
+            "the footer claims {total} rows, more than a {file_len}-byte file holds (damaged footer)"
+        ));
+    }
+    Ok(())
 }
 
 /// Row `i` of a binary column of any of arrow's three layouts.
@@ -315,5 +372,36 @@ mod tests {
             "{err}"
         );
         Ok(())
+    }
+
+    /// A shard the fuzzer made (scripts/fuzz.sh, 2026-12-04): its footer gives the image
+    /// column a negative length, on which the parquet crate panics while reading. The footer
+    /// check refuses the shard at open, naming the damage.
+    #[test]
+    fn a_footer_with_a_negative_length_is_refused_at_open() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/fuzz_shard_negative_length.parquet");
+        let err = Shard::open(&path, None).err().expect("refused");
+        assert!(
+            err.contains("damaged footer") && err.contains("+-345"),
+            "{err}"
+        );
+    }
+
+    /// A footer that claims more rows than the file can hold is refused before anything is
+    /// sized by the claim.
+    #[test]
+    fn row_counts_beyond_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        write_shard(&path, vec![("image", image_column(&rows(3)))], 3).unwrap();
+        let shard = Shard::open(&path, None).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(check_footer(&shard.meta, shard.leaf, len).is_ok());
+        let err = check_footer(&shard.meta, shard.leaf, 4).unwrap_err();
+        assert!(
+            err.contains("outside the file") || err.contains("more than"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Fuzz every public loader (model and VGG files, images, configs, parquet shards, checkpoints)
+# for MINUTES minutes in all, shared equally by the targets (train/examples/fuzz/). A panic, or
+# an allocation above 1 GiB, is a finding: the input is kept in fuzz-findings/ and the script
+# exits 1. Prints, per target, the inputs tried, accepted and rejected, the peak memory and the
+# most frequent reasons for rejection.
+#
+# Usage: scripts/fuzz.sh MINUTES [--targets model,image,...] [--seed N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minutes=${1:?usage: scripts/fuzz.sh MINUTES [--targets LIST] [--seed N]}
+shift
+cargo build --release --locked -p fauve-train --example fuzz
+# The checkpoint reader warns about each damaged checkpoint it passes over: thousands here.
+target/release/examples/fuzz --minutes "$minutes" --out fuzz-findings "$@" \
+    2> >(grep -v '^warning: skipping damaged checkpoint' >&2)
