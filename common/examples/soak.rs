@@ -19,15 +19,25 @@ const SIDES: [u32; 6] = [64, 150, 240, 333, 512, 720];
 /// A textured photo of `w` x `h`, different for each `i`.
 fn photo(w: u32, h: u32, i: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
-        let v = x.wrapping_mul(31).wrapping_add(y.wrapping_mul(17)).wrapping_add(i * 101);
-        Rgb([(v % 251) as u8, ((x ^ y) % 253) as u8, ((x * y + i) % 241) as u8])
+        let v = x
+            .wrapping_mul(31)
+            .wrapping_add(y.wrapping_mul(17))
+            .wrapping_add(i * 101);
+        Rgb([
+            (v % 251) as u8,
+            ((x ^ y) % 253) as u8,
+            ((x * y + i) % 241) as u8,
+        ])
     })
 }
 
 /// The size of photo `i`: a fixed pseudo-random draw from [`SIDES`].
 fn size_of(i: u32) -> (u32, u32) {
     let a = (i.wrapping_mul(2654435761) >> 16) as usize;
-    (SIDES[a % SIDES.len()], SIDES[(a / SIDES.len()) % SIDES.len()])
+    (
+        SIDES[a % SIDES.len()],
+        SIDES[(a / SIDES.len()) % SIDES.len()],
+    )
 }
 
 /// Resident memory of this process, in bytes (Linux).
@@ -97,7 +107,12 @@ fn threads(model: &Path, minutes: f64) -> fauve::Result<bool> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let outcome = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["photos", dir, n] => n
             .parse()
             .map_err(|_| fauve::Error::Invalid(format!("not a count: {n}")))

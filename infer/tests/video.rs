@@ -27,6 +27,40 @@ fn write_frames(dir: &Path) -> Vec<fauve::image::RgbImage> {
     frames
 }
 
+/// Stylizes the frames folder `clip` into `out` with `--video`, and checks that each
+/// written frame (named by `name(i)`, in time order) is what the library's sequence stylizer
+/// makes of `frames` in that order.
+fn assert_video_matches_sequence(
+    model: &Path,
+    clip: &Path,
+    out: &Path,
+    frames: &[fauve::image::RgbImage],
+    name: impl Fn(usize) -> String,
+) -> anyhow::Result<Output> {
+    let o = infer(
+        model,
+        &[
+            "--video".as_ref(),
+            clip.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stylizer = fauve::Stylizer::load(model, &fauve::candle_core::Device::Cpu)?;
+    let mut seq = stylizer.sequence(
+        fauve::StyleOptions::default(),
+        fauve::VideoOptions::default(),
+    )?;
+    for (i, frame) in frames.iter().enumerate() {
+        let written = fauve::load_image(&out.join(name(i)))?.to_rgb8();
+        assert_eq!(written.dimensions(), frame.dimensions());
+        let want = seq.stylize(&fauve::image::DynamicImage::ImageRgb8(frame.clone()))?;
+        assert_eq!(written, want, "frame {i}");
+    }
+    Ok(o)
+}
+
 /// The frames come back under their own names and at their own odd size, the same as the
 /// library's sequence stylizer makes them.
 #[test]
@@ -35,29 +69,11 @@ fn a_folder_of_frames_becomes_a_folder_of_stylized_frames() -> anyhow::Result<()
     let model = write_generated_model(dir.path());
     let frames = write_frames(&dir.path().join("clip"));
     let out = dir.path().join("styled");
-    let o = infer(
-        &model,
-        &[
-            "--video".as_ref(),
-            dir.path().join("clip").as_os_str(),
-            "-o".as_ref(),
-            out.as_os_str(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let o = assert_video_matches_sequence(&model, &dir.path().join("clip"), &out, &frames, |i| {
+        format!("frame{i:03}.png")
+    })?;
     assert!(text(&o).contains("6 frames"), "{}", text(&o));
     assert!(text(&o).contains("frames/s"), "{}", text(&o));
-    let stylizer = fauve::Stylizer::load(&model, &fauve::candle_core::Device::Cpu)?;
-    let mut seq = stylizer.sequence(
-        fauve::StyleOptions::default(),
-        fauve::VideoOptions::default(),
-    )?;
-    for (i, frame) in frames.iter().enumerate() {
-        let written = fauve::load_image(&out.join(format!("frame{i:03}.png")))?.to_rgb8();
-        assert_eq!(written.dimensions(), (59, 45));
-        let want = seq.stylize(&fauve::image::DynamicImage::ImageRgb8(frame.clone()))?;
-        assert_eq!(written, want, "frame {i}");
-    }
     // Default output: beside the folder, named after the style.
     let o = infer(
         &model,
@@ -185,26 +201,7 @@ fn frames_are_taken_in_number_order() -> anyhow::Result<()> {
         f.save(clip.join(format!("frame{i}.png")))?;
     }
     let out = dir.path().join("styled");
-    let o = infer(
-        &model,
-        &[
-            "--video".as_ref(),
-            clip.as_os_str(),
-            "-o".as_ref(),
-            out.as_os_str(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let stylizer = fauve::Stylizer::load(&model, &fauve::candle_core::Device::Cpu)?;
-    let mut seq = stylizer.sequence(
-        fauve::StyleOptions::default(),
-        fauve::VideoOptions::default(),
-    )?;
-    for (i, frame) in frames.iter().enumerate() {
-        let written = fauve::load_image(&out.join(format!("frame{i}.png")))?.to_rgb8();
-        let want = seq.stylize(&fauve::image::DynamicImage::ImageRgb8(frame.clone()))?;
-        assert_eq!(written, want, "frame {i}");
-    }
+    assert_video_matches_sequence(&model, &clip, &out, &frames, |i| format!("frame{i}.png"))?;
     Ok(())
 }
 

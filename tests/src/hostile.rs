@@ -84,3 +84,35 @@ pub fn run_measured(cmd: &mut Command) -> (Output, u64) {
     // ru_maxrss is in KiB on Linux.
     (output, usage.ru_maxrss as u64 * 1024)
 }
+
+/// Runs the shell `script` with a tmpfs of `size` (as `mount -o size=` takes it: `20k`, `32m`)
+/// mounted over `dir`, in a private mount namespace (`unshare -r -m`: no root needed where
+/// user namespaces are allowed); the mount is gone when the script ends, so the script says
+/// what it finds there. None where such a namespace cannot be made (then a test says it did
+/// not run, rather than failing on the machine).
+#[cfg(target_os = "linux")]
+pub fn on_small_disk(dir: &std::path::Path, size: &str, script: &str) -> Option<Output> {
+    let probe = Command::new("unshare")
+        .args([
+            "-r",
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=64k none /tmp",
+        ])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("cannot mount a tmpfs here (no user namespaces): full disk not tested");
+        return None;
+    }
+    let full = format!(
+        "mount -t tmpfs -o size={size} none '{}' && {{ {script}; }}",
+        dir.display()
+    );
+    Some(
+        Command::new("unshare")
+            .args(["-r", "-m", "sh", "-c", &full])
+            .output()
+            .expect("unshare runs"),
+    )
+}

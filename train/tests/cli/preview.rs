@@ -137,23 +137,31 @@ fn an_interrupt_stops_the_optimisation_with_the_best_image_so_far() {
     assert!(out.end.total < out.start.total);
 }
 
+/// `fauve-train preview PHOTO` with the tiny VGG16, the setup's painting and 3 iterations,
+/// then `extra`.
+fn preview_command(
+    s: &super::Setup,
+    photo: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let vgg = fixture("vgg16_tiny.safetensors");
+    std::process::Command::new(FAUVE_TRAIN)
+        .arg("preview")
+        .arg(photo)
+        .args(["--vgg", vgg.to_str().unwrap()])
+        .args(["--style-image", s.style.to_str().unwrap()])
+        .args(["--device", "cpu", "--iterations", "3"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn preview_writes_the_photo_size_and_a_grid_for_weight_lists() {
     let s = setup(1);
     let photo = s.dir.path().join("photo.png");
     test_photo(36, 30).save(&photo).unwrap();
-    let vgg = fixture("vgg16_tiny.safetensors");
-    let run = |extra: &[&str]| {
-        std::process::Command::new(FAUVE_TRAIN)
-            .arg("preview")
-            .arg(&photo)
-            .args(["--vgg", vgg.to_str().unwrap()])
-            .args(["--style-image", s.style.to_str().unwrap()])
-            .args(["--device", "cpu", "--iterations", "3"])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| preview_command(&s, &photo, extra);
     let one = s.dir.path().join("one.png");
     let o = run(&["-o", one.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -259,18 +267,7 @@ fn a_failing_cell_keeps_the_others_and_inputs_are_never_overwritten() {
     let s = setup(1);
     let photo = s.dir.path().join("photo.png");
     test_photo(36, 30).save(&photo).unwrap();
-    let vgg = fixture("vgg16_tiny.safetensors");
-    let run = |extra: &[&str]| {
-        std::process::Command::new(FAUVE_TRAIN)
-            .arg("preview")
-            .arg(&photo)
-            .args(["--vgg", vgg.to_str().unwrap()])
-            .args(["--style-image", s.style.to_str().unwrap()])
-            .args(["--device", "cpu", "--iterations", "3"])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| preview_command(&s, &photo, extra);
     let grid = s.dir.path().join("grid.png");
     let o = run(&["-o", grid.to_str().unwrap(), "--style-weight", "10,1e36"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
