@@ -31,8 +31,13 @@ fn photo(w: u32, h: u32, i: u32) -> RgbImage {
     })
 }
 
-/// The size of photo `i`: a fixed pseudo-random draw from [`SIDES`].
+/// The size of photo `i`: the largest for the first four (each thread's first image, so that
+/// "after the first 50" is after every thread has held its largest buffers), then a fixed
+/// pseudo-random draw from [`SIDES`].
 fn size_of(i: u32) -> (u32, u32) {
+    if i < 4 {
+        return (720, 720);
+    }
     let a = (i.wrapping_mul(2654435761) >> 16) as usize;
     (
         SIDES[a % SIDES.len()],
@@ -80,8 +85,12 @@ fn threads(model: &Path, minutes: f64) -> fauve::Result<bool> {
                     if stylizer.stylize(&img).is_err() {
                         failed.fetch_add(1, Ordering::Relaxed);
                     }
-                    if done.fetch_add(1, Ordering::Relaxed) + 1 == 50 {
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n == 50 {
                         *after_50.lock().expect("not poisoned") = Some(rss());
+                    }
+                    if n % 200 == 0 {
+                        println!("  {n} images: RSS {:.0} MB", rss() as f64 / 1e6);
                     }
                     i += 4;
                 }

@@ -118,8 +118,8 @@ fn model_files_that_lie_or_hold_nan_are_refused_in_little_memory() -> anyhow::Re
     Ok(())
 }
 
-/// `--max-memory` bounds decoding too: a photo that would take more than the budget decoded
-/// is refused with what it would take, before anything is allocated.
+/// `--max-memory` bounds decoding too: a photo that would take more than the budget while
+/// decoding is refused with what it would take, before anything is allocated.
 #[test]
 fn the_memory_budget_bounds_decoding() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -138,7 +138,9 @@ fn the_memory_budget_bounds_decoding() -> anyhow::Result<()> {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
         t.contains("big.png")
-            && t.contains("would take 36.0 MB decoded, more than the 16.8 MB allowed"),
+            && t.contains(
+                "36.0 MB decoded, up to 108.0 MB while decoding, more than the 16.8 MB allowed"
+            ),
         "{t}"
     );
     assert!(!out.exists());

@@ -146,9 +146,9 @@ fn broken_files_fail_with_the_path_in_the_message() -> anyhow::Result<()> {
 }
 
 /// The decoder may take half the available memory, not the image crate's 512 MiB: a header
-/// claiming 14000x14000 RGB (588 MB) gets past the size check to the (empty) pixel data, and
-/// one claiming 200000x200000 (120 GB) is refused before anything is allocated, with a
-/// message saying why.
+/// claiming 14000x14000 RGB (588 MB, up to 1.8 GB while decoding) gets past the size check to
+/// the (empty) pixel data on a machine with 3.6 GB available, and one claiming 200000x200000
+/// (120 GB) is refused before anything is allocated, with a message saying why.
 #[test]
 fn the_decoder_limit_follows_the_available_memory() {
     let path = std::path::Path::new("claim.png");
@@ -169,4 +169,17 @@ fn the_decoder_limit_follows_the_available_memory() {
             && err.contains("allowed"),
         "{err}"
     );
+}
+
+/// A 137-byte WebP the fuzzer made (scripts/fuzz.sh, 2026-12-04): its header claims 6167x13063
+/// pixels, 242 MB as RGB, inside a 256 MiB budget; but the WebP decoder also holds a 322 MB
+/// ARGB buffer it does not count. The budget covers decoding's working memory too, so the file
+/// is refused before the decoder allocates.
+#[test]
+fn a_webp_whose_working_buffer_exceeds_the_budget_is_refused_up_front() {
+    let bytes = std::fs::read(fauve_tests::fixture("fuzz_webp_working_buffer.webp")).unwrap();
+    let err = fauve::decode_image_within(&bytes, std::path::Path::new("f.webp"), 256 << 20)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("6167x13063") && err.contains("while decoding"), "{err}");
 }

@@ -105,7 +105,14 @@ fn fuzz(target: Target, args: &Args, repo: &Path, budget: Duration) -> Result<Ta
         let (peak, largest) = alloc::measured(baseline);
         tally.inputs += 1;
         tally.peak_live = tally.peak_live.max(peak);
-        tally.largest = tally.largest.max(largest);
+        if largest > tally.largest {
+            // The input behind the largest allocation so far, to see what drove it.
+            tally.largest = largest;
+            std::fs::write(
+                args.out.join(format!("{}-largest.bin", target.name())),
+                &input,
+            )?;
+        }
         match outcome {
             Ok(Ok(())) => tally.accepted += 1,
             Ok(Err(e)) => {
