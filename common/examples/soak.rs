@@ -74,9 +74,12 @@ fn threads(model: &Path, minutes: f64) -> fauve::Result<bool> {
     let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let after_50 = Mutex::new(None);
+    // Taken by the first thread to stop, while the others still hold their buffers.
+    let at_end = Mutex::new(None);
     std::thread::scope(|scope| {
         for t in 0..4u32 {
-            let (stylizer, done, failed, after_50) = (&stylizer, &done, &failed, &after_50);
+            let (stylizer, done, failed, after_50, at_end) =
+                (&stylizer, &done, &failed, &after_50, &at_end);
             scope.spawn(move || {
                 let mut i = t;
                 while Instant::now() < deadline {
@@ -94,10 +97,12 @@ fn threads(model: &Path, minutes: f64) -> fauve::Result<bool> {
                     }
                     i += 4;
                 }
+                at_end.lock().expect("not poisoned").get_or_insert_with(rss);
             });
         }
     });
-    let (end, first) = (rss(), after_50.into_inner().expect("not poisoned"));
+    let first = after_50.into_inner().expect("not poisoned");
+    let end = at_end.into_inner().expect("not poisoned").unwrap_or_else(rss);
     let images = done.into_inner();
     let failed = failed.into_inner();
     let Some(first) = first else {

@@ -80,7 +80,7 @@ struct Args {
           value_parser = parse_overlap)]
     tile_overlap: u32,
 
-    /// Treat the input as one video: a folder of frames (sorted by name) or a video file (needs
+    /// Treat the input as one video: a folder of frames (in number order) or a video file (needs
     /// the ffmpeg program). Frames are tied together so that still parts stay still. Output: a
     /// folder of frames, or a video file when -o names one (.mp4, .mkv, ...).
     #[arg(long)]
