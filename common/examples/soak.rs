@@ -102,7 +102,10 @@ fn threads(model: &Path, minutes: f64) -> fauve::Result<bool> {
         }
     });
     let first = after_50.into_inner().expect("not poisoned");
-    let end = at_end.into_inner().expect("not poisoned").unwrap_or_else(rss);
+    let end = at_end
+        .into_inner()
+        .expect("not poisoned")
+        .unwrap_or_else(rss);
     let images = done.into_inner();
     let failed = failed.into_inner();
     let Some(first) = first else {

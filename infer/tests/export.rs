@@ -69,3 +69,48 @@ fn exports_beside_the_model_or_where_asked_and_names_what_fails() -> anyhow::Res
     assert_eq!(std::fs::read(&model)?, before);
     Ok(())
 }
+
+/// The rename that puts a written file in place is itself made durable: the file is flushed,
+/// renamed, and then its folder flushed (seen with strace where it is installed; every file
+/// Fauve writes, checkpoints included, goes through the same atomic write).
+#[test]
+fn a_written_file_and_its_rename_are_flushed() -> anyhow::Result<()> {
+    let traced = Command::new("strace").arg("-V").output();
+    if !traced.is_ok_and(|o| o.status.success()) {
+        eprintln!("strace is not installed: the flush order not checked");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let model = dir.path().join("m.safetensors");
+    fauve::save_model_file(
+        &model,
+        &generated_transformer(),
+        &fauve::ModelMetadata::new(None, None),
+    )?;
+    let log = dir.path().join("trace");
+    let o = Command::new("strace")
+        .args(["-f", "-e", "trace=fsync,rename,renameat,renameat2", "-o"])
+        .arg(&log)
+        .arg(FAUVE_EXPORT)
+        .arg(&model)
+        .output()?;
+    assert!(o.status.success(), "{}", text(&o));
+    let trace = std::fs::read_to_string(&log)?;
+    let calls: Vec<&str> = trace
+        .lines()
+        .filter_map(|l| ["fsync(", "rename"].into_iter().find(|c| l.contains(c)))
+        .collect();
+    let rename = calls
+        .iter()
+        .position(|c| c.starts_with("rename"))
+        .expect("a rename");
+    assert!(
+        calls[..rename].contains(&"fsync("),
+        "the file is flushed first: {trace}"
+    );
+    assert!(
+        calls[rename..].contains(&"fsync("),
+        "the folder is flushed after: {trace}"
+    );
+    Ok(())
+}

@@ -338,3 +338,60 @@ fn audio_the_container_cannot_copy_is_reencoded() -> anyhow::Result<()> {
     assert!(names.is_empty(), "{names:?}");
     Ok(())
 }
+
+/// Audio that the output cannot hold at all (a GIF has no sound): the stylized video is still
+/// written, without it, and the exit code and message say the audio was lost.
+#[test]
+fn a_video_whose_audio_cannot_be_kept_is_written_silent() -> anyhow::Result<()> {
+    if !have_ffmpeg() {
+        eprintln!("ffmpeg is not installed: the silent fallback not tested");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let source = dir.path().join("clip.mkv");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:duration=0.6",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=0.6",
+            "-c:v",
+            "ffv1",
+            "-c:a",
+            "pcm_s16le",
+        ])
+        .arg(&source)
+        .output()?;
+    assert!(made.status.success(), "{}", text(&made));
+    let out = dir.path().join("styled.gif");
+    let o = infer(
+        &model,
+        &[
+            "--video".as_ref(),
+            source.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("wrote the video without audio"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("6 frames"), "{}", text(&o));
+    assert!(
+        fauve::load_image(&out)?.width() == 64,
+        "the GIF is there and readable"
+    );
+    Ok(())
+}

@@ -181,5 +181,8 @@ fn a_webp_whose_working_buffer_exceeds_the_budget_is_refused_up_front() {
     let err = fauve::decode_image_within(&bytes, std::path::Path::new("f.webp"), 256 << 20)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("6167x13063") && err.contains("while decoding"), "{err}");
+    assert!(
+        err.contains("6167x13063") && err.contains("while decoding"),
+        "{err}"
+    );
 }
