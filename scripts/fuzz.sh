@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:?usage: scripts/fuzz.sh MINUTES [--targets LIST] [--seed N]}
 shift
-cargo build --release --locked -p fauve-train --example fuzz
+# The same build as scripts/demo.sh (the whole workspace, one feature set): nothing to redo
+# after it.
+cargo build --release --locked --workspace --bins --examples
 # The checkpoint reader warns about each damaged checkpoint it passes over: thousands here.
 target/release/examples/fuzz --minutes "$minutes" --out fuzz-findings "$@" \
     2> >(grep -v '^warning: skipping damaged checkpoint' >&2)

@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
 model=styles/starry_night.safetensors
-cargo build --release --locked -p fauve-infer --bins
-cargo build --release --locked -p fauve --example soak
+cargo build --release --locked --workspace --bins --examples
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target/release/examples/soak photos "$work/photos" 1000
