@@ -286,8 +286,8 @@ fn a_video_is_never_written_over_its_input() -> anyhow::Result<()> {
 }
 
 /// Audio that the output's container cannot take as is (uncompressed PCM, as cameras record
-/// into .mov, cannot go into .mp4) is re-encoded, and the video keeps every frame. Without ffmpeg there is nothing to test here (the refusal is
-/// tested above).
+/// into .mov, cannot go into .mp4) is re-encoded, and the video keeps every frame. Without
+/// ffmpeg there is nothing to test here (the refusal is tested above).
 #[test]
 fn audio_the_container_cannot_copy_is_reencoded() -> anyhow::Result<()> {
     if !have_ffmpeg() {
