@@ -9,10 +9,12 @@ pub(crate) fn available() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The most bytes one decoded image may take: half the available memory (the other half is
-/// for stylizing it, in tiles if need be), else 4 GiB where that is unknown. The `image`
-/// crate's own default, 512 MiB, refuses a 100-megapixel 16-bit photo that tiling could
-/// stylize.
-pub(crate) fn image_budget() -> u64 {
-    available().map_or(4 << 30, |b| b / 2)
+/// The default memory budget on the CPU, of a forward pass and of decoding an image alike:
+/// half the available memory, else 4 GiB where that is unknown. (The `image` crate's own
+/// decoding limit, 512 MiB, refuses a 100-megapixel 16-bit photo that tiling could stylize.)
+pub(crate) fn default_cpu_budget() -> u64 {
+    available().map_or(FALLBACK_BUDGET, |b| b / 2)
 }
+
+/// The budget where the free memory cannot be learned.
+pub(crate) const FALLBACK_BUDGET: u64 = 4 << 30;

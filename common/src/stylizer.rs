@@ -158,9 +158,7 @@ impl Stylizer {
         if pixels(width, height) * per_pixel <= budget {
             return Ok(None);
         }
-        let side = ((budget / 3 / per_pixel) as f64)
-            .sqrt()
-            .min(f64::from(MAX_TILE)) as u32;
+        let side = ((budget / 3 / per_pixel) as f64).sqrt() as u32;
         let tile = side
             .saturating_sub(options.overlap.saturating_mul(2))
             .clamp(crate::tiling::MIN_TILE, MAX_TILE);
@@ -207,9 +205,9 @@ const CPU_BYTES_PER_PIXEL: u64 = 460;
 const CUDA_BYTES_PER_PIXEL: u64 = 5000;
 
 fn default_budget(device: &Device) -> u64 {
-    const FALLBACK: u64 = 4 << 30;
+    use crate::memory::FALLBACK_BUDGET as FALLBACK;
     match device {
-        Device::Cpu => crate::memory::available().map_or(FALLBACK, |b| b / 2),
+        Device::Cpu => crate::memory::default_cpu_budget(),
         #[cfg(feature = "cuda")]
         Device::Cuda(dev) => dev
             .cuda_stream()

@@ -34,15 +34,15 @@ pub struct Done {
 }
 
 /// Where frames come from: image files in order, or ffmpeg decoding a video file.
-enum Source {
-    Files(std::vec::IntoIter<PathBuf>),
+enum Source<'a> {
+    Files(std::slice::Iter<'a, PathBuf>),
     Stream(ffmpeg::Decoder),
 }
 
-impl Source {
+impl Source<'_> {
     fn next(&mut self) -> Result<Option<DynamicImage>> {
         match self {
-            Source::Files(files) => files.next().map(|f| Ok(fauve::load_image(&f)?)).transpose(),
+            Source::Files(files) => files.next().map(|f| Ok(fauve::load_image(f)?)).transpose(),
             Source::Stream(decoder) => decoder.next_frame(),
         }
     }
@@ -68,21 +68,24 @@ pub fn stylize_video(
     video: VideoOptions,
 ) -> Result<Done> {
     let plan = plan(input, output, suffix)?;
+    let out = plan.output.as_path();
+    // A video file in or out needs ffmpeg: said once, before any work.
+    if plan.frames.is_empty() || is_video_file(out) {
+        ffmpeg::check_installed()?;
+    }
     refuse_overwrite(input, &plan)?;
     let run = Run {
         stylizer,
         options,
         video,
     };
-    let out = plan.output.as_path();
-    if !plan.frames.is_empty() {
-        let names = plan.frames.clone();
-        let source = Source::Files(plan.frames.into_iter());
-        let total = Some(names.len());
+    let names = &plan.frames;
+    if !names.is_empty() {
+        let (source, total) = (Source::Files(names.iter()), Some(names.len()));
         return if is_video_file(out) {
             run.to_video_file(source, total, None, fps.unwrap_or(DEFAULT_FPS), out)
         } else {
-            run.to_folder(source, total, &names, out)
+            run.to_folder(source, total, names, out)
         };
     }
     let source = Source::Stream(ffmpeg::Decoder::open(input)?);
@@ -119,7 +122,6 @@ fn plan(input: &Path, output: Option<&Path>, suffix: &str) -> Result<Plan> {
             VIDEO_EXTENSIONS.join(", ")
         );
     }
-    ffmpeg::check_installed()?;
     let output = output.map_or_else(
         || input.with_file_name(format!("{stem}-{suffix}.mp4")),
         Path::to_path_buf,
@@ -248,7 +250,6 @@ impl Run<'_> {
         rate: f64,
         out: &Path,
     ) -> Result<Done> {
-        ffmpeg::check_installed()?;
         let silent = partial_name(out, "video");
         let mut encoder = None;
         let mut sink = |_: usize, frame: image::RgbImage| -> Result<()> {

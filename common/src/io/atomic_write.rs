@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::folder_of;
 use crate::error::{Error, Result};
 
 /// Ending of the temporary files: a folder holding one after a crash can be cleaned by it.
@@ -29,10 +30,7 @@ pub struct PendingWrite {
 impl PendingWrite {
     /// Writes `bytes` to a temporary file beside `path` and flushes it to disk.
     pub fn new(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = folder_of(path);
         let mut builder = tempfile::Builder::new();
         builder.prefix(".fauve-tmp-").suffix(PARTIAL_SUFFIX);
         #[cfg(unix)]
@@ -72,10 +70,7 @@ impl PendingWrite {
 fn sync_folder(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = folder_of(path);
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| Error::io(dir, e))?;

@@ -58,12 +58,6 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
 /// [`decode_image_within`]).
 pub fn load_image_within(path: &Path, max_alloc: u64) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.is_empty() {
-        return Err(Error::Image {
-            path: path.to_path_buf(),
-            message: "empty file (0 bytes)".into(),
-        });
-    }
     decode_image_within(&bytes, path, max_alloc)
 }
 
@@ -71,19 +65,19 @@ pub fn load_image_within(path: &Path, max_alloc: u64) -> Result<DynamicImage> {
 /// same checks and EXIF orientation as [`load_image`]; `path` names it in errors. The decoder
 /// may allocate up to half the available memory.
 pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
-    if bytes.is_empty() {
-        return Err(Error::Image {
-            path: path.to_path_buf(),
-            message: "empty file (0 bytes)".into(),
-        });
-    }
-    decode_image_within(bytes, path, crate::memory::image_budget())
+    decode_image_within(bytes, path, crate::memory::default_cpu_budget())
 }
 
 /// [`decode_image`] allowing the decoder at most `max_alloc` bytes (a caller's memory
 /// budget): an image whose header claims more (a decompression bomb, or a photo too large for
 /// this machine) is an error before anything is allocated.
 pub fn decode_image_within(bytes: &[u8], path: &Path, max_alloc: u64) -> Result<DynamicImage> {
+    if bytes.is_empty() {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            message: "empty file (0 bytes)".into(),
+        });
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;

@@ -8,3 +8,13 @@ pub(crate) mod model_file;
 #[cfg(feature = "onnx")]
 pub(crate) mod onnx_export;
 pub(crate) mod safetensors_file;
+
+use std::path::Path;
+
+/// The folder a file at `path` is (or would be) in: its parent, or `.` for a bare name.
+pub(crate) fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}

@@ -202,7 +202,6 @@ impl ConvGeom {
     }
 }
 
-/// Test shorthand for a [`ConvShape`].
 /// Whether a conv makes few output channels from many inputs (the transform network's last
 /// 9x9 conv, 32 -> 3): its direct GEMM would have a handful of rows, so both the CPU kernels
 /// (through the dual conv) and the generic path (shift-and-add) compute it another way.
@@ -210,6 +209,7 @@ pub(crate) fn few_outputs(cin: usize, cout: usize, k: usize, stride: usize) -> b
     stride == 1 && k > 1 && cout * 4 <= cin
 }
 
+/// Test shorthand for a [`ConvShape`].
 #[cfg(test)]
 pub(crate) fn shape(
     batch: usize,
