@@ -6,11 +6,14 @@
 use image::{Rgb, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::style_choice::StyleChoice;
 
 /// How to stylize an image and finish it. The default is one forward pass over the whole
 /// image (tiles only when it would not fit in memory), nothing changed afterwards.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StyleOptions {
+    /// Which of the model's styles, or which mix of them (a one-style model needs none).
+    pub style: StyleChoice,
     /// 0 gives the photo, 1 the full style, values between a linear blend of the two.
     pub strength: f32,
     /// Keep the photo's colours: the result has the stylized image's luminance and the photo's
@@ -29,6 +32,7 @@ pub struct StyleOptions {
 impl Default for StyleOptions {
     fn default() -> Self {
         Self {
+            style: StyleChoice::Only,
             strength: 1.0,
             preserve_colors: false,
             tile: None,

@@ -63,6 +63,24 @@ pub enum Error {
     /// An argument is outside what the operation supports (too small an image, a bad device name).
     #[error("{0}")]
     Invalid(String),
+
+    /// A multi-style model was asked to stylize without saying which style or mix.
+    #[error("the model holds {} styles ({}); choose one of them, or a mix", styles.len(), numbered(styles))]
+    StyleNeeded { styles: Vec<String> },
+
+    /// A style was asked for by a name or index the model does not have.
+    #[error("the model has no style `{asked}`; it holds {}", numbered(styles))]
+    UnknownStyle { asked: String, styles: Vec<String> },
+}
+
+/// `0 starry_night, 1 autumn`.
+fn numbered(styles: &[String]) -> String {
+    let named: Vec<String> = styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{i} {s}"))
+        .collect();
+    named.join(", ")
 }
 
 /// Result alias for the library.

@@ -37,6 +37,7 @@ mod precision;
 /// Per-op timings (`fauve-bench --profile`).
 pub mod profile;
 mod sequence;
+mod style_choice;
 mod stylizer;
 #[cfg(test)]
 mod test_util;
@@ -56,7 +57,9 @@ pub use io::image::{
     load_image_within, output_format, resize_for_stylizing, save_image, tensor_to_image, to_rgb,
     IMAGE_EXTENSIONS, JPEG_QUALITY,
 };
-pub use io::model_file::{save_model_file, ModelFile, ModelMetadata, FORMAT_NAME, FORMAT_VERSION};
+pub use io::model_file::{
+    save_model_file, ModelFile, ModelMetadata, StyleEntry, FORMAT_NAME, FORMAT_VERSION,
+};
 #[cfg(feature = "onnx")]
 pub use io::onnx_export::{onnx_bytes, save_onnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT};
 pub use io::safetensors_file::SafetensorsFile;
@@ -65,6 +68,7 @@ pub use model::layers::{ConvLayer, UpsampleConvLayer};
 /// The perceptual losses (content, Gram style, total variation).
 pub use model::loss;
 pub use model::preprocess::{Preprocess, PREPROCESS_KEY};
+pub use model::style_bank::StyleBank;
 pub use model::transformer::{TransformerNet, ARCHITECTURE};
 pub use model::vgg::{Vgg, VggFeatures, VggInfo, TAP_NAMES};
 pub use model::vgg_layout::{VggNet, NETWORK_KEY};
@@ -74,6 +78,7 @@ pub use ops::instance_norm::INSTANCE_NORM_EPS;
 pub use ops::reflection_pad::reflection_pad2d;
 pub use precision::{allow_tf32, tf32_allowed, Precision};
 pub use sequence::{FrameStylizer, VideoOptions, DEFAULT_BLEND, DEFAULT_MOMENTUM};
+pub use style_choice::StyleChoice;
 pub use stylizer::{Stylizer, MIN_SIDE};
 pub use tiling::{Tiling, DEFAULT_OVERLAP, MAX_OVERLAP, MAX_TILE, MIN_TILE};
 

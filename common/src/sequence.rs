@@ -15,6 +15,7 @@ use crate::io::image::{rgb_to_tensor, tensor_to_image};
 use crate::model::channel_stats::ChannelStats;
 use crate::model::instance_norm::InstanceNorm;
 use crate::model::norm_source::{NormSource, NORM_SITES};
+use crate::model::transformer::TransformerNet;
 use crate::motion;
 use crate::stylizer::Stylizer;
 
@@ -98,6 +99,8 @@ struct Previous {
 /// [`VideoOptions`]) so that still parts stay still. Made by [`Stylizer::sequence`].
 pub struct FrameStylizer<'a> {
     stylizer: &'a Stylizer,
+    /// The network of the options' style or mix.
+    net: TransformerNet,
     options: StyleOptions,
     video: VideoOptions,
     running: RunningStats,
@@ -133,6 +136,7 @@ impl<'a> FrameStylizer<'a> {
             )));
         }
         Ok(Self {
+            net: stylizer.network_for(&options.style)?.into_owned(),
             stylizer,
             options,
             video,
@@ -180,8 +184,7 @@ impl<'a> FrameStylizer<'a> {
         };
         let xs = rgb_to_tensor(pad_reflect(&rgb, ox, oy), self.stylizer.device())?;
         let ys = self
-            .stylizer
-            .network()
+            .net
             .forward_with(&xs, &mut self.running)?
             .ok_or_else(|| Error::Invalid("the forward pass was stopped".into()))?;
         let out = tensor_to_image(&ys)?;

@@ -1,5 +1,6 @@
 //! The one call other programs need: load a model file once, then stylize images with it.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use candle_core::{Device, Module, Tensor};
@@ -9,18 +10,24 @@ use crate::adjust::{self, StyleOptions};
 use crate::error::{Error, Result};
 use crate::io::image::{image_to_tensor, tensor_to_image};
 use crate::io::model_file::{ModelFile, ModelMetadata};
+use crate::model::style_bank::StyleBank;
 use crate::model::transformer::TransformerNet;
 use crate::precision::Precision;
+use crate::style_choice::{Resolved, StyleChoice};
 use crate::tiling::{Tiling, MAX_TILE};
 
 /// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
 /// pixels, and the downsampling halves the size twice).
 pub const MIN_SIDE: u32 = 8;
 
-/// A loaded style model, ready to stylize images in one forward pass each.
+/// A loaded style model, ready to stylize images in one forward pass each. A multi-style model
+/// stylizes with the style or mix its [`StyleOptions::style`] names.
 #[derive(Debug, Clone)]
 pub struct Stylizer {
-    net: TransformerNet,
+    /// The network of a one-style model (None for a multi-style one: it has no default).
+    net: Option<TransformerNet>,
+    /// A multi-style model's shared convs and norm tables.
+    bank: Option<StyleBank>,
     metadata: ModelMetadata,
     device: Device,
 }
@@ -29,8 +36,14 @@ impl Stylizer {
     /// Loads the model file at `path` onto `device`.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let file = ModelFile::load(path.as_ref(), device)?;
+        let (net, bank) = if file.metadata.n_styles() > 1 {
+            (None, Some(file.bank(Precision::F32)?))
+        } else {
+            (Some(file.network(device, Precision::F32)?), None)
+        };
         Ok(Self {
-            net: file.network(device, Precision::F32)?,
+            net,
+            bank,
             metadata: file.metadata,
             device: device.clone(),
         })
@@ -39,14 +52,82 @@ impl Stylizer {
     /// Wraps an already built network (e.g. one being trained) for stylizing.
     pub fn from_network(net: TransformerNet, metadata: ModelMetadata, device: &Device) -> Self {
         Self {
-            net,
+            net: Some(net),
+            bank: None,
             metadata,
             device: device.clone(),
         }
     }
 
-    pub(crate) fn network(&self) -> &TransformerNet {
-        &self.net
+    /// Wraps the styles of a multi-style network (e.g. one being trained); `metadata` names
+    /// them (see [`ModelMetadata::multi`]).
+    pub fn from_bank(bank: StyleBank, metadata: ModelMetadata, device: &Device) -> Result<Self> {
+        if metadata.n_styles() != bank.n_styles() {
+            return Err(Error::Invalid(format!(
+                "the metadata names {} style(s) for a network of {}",
+                metadata.n_styles(),
+                bank.n_styles()
+            )));
+        }
+        Ok(Self {
+            net: None,
+            bank: Some(bank),
+            metadata,
+            device: device.clone(),
+        })
+    }
+
+    /// The model's styles by name, in index order (one for a one-style model).
+    pub fn styles(&self) -> Vec<String> {
+        self.metadata.style_names()
+    }
+
+    /// The weight of each style under `choice`, one per style in index order, summing to 1:
+    /// checks a choice before any image is read, and says what a mix is made of.
+    pub fn style_weights(&self, choice: &StyleChoice) -> Result<Vec<f32>> {
+        let n = self.styles().len();
+        Ok(match choice.resolve(&self.styles())? {
+            Resolved::Row(i) => (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect(),
+            Resolved::Weights(w) => w,
+        })
+    }
+
+    /// A one-style stylizer of `choice`, for callers that run [`Stylizer::forward`] or
+    /// [`Stylizer::stylize`] directly: its metadata is the model's, as one style named after
+    /// the choice (`NAME`, or `mix` for a mix).
+    pub fn with_style(&self, choice: &StyleChoice) -> Result<Stylizer> {
+        let name = match choice.resolve(&self.styles())? {
+            Resolved::Row(i) => self.styles().swap_remove(i),
+            Resolved::Weights(_) => "mix".to_string(),
+        };
+        Ok(Self {
+            net: Some(self.network_for(choice)?.into_owned()),
+            bank: None,
+            metadata: ModelMetadata {
+                style_name: Some(name),
+                styles: Vec::new(),
+                ..self.metadata.clone()
+            },
+            device: self.device.clone(),
+        })
+    }
+
+    /// The network of the model's only style ([`Error::StyleNeeded`] for a multi-style one).
+    pub(crate) fn network(&self) -> Result<&TransformerNet> {
+        self.net.as_ref().ok_or_else(|| Error::StyleNeeded {
+            styles: self.styles(),
+        })
+    }
+
+    /// The network for `choice`: a one-style model's own, or the chosen style's or mix's
+    /// norm parameters with the shared convs.
+    pub(crate) fn network_for(&self, choice: &StyleChoice) -> Result<Cow<'_, TransformerNet>> {
+        let resolved = choice.resolve(&self.styles())?;
+        match (&self.bank, resolved) {
+            (None, _) => Ok(Cow::Borrowed(self.network()?)),
+            (Some(bank), Resolved::Row(i)) => Ok(Cow::Owned(bank.network_for(i)?)),
+            (Some(bank), Resolved::Weights(w)) => Ok(Cow::Owned(bank.network_mixed(&w)?)),
+        }
     }
 
     /// What the model file says about itself.
@@ -60,19 +141,16 @@ impl Stylizer {
     }
 
     /// The raw network output for a `[B, 3, H, W]` RGB batch in 0..255: unclamped, and a few
-    /// pixels larger than the input when a side is not a multiple of 4.
+    /// pixels larger than the input when a side is not a multiple of 4. One-style models only
+    /// (see [`Stylizer::stylize_with`] for the others).
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        Ok(self.net.forward(xs)?)
+        Ok(self.network()?.forward(xs)?)
     }
 
-    /// Stylizes one image in one forward pass. The result has the input's size; alpha is
-    /// composited over white.
+    /// Stylizes one image in one forward pass with a one-style model. The result has the
+    /// input's size; alpha is composited over white.
     pub fn stylize(&self, img: &DynamicImage) -> Result<RgbImage> {
-        let (w, h) = (img.width(), img.height());
-        check_size(w, h)?;
-        let xs = image_to_tensor(img, &self.device)?;
-        let out = tensor_to_image(&self.forward(&xs)?)?;
-        Ok(crop_to(out, w, h))
+        stylize_whole(self.network()?, img, &self.device)
     }
 
     /// Stylizes one image and finishes it as `options` say (the photo's colours kept, the
@@ -105,9 +183,10 @@ impl Stylizer {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<RgbImage> {
         options.validate()?;
+        let net = self.network_for(&options.style)?;
         let stylized = match tiling {
-            None => self.stylize(img)?,
-            Some(tiling) => self.stylize_tiled(img, tiling, progress)?,
+            None => stylize_whole(&net, img, &self.device)?,
+            Some(tiling) => stylize_in_tiles(&net, img, &self.device, tiling, progress)?,
         };
         progress(1, 1);
         if options.is_identity() {
@@ -116,19 +195,15 @@ impl Stylizer {
         adjust::finish(&crate::to_rgb(img), stylized, options)
     }
 
-    /// Stylizes one image in tiles (see [`Tiling`]), calling `progress(done, total)` after each
-    /// tile pass. The result has the input's size.
+    /// Stylizes one image in tiles (see [`Tiling`]) with a one-style model, calling
+    /// `progress(done, total)` after each tile pass. The result has the input's size.
     pub fn stylize_tiled(
         &self,
         img: &DynamicImage,
         tiling: Tiling,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<RgbImage> {
-        check_size(img.width(), img.height())?;
-        let rgb = crate::to_rgb(img);
-        let (out, _) =
-            crate::tiling::stylize_tiled(&self.net, &rgb, &self.device, tiling, progress)?;
-        Ok(crop_to(out, img.width(), img.height()))
+        stylize_in_tiles(self.network()?, img, &self.device, tiling, progress)
     }
 
     /// The tiles a `width` x `height` image is stylized in under `options`: those asked for,
@@ -170,6 +245,29 @@ impl Stylizer {
     pub fn memory_budget(&self) -> u64 {
         default_budget(&self.device)
     }
+}
+
+/// One forward pass of `net` over `img`, cropped to its size.
+fn stylize_whole(net: &TransformerNet, img: &DynamicImage, device: &Device) -> Result<RgbImage> {
+    let (w, h) = (img.width(), img.height());
+    check_size(w, h)?;
+    let xs = image_to_tensor(img, device)?;
+    let out = tensor_to_image(&net.forward(&xs)?)?;
+    Ok(crop_to(out, w, h))
+}
+
+/// `net` over `img` in tiles, cropped to its size.
+fn stylize_in_tiles(
+    net: &TransformerNet,
+    img: &DynamicImage,
+    device: &Device,
+    tiling: Tiling,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<RgbImage> {
+    check_size(img.width(), img.height())?;
+    let rgb = crate::to_rgb(img);
+    let (out, _) = crate::tiling::stylize_tiled(net, &rgb, device, tiling, progress)?;
+    Ok(crop_to(out, img.width(), img.height()))
 }
 
 pub(crate) fn check_size(w: u32, h: u32) -> Result<()> {

@@ -5,6 +5,7 @@ mod ffmpeg;
 mod inputs;
 mod outputs;
 mod progress;
+mod styles;
 mod video;
 
 use std::path::{Path, PathBuf};
@@ -35,8 +36,23 @@ struct Args {
     model: PathBuf,
 
     /// Images or folders of images to stylize.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "list_styles", value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+
+    /// Which style of a multi-style model: its name or index (see --list-styles). A
+    /// multi-style model needs --style or --mix.
+    #[arg(long, value_name = "NAME|INDEX", conflicts_with = "mix")]
+    style: Option<String>,
+
+    /// A mix of a multi-style model's styles, NAME=WEIGHT,... (e.g.
+    /// "starry_night=0.7,autumn=0.3"): their norm parameters are mixed with the weights,
+    /// scaled to sum to 1.
+    #[arg(long, value_name = "NAME=W,...")]
+    mix: Option<String>,
+
+    /// List the model's styles (index, name, the painting each was trained on) and exit.
+    #[arg(long)]
+    list_styles: bool,
 
     /// Output folder (created if missing), or, for a single image, an output file whose
     /// extension picks the format (.png, .jpg, .webp, .bmp, .tif, .gif). Default: next to each
@@ -196,10 +212,11 @@ fn parse_max_size(s: &str) -> Result<u32, String> {
     Ok(v)
 }
 
-fn style_suffix(args: &Args, stylizer: &Stylizer) -> String {
+fn style_suffix(args: &Args, stylizer: &Stylizer, choice: &fauve::StyleChoice) -> String {
     let name = args
         .suffix
         .clone()
+        .or_else(|| styles::choice_name(stylizer, choice))
         .or_else(|| stylizer.metadata().style_name.clone())
         .or_else(|| {
             args.model
@@ -215,6 +232,7 @@ fn style_suffix(args: &Args, stylizer: &Stylizer) -> String {
 fn stylize_one(
     stylizer: &Stylizer,
     args: &Args,
+    choice: &fauve::StyleChoice,
     input: &Path,
     output: &Path,
 ) -> Result<(u32, u32, f64)> {
@@ -232,6 +250,7 @@ fn stylize_one(
     }
     let start = Instant::now();
     let options = StyleOptions {
+        style: choice.clone(),
         strength: args.strength,
         preserve_colors: args.preserve_colors,
         tile: args.tile,
@@ -274,6 +293,11 @@ fn usage_error(e: impl std::fmt::Display) -> ! {
 fn run(args: Args) -> Result<ExitCode> {
     let device = fauve::parse_device(&args.device)
         .unwrap_or_else(|e| usage_error(format!("--device: {}", fauve::report(&e))));
+    if args.list_styles {
+        let stylizer = Stylizer::load(&args.model, &device).context("cannot load the model")?;
+        print!("{}", styles::listing(&stylizer));
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.video {
         return run_video(&args, &device);
     }
@@ -297,15 +321,12 @@ fn run(args: Args) -> Result<ExitCode> {
 
     let load_start = Instant::now();
     let stylizer = Stylizer::load(&args.model, &device).context("cannot load the model")?;
-    let suffix = style_suffix(&args, &stylizer);
+    let choice = styles::choice(&args, &stylizer).unwrap_or_else(|e| usage_error(e));
+    let suffix = style_suffix(&args, &stylizer, &choice);
     eprintln!(
         "loaded {} ({}) on {} in {:.0} ms",
         args.model.display(),
-        stylizer
-            .metadata()
-            .style_name
-            .as_deref()
-            .unwrap_or("no style name"),
+        styles::describe(&stylizer, &choice),
         if device.is_cpu() { "cpu" } else { "cuda" },
         load_start.elapsed().as_secs_f64() * 1e3
     );
@@ -316,7 +337,7 @@ fn run(args: Args) -> Result<ExitCode> {
         let output = target.path_for(job, &suffix);
         let result = guard
             .claim(&output)
-            .and_then(|()| stylize_one(&stylizer, &args, &job.input, &output));
+            .and_then(|()| stylize_one(&stylizer, &args, &choice, &job.input, &output));
         match result {
             Ok((w, h, ms)) => {
                 guard.written(&output);
@@ -350,8 +371,10 @@ fn run_video(args: &Args, device: &fauve::candle_core::Device) -> Result<ExitCod
         usage_error("--tile and --max-memory do not apply to --video (frames go through whole)");
     }
     let stylizer = Stylizer::load(&args.model, device).context("cannot load the model")?;
-    let suffix = style_suffix(args, &stylizer);
+    let choice = styles::choice(args, &stylizer).unwrap_or_else(|e| usage_error(e));
+    let suffix = style_suffix(args, &stylizer, &choice);
     let options = StyleOptions {
+        style: choice,
         strength: args.strength,
         preserve_colors: args.preserve_colors,
         ..StyleOptions::default()

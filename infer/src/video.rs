@@ -194,7 +194,7 @@ impl Run<'_> {
         label: &Path,
         sink: &mut dyn FnMut(usize, image::RgbImage) -> Result<()>,
     ) -> Result<(usize, f64)> {
-        let mut seq = self.stylizer.sequence(self.options, self.video)?;
+        let mut seq = self.stylizer.sequence(self.options.clone(), self.video)?;
         let mut bar = Bar::new(label);
         let start = Instant::now();
         let mut done = 0;

@@ -46,6 +46,14 @@ train_config! {
         "the parquet shards' column of encoded images (default: the one shaped like the datasets Image feature)";
     style_image: PathBuf = "data/styles/starry_night.jpg".into(),
         "the painting whose style is learned";
+    style_images: Option<Vec<PathBuf>> = None,
+        "several paintings learned by one network (conditional instance norm), e.g. '[\"a.jpg\", \"b.jpg\"]'; replaces style_image; each batch trains one of them (style_order)";
+    style_names: Option<Vec<String>> = None,
+        "the styles' names, one per style_images entry (default: each painting's file stem); they must be unique";
+    style_order: String = "round-robin".into(),
+        "which style each batch of a multi-style run trains: round-robin (in turn) or random (drawn from the seed and the step, so a resumed run draws the same)";
+    extend: Option<PathBuf> = None,
+        "add style_image as a new style to this trained model: only the new style's norm parameters train, so the shared weights and every existing style stay unchanged bit for bit; the other settings default to the model's own";
     vgg: Option<PathBuf> = None,
         "VGG16 or VGG19 weights with preprocess metadata (default: models/vgg19.safetensors from scripts/fetch-vgg19.sh when it is there, else models/vgg16.safetensors from scripts/fetch-vgg16.sh)";
     run_dir: Option<PathBuf> = None,
@@ -168,6 +176,33 @@ impl StyleBalance {
             other => bail!("`style_balance` must be gram or none, got `{other}`"),
         }
     }
+}
+
+/// Which style each batch of a multi-style run trains (`style_order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StyleOrder {
+    /// Style `step mod n`.
+    RoundRobin,
+    /// Drawn from the seed and the step.
+    Random,
+}
+
+impl StyleOrder {
+    /// Parses a `style_order` value.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "round-robin" => Ok(Self::RoundRobin),
+            "random" => Ok(Self::Random),
+            other => bail!("`style_order` must be round-robin or random, got `{other}`"),
+        }
+    }
+}
+
+/// A painting's file stem, the default name of its style.
+fn file_stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "style".into())
 }
 
 /// Default (content, style) weights for a network, its file's preprocessing and a style
@@ -372,6 +407,7 @@ impl TrainConfig {
         }
         StyleBalance::parse(&self.style_balance)?;
         self.check_style_layer_weights()?;
+        self.check_styles()?;
         let device =
             fauve::parse_device(&self.device).map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         let precision = self.precision()?;
@@ -458,8 +494,69 @@ impl TrainConfig {
             .with_context(|| format!("`precision` must be f32 or bf16, got `{}`", self.precision))
     }
 
-    /// The style name: configured, or the style image's file stem.
+    /// Several paintings: the names match them one to one and are unique, the order is known,
+    /// and a model is extended with one painting.
+    fn check_styles(&self) -> Result<()> {
+        StyleOrder::parse(&self.style_order)?;
+        if let Some(images) = &self.style_images {
+            if images.is_empty() {
+                bail!("`style_images` must name at least one painting");
+            }
+            if self.extend.is_some() {
+                bail!("`extend` adds one painting (style_image), not style_images");
+            }
+        }
+        if let Some(names) = &self.style_names {
+            let count = self.style_images.as_ref().map_or(1, Vec::len);
+            if names.len() != count {
+                bail!(
+                    "`style_names` needs one name per painting ({count}), got {}",
+                    names.len()
+                );
+            }
+        }
+        let names = self.style_names_resolved();
+        for (i, n) in names.iter().enumerate() {
+            if n.trim().is_empty() {
+                bail!("style names must not be empty");
+            }
+            if names[..i].contains(n) {
+                bail!("two styles are named `{n}`; style names must be unique\n\nhint: set style_names = [...]");
+            }
+        }
+        Ok(())
+    }
+
+    /// The paintings this run learns, in style order.
+    pub fn style_paths(&self) -> Vec<PathBuf> {
+        self.style_images
+            .clone()
+            .unwrap_or_else(|| vec![self.style_image.clone()])
+    }
+
+    /// The name of each painting's style, in order: `style_names`, else (one painting)
+    /// `style_name`, else each file stem.
+    pub fn style_names_resolved(&self) -> Vec<String> {
+        if let Some(names) = &self.style_names {
+            return names.clone();
+        }
+        if self.style_images.is_none() {
+            return vec![self.style_name()];
+        }
+        self.style_paths().iter().map(|p| file_stem(p)).collect()
+    }
+
+    /// The order batches take the styles in (validated).
+    pub fn style_order(&self) -> StyleOrder {
+        StyleOrder::parse(&self.style_order).unwrap_or(StyleOrder::RoundRobin)
+    }
+
+    /// The style name: configured, or the style image's file stem (for several paintings,
+    /// the stems joined by `+`).
     pub fn style_name(&self) -> String {
+        if self.style_name.is_none() && self.style_images.is_some() {
+            return self.style_names_resolved().join("+");
+        }
         self.style_name.clone().unwrap_or_else(|| {
             self.style_image
                 .file_stem()
@@ -503,6 +600,9 @@ mod tests {
             content_layer: Some("relu2_2".into()),
             style_layers: Some(vec!["relu2_2".into()]),
             image_column: Some("image".into()),
+            style_images: Some(vec!["a".into()]),
+            style_names: Some(vec!["a".into()]),
+            extend: Some("m".into()),
             ..Default::default()
         })
         .unwrap();

@@ -61,17 +61,28 @@ impl EvalSet {
         self.photos.is_empty()
     }
 
-    /// Scores `stylize` (a network: `[1, 3, H, W]` in 0..255 to the same) on every photo.
+    /// Scores `stylize` (a network: `[1, 3, H, W]` in 0..255 to the same) on every photo,
+    /// against the loss's first painting.
     pub fn evaluate(
         &self,
         loss: &PerceptualLoss,
+        stylize: impl FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<EvalResult> {
+        self.evaluate_style(loss, 0, stylize)
+    }
+
+    /// [`Self::evaluate`] against the loss's painting `style`.
+    pub fn evaluate_style(
+        &self,
+        loss: &PerceptualLoss,
+        style: usize,
         mut stylize: impl FnMut(&Tensor) -> Result<Tensor>,
     ) -> Result<EvalResult> {
         let mut per_photo = Vec::with_capacity(self.photos.len());
         let mut means = LossMeans::default();
         for (path, x, target) in &self.photos {
             let y = stylize(x)?.detach();
-            let v = LossValues::of(&loss.compute_against(&y, target)?)?;
+            let v = LossValues::of(&loss.compute_against_style(&y, target, style)?)?;
             means.add(&v);
             per_photo.push((path.clone(), v));
         }

@@ -57,7 +57,10 @@ fn resolve(
         )));
     }
     let Some(run_dir) = &cli.resume else {
-        let cfg = config::load(cli.config.as_deref(), &overrides).map_err(Failure::Usage)?;
+        let cfg = match overrides.get("extend").and_then(|v| v.as_str()) {
+            Some(model) => extension_config(cli, model, &overrides)?,
+            None => config::load(cli.config.as_deref(), &overrides).map_err(Failure::Usage)?,
+        };
         return Ok((cfg, None));
     };
     if cli.config.is_some() {
@@ -92,6 +95,34 @@ fn resolve(
     let cfg = config::from_saved_table(saved, &overrides, &source).map_err(Failure::Usage)?;
     eprintln!("resuming from {}", ckpt.path.display());
     Ok((cfg, Some(ckpt)))
+}
+
+/// The settings of `--extend MODEL`: the model's own training config (less its paintings and
+/// run), then `--config`, then the flags.
+fn extension_config(
+    cli: &Cli,
+    model: &str,
+    overrides: &toml::Table,
+) -> Result<TrainConfig, Failure> {
+    let mut table = fauve_train::extend::base_config(model.as_ref()).map_err(Failure::Usage)?;
+    let from_model = !table.is_empty();
+    if let Some(file) = &cli.config {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read config {}", file.display()))
+            .map_err(Failure::Usage)?;
+        let own: toml::Table = text
+            .parse()
+            .with_context(|| format!("{}: invalid TOML", file.display()))
+            .map_err(Failure::Usage)?;
+        table.extend(own);
+    }
+    let source = format!("{model} (its training config)");
+    let cfg = if from_model {
+        config::from_saved_table(table, overrides, &source)
+    } else {
+        config::from_table(table, overrides, &source)
+    };
+    cfg.map_err(Failure::Usage)
 }
 
 fn run(

@@ -71,6 +71,11 @@ impl LossMeans {
         self.n += 1;
     }
 
+    /// How many values were added.
+    pub fn count(&self) -> usize {
+        self.n
+    }
+
     /// The mean of what was added (zeros when nothing was).
     pub fn mean(&self) -> LossValues {
         let n = self.n.max(1) as f64;
@@ -97,11 +102,17 @@ impl std::fmt::Display for LossValues {
     }
 }
 
-/// The frozen VGG plus the painting's Gram targets.
+/// The frozen VGG plus each painting's Gram targets.
 pub struct PerceptualLoss {
     vgg: Vgg,
-    style_grams: Vec<Tensor>,
+    /// One per painting, in style order.
+    targets: Vec<StyleTarget>,
     weights: LossWeights,
+}
+
+/// One painting's Gram targets and layer factors (its own Gram balance).
+struct StyleTarget {
+    grams: Vec<Tensor>,
     /// What multiplies each style layer's term: the balance times `style_layer_weights`.
     layer_factors: Vec<f64>,
 }
@@ -133,10 +144,10 @@ impl LossWeights {
     }
 }
 
-/// The painting as the config says: `style_image` resized to `style_size`, as a
-/// `[1, 3, H, W]` tensor in 0..255.
-pub fn load_style(cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
-    let img = fauve::load_image(&cfg.style_image).with_context(|| {
+/// The painting at `path` as the config says: resized to `style_size`, as a `[1, 3, H, W]`
+/// tensor in 0..255.
+pub fn load_style(path: &std::path::Path, cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
+    let img = fauve::load_image(path).with_context(|| {
         format!(
             "cannot load the style image\n\nhint: set --style-image to a painting (scripts/fetch-photos.sh gets {})",
             TrainConfig::default().style_image.display()
@@ -154,9 +165,18 @@ impl PerceptualLoss {
             "cannot load the VGG weights\n\nhint: run scripts/fetch-vgg19.sh (or fetch-vgg16.sh), or set --vgg"
                 .to_string()
         })?;
-        let style = load_style(cfg, device)?;
+        let styles = cfg
+            .style_paths()
+            .iter()
+            .map(|p| load_style(p, cfg, device))
+            .collect::<Result<Vec<_>>>()?;
         let weights = LossWeights::from_config(cfg, &vgg)?;
-        Self::new(vgg, &style, weights)
+        Self::with_styles(vgg, &styles, weights)
+    }
+
+    /// How many paintings the loss has targets for.
+    pub fn n_styles(&self) -> usize {
+        self.targets.len()
     }
 
     /// Changes the content and style weights (the style targets stay: they are unweighted).
@@ -171,9 +191,14 @@ impl PerceptualLoss {
     }
 
     /// The factor on each style layer's term (balance times `style_layer_weights`), in
-    /// `style_layers` order.
+    /// `style_layers` order, for the first painting.
     pub fn style_layer_factors(&self) -> &[f64] {
-        &self.layer_factors
+        self.style_layer_factors_of(0)
+    }
+
+    /// [`Self::style_layer_factors`] of painting `style` (each has its own Gram balance).
+    pub fn style_layer_factors_of(&self, style: usize) -> &[f64] {
+        self.targets.get(style).map_or(&[], |t| &t.layer_factors)
     }
 
     /// Preprocessing of the VGG file (it decides the default weights).
@@ -213,35 +238,49 @@ impl PerceptualLoss {
 
     /// Computes the style targets once from `style` (`[1, 3, H, W]`, 0..255).
     pub fn new(vgg: Vgg, style: &Tensor, weights: LossWeights) -> Result<Self> {
-        let style_grams = vgg
-            .taps(style, &weights.style_layers)?
+        Self::with_styles(vgg, std::slice::from_ref(style), weights)
+    }
+
+    /// Computes each painting's style targets once (`[1, 3, H, W]` each, 0..255).
+    pub fn with_styles(vgg: Vgg, styles: &[Tensor], weights: LossWeights) -> Result<Self> {
+        let targets = styles
             .iter()
-            .map(|f| gram_matrix(f).map(|g| g.detach()))
-            .collect::<fauve::Result<Vec<_>>>()?;
-        let balance = match weights.balance {
-            StyleBalance::None => vec![1.0; style_grams.len()],
-            StyleBalance::Gram => gram_balance(&style_grams)?,
-        };
-        let layer_factors = balance
-            .iter()
-            .enumerate()
-            .map(|(k, b)| b * weights.style_layer_weights.get(k).copied().unwrap_or(1.0))
-            .collect();
+            .map(|s| StyleTarget::of(&vgg, s, &weights))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             vgg,
-            style_grams,
+            targets,
             weights,
-            layer_factors,
         })
     }
 
-    /// Losses of stylized batch `y` against content batch `x`.
+    /// Losses of stylized batch `y` against content batch `x`, styled as the first painting.
     pub fn compute(&self, y: &Tensor, x: &Tensor) -> Result<LossTerms> {
-        self.compute_against(y, &self.content_target(x)?)
+        self.compute_style(y, x, 0)
     }
 
-    /// Losses of stylized batch `y` against content features from [`Self::content_target`].
+    /// Losses of stylized batch `y` against content batch `x` and painting `style`.
+    pub fn compute_style(&self, y: &Tensor, x: &Tensor, style: usize) -> Result<LossTerms> {
+        self.compute_against_style(y, &self.content_target(x)?, style)
+    }
+
+    /// Losses of stylized batch `y` against content features from [`Self::content_target`],
+    /// styled as the first painting.
     pub fn compute_against(&self, y: &Tensor, content_target: &Tensor) -> Result<LossTerms> {
+        self.compute_against_style(y, content_target, 0)
+    }
+
+    /// [`Self::compute_against`] for painting `style`.
+    pub fn compute_against_style(
+        &self,
+        y: &Tensor,
+        content_target: &Tensor,
+        style: usize,
+    ) -> Result<LossTerms> {
+        let target = self
+            .targets
+            .get(style)
+            .with_context(|| format!("no painting {style}: the loss has {}", self.targets.len()))?;
         let w = &self.weights;
         let positions: Vec<usize> = [w.content_layer]
             .into_iter()
@@ -251,9 +290,9 @@ impl PerceptualLoss {
         let content = (content_loss(&fy[0], content_target)? * w.content)?;
         let mut style: Option<Tensor> = None;
         for (k, tap) in fy[1..].iter().enumerate() {
-            let layer_weight = self.layer_factors[k];
+            let layer_weight = target.layer_factors[k];
             let gram = gram_matrix(tap)?;
-            let term = (style_loss(&[gram], &self.style_grams[k..=k])? * layer_weight)?;
+            let term = (style_loss(&[gram], &target.grams[k..=k])? * layer_weight)?;
             style = Some(match style {
                 Some(s) => (s + term)?,
                 None => term,
@@ -273,6 +312,30 @@ impl PerceptualLoss {
             style,
             tv,
             total,
+        })
+    }
+}
+
+impl StyleTarget {
+    /// The Gram targets of painting `style` at the loss's style layers, and its factors.
+    fn of(vgg: &Vgg, style: &Tensor, weights: &LossWeights) -> Result<Self> {
+        let grams = vgg
+            .taps(style, &weights.style_layers)?
+            .iter()
+            .map(|f| gram_matrix(f).map(|g| g.detach()))
+            .collect::<fauve::Result<Vec<_>>>()?;
+        let balance = match weights.balance {
+            StyleBalance::None => vec![1.0; grams.len()],
+            StyleBalance::Gram => gram_balance(&grams)?,
+        };
+        let layer_factors = balance
+            .iter()
+            .enumerate()
+            .map(|(k, b)| b * weights.style_layer_weights.get(k).copied().unwrap_or(1.0))
+            .collect();
+        Ok(Self {
+            grams,
+            layer_factors,
         })
     }
 }

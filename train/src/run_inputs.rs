@@ -16,6 +16,7 @@ pub const VGG_KEY: &str = "vgg_sha256";
 /// SHA-256 (hex) of the painting and of the VGG file a run trains against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputHashes {
+    /// The painting's hash; for several paintings, theirs in style order joined by commas.
     pub style_image: String,
     pub vgg: String,
 }
@@ -30,7 +31,12 @@ impl InputHashes {
     /// The hashes of the files `cfg` names, as they are now.
     pub fn of(cfg: &TrainConfig) -> Result<Self> {
         Ok(Self {
-            style_image: sha256_file(&cfg.style_image)?,
+            style_image: cfg
+                .style_paths()
+                .iter()
+                .map(|p| sha256_file(p))
+                .collect::<Result<Vec<_>>>()?
+                .join(","),
             vgg: sha256_file(&cfg.vgg_path())?,
         })
     }
@@ -47,15 +53,17 @@ impl InputHashes {
         what: &str,
         hint: &str,
     ) -> Result<()> {
-        let files = [
-            (
-                recorded_style,
-                &self.style_image,
-                cfg.style_image.clone(),
-                "style image",
-            ),
-            (recorded_vgg, &self.vgg, cfg.vgg_path(), "VGG file"),
-        ];
+        let mut files = vec![(recorded_vgg, self.vgg.as_str(), cfg.vgg_path(), "VGG file")];
+        let paths = cfg.style_paths();
+        let now_styles: Vec<&str> = self.style_image.split(',').collect();
+        let then_styles: Option<Vec<&str>> = recorded_style.map(|r| r.split(',').collect());
+        for (i, path) in paths.into_iter().enumerate() {
+            let then = then_styles
+                .as_ref()
+                .map(|t| t.get(i).copied().unwrap_or("none"));
+            let now = now_styles.get(i).copied().unwrap_or_default();
+            files.push((then, now, path, "style image"));
+        }
         for (recorded, now, path, kind) in files {
             let Some(recorded) = recorded else { continue };
             if recorded != now {

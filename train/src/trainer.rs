@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
-use fauve::{ModelMetadata, Stylizer, TransformerNet};
+use fauve::{ModelMetadata, StyleEntry, Stylizer};
 use image::DynamicImage;
 
 use crate::adam::Adam;
@@ -22,7 +21,9 @@ use crate::init::seeded_init;
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 use crate::progress::Progress;
 use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
+use crate::style_schedule::style_at;
 use crate::tensorboard::Tensorboard;
+use crate::trainable::Trainable;
 
 /// Choices about how to run that are not training settings (not saved with the run).
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,10 +64,6 @@ fn divergence_hint(cfg: &TrainConfig, last_checkpoint: Option<&Path>) -> String 
     )
 }
 
-fn named_vars(varmap: &VarMap) -> HashMap<String, Var> {
-    varmap.data().lock().map(|m| m.clone()).unwrap_or_default()
-}
-
 /// Runs (or resumes) training as configured. `interrupted` is set by the Ctrl-C handler.
 pub fn train(
     cfg: &TrainConfig,
@@ -88,6 +85,9 @@ struct Stats {
     means: LossMeans,
     /// The means of the last completed log interval (the model's "final losses").
     last: LossMeans,
+    /// The same per painting, for multi-style runs.
+    style_means: Vec<LossMeans>,
+    style_last: Vec<LossMeans>,
     interval_start: Instant,
     interval_images: usize,
     wait_secs: f64,
@@ -100,8 +100,10 @@ struct Run<'a> {
     cfg: &'a TrainConfig,
     device: Device,
     photos: usize,
-    net: TransformerNet,
+    net: Trainable,
     vars: HashMap<String, Var>,
+    /// The names of the paintings this run trains, in the loss's order.
+    style_names: Vec<String>,
     adam: Adam,
     loss: PerceptualLoss,
     loader: BatchLoader,
@@ -165,13 +167,16 @@ impl<'a> Run<'a> {
         let (run_dir, ckpt_dir, samples_dir) =
             prepare_run_folder(cfg, resume.is_some(), &config_toml)?;
 
-        let varmap = VarMap::new();
-        let net = TransformerNet::new(
-            precision,
-            VarBuilder::from_varmap(&varmap, DType::F32, &device),
-        )?;
-        let vars = named_vars(&varmap);
-        seeded_init(&vars, cfg.seed, &device)?;
+        let net = match &cfg.extend {
+            Some(base) => Trainable::extending(base, precision, &device)?,
+            None => Trainable::fresh(loss.n_styles(), precision, &device)?,
+        };
+        let vars = net.vars().clone();
+        if cfg.extend.is_none() {
+            seeded_init(&vars, cfg.seed, &device)?;
+        }
+        let style_names = cfg.style_names_resolved();
+        check_new_names(&net, &style_names)?;
         let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
         let mut state = TrainState {
             step: 0,
@@ -228,12 +233,14 @@ impl<'a> Run<'a> {
             resume.is_some(),
         );
         let now = Instant::now();
+        let n = style_names.len();
         Ok(Self {
             cfg,
             device,
             photos,
             net,
             vars,
+            style_names,
             adam,
             loss,
             loader,
@@ -252,6 +259,8 @@ impl<'a> Run<'a> {
             stats: Stats {
                 means: LossMeans::default(),
                 last: LossMeans::default(),
+                style_means: vec![LossMeans::default(); n],
+                style_last: vec![LossMeans::default(); n],
                 interval_start: now,
                 interval_images: 0,
                 wait_secs: 0.0,
@@ -261,19 +270,39 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Scores the network on the held-out photos, if any, into TensorBoard's eval/ curves.
+    /// Scores the network on the held-out photos, if any, into TensorBoard's eval/ curves
+    /// (for several paintings, each style's under eval/NAME/ and their mean under eval/).
     fn evaluate(&mut self) -> Result<()> {
         let Some(set) = &self.eval else {
             return Ok(());
         };
-        let net = &self.net;
-        let result = set.evaluate(&self.loss, |x| Ok(net.forward(x)?))?;
-        let (step, m) = (self.state.step, result.mean);
+        let step = self.state.step;
+        let mut all = LossMeans::default();
+        let many = self.style_names.len() > 1;
+        for (style, name) in self.style_names.iter().enumerate() {
+            let net = self.net.network(style)?;
+            let loss = &self.loss;
+            let result = set.evaluate_style(loss, style, |x| Ok(net.forward(x)?))?;
+            let m = result.mean;
+            all.add(&m);
+            if many {
+                self.tb
+                    .scalar(&format!("eval/{name}/content"), m.content, step);
+                self.tb.scalar(&format!("eval/{name}/style"), m.style, step);
+                self.tb.scalar(&format!("eval/{name}/total"), m.total, step);
+                self.progress.println(format!(
+                    "eval at step {step} of {name} on {} held-out photos: {m}",
+                    set.len()
+                ));
+            }
+        }
+        let m = all.mean();
         self.tb.scalar("eval/content", m.content, step);
         self.tb.scalar("eval/style", m.style, step);
         self.tb.scalar("eval/total", m.total, step);
+        let what = if many { " (mean of the styles)" } else { "" };
         self.progress.println(format!(
-            "eval at step {step} on {} held-out photos: {m}",
+            "eval at step {step} on {} held-out photos{what}: {m}",
             set.len()
         ));
         Ok(())
@@ -340,13 +369,15 @@ impl<'a> Run<'a> {
         let s = batch.image_size;
         let x = Tensor::from_vec(batch.data, (batch.batch_size, 3, s, s), &self.device)?;
 
-        let y = self.net.forward(&x)?;
-        let terms = self.loss.compute(&y, &x)?;
+        let style = self.style_now();
+        let y = self.net.network(style)?.forward(&x)?;
+        let terms = self.loss.compute_style(&y, &x, style)?;
         let losses = LossValues::of(&terms)?;
         if !losses.total.is_finite() {
             bail!(
-                "the loss became non-finite at step {} (content {}, style {}, tv {}); stopping without saving this state\n\n{}",
+                "the loss became non-finite at step {}{} (content {}, style {}, tv {}); stopping without saving this state\n\n{}",
                 self.state.step + 1,
+                self.style_label(style),
                 losses.content,
                 losses.style,
                 losses.tv,
@@ -359,8 +390,23 @@ impl<'a> Run<'a> {
         self.state.data = batch.after;
         let stats = &mut self.stats;
         stats.means.add(&losses);
+        stats.style_means[style].add(&losses);
         stats.interval_images += batch.batch_size;
         Ok(losses)
+    }
+
+    /// The painting the next step trains.
+    fn style_now(&self) -> usize {
+        let n = self.style_names.len();
+        style_at(self.cfg.style_order(), self.cfg.seed, self.state.step, n)
+    }
+
+    /// ` (style NAME)` in a multi-style run, else nothing.
+    fn style_label(&self, style: usize) -> String {
+        match self.style_names.len() {
+            1 => String::new(),
+            _ => format!(" (style {})", self.style_names[style]),
+        }
     }
 
     /// The progress line after every step; TensorBoard scalars every `log_every` steps.
@@ -375,11 +421,18 @@ impl<'a> Run<'a> {
             total,
             ..
         } = losses;
+        let trained = style_at(
+            self.cfg.style_order(),
+            self.cfg.seed,
+            step - 1,
+            self.style_names.len(),
+        );
         self.progress.update(
             step,
             &format!(
-                "epoch {} | content {c:.4e} style {st:.4e} total {total:.4e} | {images_per_sec:.2} img/s",
-                self.state.data.epoch + 1
+                "epoch {}{} | content {c:.4e} style {st:.4e} total {total:.4e} | {images_per_sec:.2} img/s",
+                self.state.data.epoch + 1,
+                self.style_label(trained),
             ),
             log_now,
         );
@@ -399,6 +452,17 @@ impl<'a> Run<'a> {
             tb.scalar("loss/tv", mtv, step);
         }
         tb.scalar("loss/total", mt, step);
+        if self.style_names.len() > 1 {
+            for (name, m) in self.style_names.iter().zip(&self.stats.style_means) {
+                if m.count() == 0 {
+                    continue;
+                }
+                let m = m.mean();
+                tb.scalar(&format!("loss/{name}/content"), m.content, step);
+                tb.scalar(&format!("loss/{name}/style"), m.style, step);
+                tb.scalar(&format!("loss/{name}/total"), m.total, step);
+            }
+        }
         tb.scalar("perf/images_per_sec", images_per_sec, step);
         tb.scalar("train/lr", self.adam.lr(), step);
         tb.scalar(
@@ -409,22 +473,39 @@ impl<'a> Run<'a> {
         let stats = &mut self.stats;
         stats.last = stats.means;
         stats.means = LossMeans::default();
+        for (last, means) in stats.style_last.iter_mut().zip(&mut stats.style_means) {
+            if means.count() > 0 {
+                *last = std::mem::take(means);
+            }
+        }
         stats.interval_start = Instant::now();
         stats.interval_images = 0;
     }
 
-    /// Stylizes the sample photo with the current weights into samples/ and TensorBoard.
+    /// Stylizes the sample photo with the current weights into samples/ and TensorBoard, in
+    /// each style of a multi-style run (`step-N-NAME.png`, `sample/NAME`).
     fn write_sample(&mut self) -> Result<()> {
         let step = self.state.step;
-        let stylizer =
-            Stylizer::from_network(self.net.clone(), ModelMetadata::default(), &self.device);
-        let img = stylizer.stylize(&self.sample)?;
-        let path = self.samples_dir.join(format!("step-{step:08}.png"));
-        if let Err(e) = fauve::save_image(&img, &path) {
-            self.progress
-                .println(format!("warning: cannot write sample: {e}"));
+        let many = self.style_names.len() > 1;
+        for (style, name) in self.style_names.iter().enumerate() {
+            let net = self.net.network(style)?;
+            let stylizer = Stylizer::from_network(net, ModelMetadata::default(), &self.device);
+            let img = stylizer.stylize(&self.sample)?;
+            let (file, tag) = if many {
+                let safe = name.replace(|c: char| !c.is_alphanumeric() && c != '_', "-");
+                (
+                    format!("step-{step:08}-{safe}.png"),
+                    format!("sample/{name}"),
+                )
+            } else {
+                (format!("step-{step:08}.png"), "sample".to_string())
+            };
+            if let Err(e) = fauve::save_image(&img, &self.samples_dir.join(file)) {
+                self.progress
+                    .println(format!("warning: cannot write sample: {e}"));
+            }
+            self.tb.image(&tag, &img, step);
         }
-        self.tb.image("sample", &img, step);
         self.tb.flush();
         Ok(())
     }
@@ -499,18 +580,32 @@ impl<'a> Run<'a> {
             "training_images": self.photos,
             "fauve_version": env!("CARGO_PKG_VERSION"),
         });
+        let mut summary = summary;
+        if self.style_names.len() > 1 {
+            let per_style: serde_json::Map<String, serde_json::Value> = self
+                .style_names
+                .iter()
+                .zip(&stats.style_last)
+                .map(|(name, m)| {
+                    let m = m.mean();
+                    let v = serde_json::json!({"content": m.content, "style": m.style,
+                                               "tv": m.tv, "total": m.total});
+                    (name.clone(), v)
+                })
+                .collect();
+            summary["final_losses_per_style"] = per_style.into();
+        }
         // The checkpoint of the last step checked the weights are finite before this save.
-        let tensors: HashMap<String, Tensor> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
+        let tensors = self.net.model_tensors()?;
+        let entries = self.net.styles(new_style_entries(cfg, &hashes));
+        let metadata = if entries.is_empty() {
+            ModelMetadata::new(Some(cfg.style_name()), Some(summary))
+        } else {
+            let summary = crate::extend::whole_summary(summary, &entries, &self.net);
+            ModelMetadata::multi(Some(cfg.style_name()), entries, Some(summary))
+        };
         let model = self.run_dir.join("model.safetensors");
-        fauve::save_model_file(
-            &model,
-            &tensors,
-            &ModelMetadata::new(Some(cfg.style_name()), Some(summary)),
-        )?;
+        fauve::save_model_file(&model, &tensors, &metadata)?;
         eprintln!(
             "done: {} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {} threads, training waited {:.1} s for data); {} unreadable photo(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
             self.total_steps,
@@ -526,6 +621,38 @@ impl<'a> Run<'a> {
         }
         Ok(Outcome::Finished { model })
     }
+}
+
+/// The styles this run's paintings add to the model file, names and hashes in order.
+fn new_style_entries(cfg: &TrainConfig, hashes: &InputHashes) -> Vec<StyleEntry> {
+    let hashes: Vec<&str> = hashes.style_image.split(',').collect();
+    cfg.style_names_resolved()
+        .into_iter()
+        .zip(cfg.style_paths())
+        .enumerate()
+        .map(|(i, (name, path))| StyleEntry {
+            name,
+            style_image_sha256: hashes.get(i).map(|h| h.to_string()),
+            source: Some(path.display().to_string()),
+        })
+        .collect()
+}
+
+/// Refuses a new style whose name the model being extended already has.
+fn check_new_names(net: &Trainable, names: &[String]) -> Result<()> {
+    let Some(base) = net.base_metadata() else {
+        return Ok(());
+    };
+    let existing = crate::trainable::base_styles(base);
+    if let Some(name) = names
+        .iter()
+        .find(|n| existing.iter().any(|e| &e.name == *n))
+    {
+        bail!(
+            "the model to extend already has a style named `{name}`\n\nhint: name the new one with --style-name"
+        );
+    }
+    Ok(())
 }
 
 /// Creates the run folder with `checkpoints/` and `samples/` and writes the resolved

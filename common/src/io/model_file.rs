@@ -11,19 +11,38 @@ use candle_core::{Device, Tensor};
 use crate::error::{Error, Result};
 use crate::io::atomic_write::atomic_write;
 use crate::io::safetensors_file::SafetensorsFile;
+use crate::model::style_bank::{network_from, StyleBank};
 use crate::model::transformer::{TransformerNet, ARCHITECTURE};
 use crate::precision::Precision;
+use crate::style_choice::{Resolved, StyleChoice};
 
 /// Value of the `format` metadata key in files Fauve writes.
 pub const FORMAT_NAME: &str = "fauve-style-model";
-/// The newest format version this library reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this library reads: 2 adds multi-style models, written as 2;
+/// one-style models are still written as 1, so older readers load them.
+pub const FORMAT_VERSION: u32 = 2;
+/// The version of one-style model files (today's format since the first release).
+const ONE_STYLE_VERSION: u32 = 1;
 
 const KEY_FORMAT: &str = "format";
 const KEY_VERSION: &str = "format_version";
 const KEY_ARCHITECTURE: &str = "architecture";
 const KEY_STYLE: &str = "style_name";
 const KEY_TRAINING: &str = "training";
+const KEY_STYLES: &str = "styles";
+
+/// One style of a multi-style model, as its metadata lists them (JSON under `styles`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StyleEntry {
+    /// The style's name, unique in the model.
+    pub name: String,
+    /// SHA-256 of the painting it was trained on, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_image_sha256: Option<String>,
+    /// Where the painting came from (its path when the style was trained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
 
 /// What a model file says about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +51,12 @@ pub struct ModelMetadata {
     pub format_version: u32,
     /// Network architecture; only [`ARCHITECTURE`] exists so far.
     pub architecture: String,
-    /// Human-readable style name (e.g. `starry_night`), if known.
+    /// Human-readable style name (e.g. `starry_night`), if known; for a multi-style model,
+    /// the collection's name.
     pub style_name: Option<String>,
+    /// A multi-style model's styles, in the order of its norm tables' rows; empty for a
+    /// one-style model.
+    pub styles: Vec<StyleEntry>,
     /// Training summary (config, steps, final losses, hashes of inputs), as JSON.
     pub training: Option<serde_json::Value>,
     /// Whether the file carried Fauve metadata at all (false for converted checkpoints).
@@ -46,6 +69,7 @@ impl Default for ModelMetadata {
             format_version: FORMAT_VERSION,
             architecture: ARCHITECTURE.to_string(),
             style_name: None,
+            styles: Vec::new(),
             training: None,
             from_fauve: false,
         }
@@ -63,12 +87,46 @@ impl ModelMetadata {
         }
     }
 
+    /// Metadata for a new model holding several styles (two or more).
+    pub fn multi(
+        name: Option<String>,
+        styles: Vec<StyleEntry>,
+        training: Option<serde_json::Value>,
+    ) -> Self {
+        Self {
+            styles,
+            ..Self::new(name, training)
+        }
+    }
+
+    /// How many styles the model holds.
+    pub fn n_styles(&self) -> usize {
+        self.styles.len().max(1)
+    }
+
+    /// The styles' names in order (a one-style model's own name, or `style`).
+    pub fn style_names(&self) -> Vec<String> {
+        if self.styles.is_empty() {
+            return vec![self.style_name.clone().unwrap_or_else(|| "style".into())];
+        }
+        self.styles.iter().map(|s| s.name.clone()).collect()
+    }
+
     fn to_header(&self) -> HashMap<String, String> {
+        let version = if self.styles.is_empty() {
+            ONE_STYLE_VERSION
+        } else {
+            FORMAT_VERSION
+        };
         let mut h = HashMap::from([
             (KEY_FORMAT.to_string(), FORMAT_NAME.to_string()),
-            (KEY_VERSION.to_string(), FORMAT_VERSION.to_string()),
+            (KEY_VERSION.to_string(), version.to_string()),
             (KEY_ARCHITECTURE.to_string(), self.architecture.clone()),
         ]);
+        if !self.styles.is_empty() {
+            let list = serde_json::to_string(&self.styles).unwrap_or_default();
+            h.insert(KEY_STYLES.to_string(), list);
+        }
         if let Some(s) = &self.style_name {
             h.insert(KEY_STYLE.to_string(), s.clone());
         }
@@ -117,10 +175,32 @@ impl ModelMetadata {
             format_version,
             architecture,
             style_name: h.get(KEY_STYLE).cloned(),
+            styles: styles_from_header(h).map_err(bad)?,
             training,
             from_fauve: true,
         })
     }
+}
+
+/// The `styles` list of a header (empty when absent): two or more, each name unique.
+fn styles_from_header(h: &HashMap<String, String>) -> std::result::Result<Vec<StyleEntry>, String> {
+    let Some(text) = h.get(KEY_STYLES) else {
+        return Ok(Vec::new());
+    };
+    let styles: Vec<StyleEntry> = serde_json::from_str(text)
+        .map_err(|e| format!("metadata `{KEY_STYLES}` is not a list of styles: {e}"))?;
+    if styles.len() < 2 {
+        return Err(format!(
+            "metadata `{KEY_STYLES}` lists {} style(s); a multi-style model holds at least 2",
+            styles.len()
+        ));
+    }
+    for (i, s) in styles.iter().enumerate() {
+        if styles[..i].iter().any(|t| t.name == s.name) {
+            return Err(format!("metadata `{KEY_STYLES}` names `{}` twice", s.name));
+        }
+    }
+    Ok(styles)
 }
 
 /// A loaded model file: its metadata and the transform network's tensors (f32).
@@ -140,7 +220,7 @@ impl ModelFile {
         let file = SafetensorsFile::open(path)?;
         let metadata = ModelMetadata::from_header(path, &file.metadata()?)?;
         let mut tensors = HashMap::new();
-        for (key, shape) in TransformerNet::parameter_shapes() {
+        for (key, shape) in TransformerNet::parameter_shapes_for(metadata.n_styles()) {
             let t = file.tensor_f32(&key, Some(&shape), device)?;
             let count = non_finite(&t)?;
             if count > 0 {
@@ -155,15 +235,39 @@ impl ModelFile {
         Ok(Self { metadata, tensors })
     }
 
-    /// Builds the transform network from the loaded tensors, its convs computing in
-    /// `precision`.
+    /// Builds the transform network of a one-style model, its convs computing in
+    /// `precision`; a multi-style model fails with [`Error::StyleNeeded`] (see
+    /// [`ModelFile::network_for`]).
     pub fn network(&self, device: &Device, precision: Precision) -> Result<TransformerNet> {
-        let vb = candle_nn::VarBuilder::from_tensors(
-            self.tensors.clone(),
-            candle_core::DType::F32,
-            device,
-        );
-        TransformerNet::new(precision, vb)
+        if self.metadata.n_styles() > 1 {
+            return Err(Error::StyleNeeded {
+                styles: self.metadata.style_names(),
+            });
+        }
+        network_from(self.tensors.clone(), precision, device)
+    }
+
+    /// The network for `choice` among the model's styles.
+    pub fn network_for(
+        &self,
+        choice: &StyleChoice,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<TransformerNet> {
+        let resolved = choice.resolve(&self.metadata.style_names())?;
+        if self.metadata.n_styles() == 1 {
+            return self.network(device, precision);
+        }
+        let bank = self.bank(precision)?;
+        match resolved {
+            Resolved::Row(i) => bank.network_for(i),
+            Resolved::Weights(w) => bank.network_mixed(&w),
+        }
+    }
+
+    /// The model's shared convs and per-style norm tables.
+    pub fn bank(&self, precision: Precision) -> Result<StyleBank> {
+        StyleBank::from_tensors(&self.tensors, self.metadata.n_styles(), precision)
     }
 }
 
@@ -174,14 +278,15 @@ fn non_finite(t: &Tensor) -> Result<usize> {
 }
 
 /// Writes a model file atomically: `tensors` (every key of
-/// [`TransformerNet::parameter_shapes`], checked) as f32, with `metadata` in the header.
+/// [`TransformerNet::parameter_shapes_for`] the metadata's style count, checked) as f32, with
+/// `metadata` in the header.
 pub fn save_model_file(
     path: &Path,
     tensors: &HashMap<String, Tensor>,
     metadata: &ModelMetadata,
 ) -> Result<()> {
     let mut out = Vec::new();
-    for (key, shape) in TransformerNet::parameter_shapes() {
+    for (key, shape) in TransformerNet::parameter_shapes_for(metadata.n_styles()) {
         let t = tensors.get(&key).ok_or_else(|| Error::MissingTensor {
             path: path.to_path_buf(),
             key: key.clone(),

@@ -8,6 +8,7 @@ pub(crate) mod layers;
 pub mod loss;
 pub(crate) mod norm_source;
 pub(crate) mod preprocess;
+pub(crate) mod style_bank;
 pub(crate) mod transformer;
 pub(crate) mod vgg;
 pub(crate) mod vgg_layout;

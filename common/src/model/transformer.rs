@@ -85,6 +85,28 @@ impl TransformerNet {
     /// Every tensor the network needs, with its shape, in pytorch/examples key order. Model
     /// files are checked against this list before any tensor is used.
     pub fn parameter_shapes() -> Vec<(String, Vec<usize>)> {
+        Self::parameter_shapes_for(1)
+    }
+
+    /// [`Self::parameter_shapes`] of a network holding `n_styles` styles: each norm layer's
+    /// scale and shift are `[n_styles, C]` when there are several (conditional instance norm),
+    /// `[C]` for one.
+    pub fn parameter_shapes_for(n_styles: usize) -> Vec<(String, Vec<usize>)> {
+        let mut out = Self::conv_shapes();
+        for (name, c) in Self::norm_channels() {
+            let shape = if n_styles > 1 {
+                vec![n_styles, c]
+            } else {
+                vec![c]
+            };
+            out.push((format!("{name}.weight"), shape.clone()));
+            out.push((format!("{name}.bias"), shape));
+        }
+        out
+    }
+
+    /// The convs' tensors (shared by every style) with their shapes.
+    fn conv_shapes() -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();
         let mut conv = |name: &str, cin: usize, cout: usize, k: usize| {
             out.push((format!("{name}.conv2d.weight"), vec![cout, cin, k, k]));
@@ -100,19 +122,22 @@ impl TransformerNet {
         conv("deconv1", WIDE, 64, 3);
         conv("deconv2", 64, 32, 3);
         conv("deconv3", 32, 3, 9);
-        let mut norm = |name: &str, c: usize| {
-            out.push((format!("{name}.weight"), vec![c]));
-            out.push((format!("{name}.bias"), vec![c]));
-        };
-        for (name, c) in [("in1", 32), ("in2", 64), ("in3", WIDE)] {
-            norm(name, c);
-        }
+        out
+    }
+
+    /// Every instance-norm layer's key prefix and channel count, in key order: the only
+    /// parameters that differ between the styles of a multi-style model.
+    pub fn norm_channels() -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = [("in1", 32), ("in2", 64), ("in3", WIDE)]
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect();
         for i in 1..=RESIDUAL_BLOCKS {
-            norm(&format!("res{i}.in1"), WIDE);
-            norm(&format!("res{i}.in2"), WIDE);
+            out.push((format!("res{i}.in1"), WIDE));
+            out.push((format!("res{i}.in2"), WIDE));
         }
-        norm("in4", 64);
-        norm("in5", 32);
+        out.push(("in4".into(), 64));
+        out.push(("in5".into(), 32));
         out
     }
 }

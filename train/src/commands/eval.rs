@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use fauve::Stylizer;
+use fauve::{StyleChoice, Stylizer};
 use fauve_train::config::{self, TrainConfig};
 use fauve_train::evaluate::EvalSet;
 use fauve_train::perceptual::PerceptualLoss;
@@ -125,10 +125,28 @@ pub fn run(args: EvalArgs, overrides: toml::Table) -> Result<ExitCode, Failure> 
         w.content,
         w.style
     );
-    let result = set.evaluate(&loss, |x| Ok(stylizer.forward(x)?))?;
-    for (path, v) in &result.per_photo {
-        println!("{}  {v}", path.display());
+    let names = stylizer.styles();
+    if names.len() != loss.n_styles() {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "the model holds {} style(s) but the objective has {} painting(s)\n\nhint: score with the model's own config, or a --config whose style_images match its styles",
+            names.len(),
+            loss.n_styles()
+        )));
     }
-    println!("mean over {} photos: {}", set.len(), result.mean);
+    for (i, name) in names.iter().enumerate() {
+        let one = stylizer
+            .with_style(&StyleChoice::Index(i))
+            .map_err(anyhow::Error::from)?;
+        let result = set.evaluate_style(&loss, i, |x| Ok(one.forward(x)?))?;
+        let label = if names.len() > 1 {
+            format!("{name}: ")
+        } else {
+            String::new()
+        };
+        for (path, v) in &result.per_photo {
+            println!("{label}{}  {v}", path.display());
+        }
+        println!("{label}mean over {} photos: {}", set.len(), result.mean);
+    }
     Ok(ExitCode::SUCCESS)
 }

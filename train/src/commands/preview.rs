@@ -107,6 +107,11 @@ pub fn run(
     interrupted: &AtomicBool,
 ) -> Result<std::process::ExitCode, Failure> {
     let base = config::load(args.config.as_deref(), &overrides).map_err(Failure::Usage)?;
+    if base.style_images.is_some() || base.extend.is_some() {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "preview optimises one photo toward one painting; it does not take style_images or extend\n\nhint: preview each painting with --style-image"
+        )));
+    }
     refuse_overwrite(&args, &base).map_err(Failure::Usage)?;
     let device = fauve::parse_device(&base.device).map_err(|e| Failure::Usage(e.into()))?;
     let photo = fauve::load_image(&args.photo)
