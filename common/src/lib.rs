@@ -61,7 +61,9 @@ pub use io::model_file::{
     save_model_file, ModelFile, ModelMetadata, StyleEntry, FORMAT_NAME, FORMAT_VERSION,
 };
 #[cfg(feature = "onnx")]
-pub use io::onnx_export::{onnx_bytes, save_onnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT};
+pub use io::onnx_export::{
+    onnx_bytes, save_onnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, ONNX_STYLE_INPUT,
+};
 pub use io::safetensors_file::SafetensorsFile;
 pub use model::instance_norm::InstanceNorm;
 pub use model::layers::{ConvLayer, UpsampleConvLayer};

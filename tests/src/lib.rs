@@ -231,3 +231,42 @@ pub fn write_generated_model(dir: &Path) -> PathBuf {
     fauve::save_model_file(&path, &generated_transformer(), &meta).expect("model written");
     path
 }
+
+/// A model file holding `names.len()` styles (two or more) written into `dir`: the shipped
+/// model's convs, its own norm parameters as the first style, and for each further style
+/// those parameters scaled and shifted by generated amounts (so the styles differ visibly).
+pub fn write_generated_multi_style(dir: &Path, names: &[&str]) -> PathBuf {
+    let shipped = fauve::ModelFile::load(&shipped_model(), &Device::Cpu).expect("shipped model");
+    let mut tensors = shipped.tensors.clone();
+    let n = names.len();
+    for (name, c) in TransformerNet::norm_channels() {
+        for suffix in [".weight", ".bias"] {
+            let key = format!("{name}{suffix}");
+            let own = shipped.tensors[&key].to_vec1::<f32>().expect("a [C] norm");
+            let rows: Vec<f32> = (0..n)
+                .flat_map(|i| {
+                    let scale = generated(&format!("{key}#{i}"), c, 1.0, 0.6);
+                    let shift = generated(&format!("{key}+{i}"), c, 0.0, 0.6);
+                    own.iter()
+                        .zip(scale.into_iter().zip(shift))
+                        .map(move |(v, (a, b))| if i == 0 { *v } else { v * a + b })
+                        .collect::<Vec<f32>>()
+                })
+                .collect();
+            let t = Tensor::from_vec(rows, (n, c), &Device::Cpu).expect("shape matches");
+            tensors.insert(key, t);
+        }
+    }
+    let styles = names
+        .iter()
+        .map(|s| fauve::StyleEntry {
+            name: s.to_string(),
+            style_image_sha256: None,
+            source: Some(format!("{s}.jpg")),
+        })
+        .collect();
+    let path = dir.join("collection.safetensors");
+    let meta = fauve::ModelMetadata::multi(Some("collection".into()), styles, None);
+    fauve::save_model_file(&path, &tensors, &meta).expect("model written");
+    path
+}

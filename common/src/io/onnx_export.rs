@@ -27,13 +27,16 @@ const IR_VERSION: i64 = 7;
 
 /// Name of the graph's input: `[N, 3, H, W]` RGB in 0..255, any N, H, W.
 pub const ONNX_INPUT: &str = "input";
+/// Name of a multi-style model's second input: `[N, n_styles]` style weights, one row per
+/// image (one-hot for a style; weights summing to 1 for a mix, as `fauve-infer --mix` makes).
+pub const ONNX_STYLE_INPUT: &str = "style_weights";
 /// Name of the graph's output: `[N, 3, H', W']` RGB in 0..255, not clamped; H' and W' are H and
 /// W rounded up to a multiple of 4 (crop to the input size, as `fauve-infer` does).
 pub const ONNX_OUTPUT: &str = "output";
 
 /// The model as ONNX protobuf bytes.
 pub fn onnx_bytes(model: &ModelFile) -> Result<Vec<u8>> {
-    let mut g = Graph::new(&model.tensors);
+    let mut g = Graph::new(&model.tensors, model.metadata.n_styles());
     let mut x = g.conv("conv1", ONNX_INPUT, 1, false)?;
     x = g.norm("in1", &x, true)?;
     x = g.conv("conv2", &x, 2, false)?;
@@ -68,11 +71,16 @@ pub fn onnx_bytes(model: &ModelFile) -> Result<Vec<u8>> {
         "io",
         "input: [N,3,H,W] RGB 0..255; output: RGB 0..255, unclamped, H and W rounded up to a multiple of 4",
     ));
+    let mut inputs = vec![image_value(ONNX_INPUT, "height", "width")];
+    if g.styles > 1 {
+        props.push(entry("styles", &model.metadata.style_names().join(",")));
+        inputs.push(weights_value(g.styles));
+    }
     let graph = GraphProto {
         node: g.nodes,
         name: "fauve".into(),
         initializer: g.initializers,
-        input: vec![image_value(ONNX_INPUT, "height", "width")],
+        input: inputs,
         output: vec![image_value(ONNX_OUTPUT, "out_height", "out_width")],
         ..Default::default()
     };
@@ -101,6 +109,8 @@ pub fn save_onnx(model: &ModelFile, path: &Path) -> Result<()> {
 /// The graph under construction: nodes in order, initializers, and names handed out.
 struct Graph<'a> {
     tensors: &'a HashMap<String, Tensor>,
+    /// How many styles the model holds (norm tables `[styles, C]` when more than one).
+    styles: usize,
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
     added: HashSet<String>,
@@ -108,9 +118,10 @@ struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    fn new(tensors: &'a HashMap<String, Tensor>) -> Self {
+    fn new(tensors: &'a HashMap<String, Tensor>, styles: usize) -> Self {
         Self {
             tensors,
+            styles,
             nodes: Vec::new(),
             initializers: Vec::new(),
             added: HashSet::new(),
@@ -207,21 +218,56 @@ impl<'a> Graph<'a> {
         ))
     }
 
-    /// Instance norm `name` (scale and shift), optionally followed by ReLU.
+    /// Instance norm `name` (scale and shift), optionally followed by ReLU. With several
+    /// styles the scale and shift are the style weights times the norm's `[styles, C]` tables,
+    /// applied after a plain instance norm.
     fn norm(&mut self, name: &str, x: &str, relu: bool) -> Result<String> {
-        let (scale, _) = self.weight(&format!("{name}.weight"))?;
+        let (scale, dims) = self.weight(&format!("{name}.weight"))?;
         let (bias, _) = self.weight(&format!("{name}.bias"))?;
-        let y = self.node(
-            "InstanceNormalization",
-            &[x, &scale, &bias],
-            vec![float_attr("epsilon", INSTANCE_NORM_EPS as f32)],
-        );
+        let eps = vec![float_attr("epsilon", INSTANCE_NORM_EPS as f32)];
+        let y = if self.styles > 1 {
+            let c = dims.last().copied().unwrap_or(1);
+            let ones = self.floats(&format!("ones_{c}"), &vec![1.0; c]);
+            let zeros = self.floats(&format!("zeros_{c}"), &vec![0.0; c]);
+            let plain = self.node("InstanceNormalization", &[x, &ones, &zeros], eps);
+            let scale = self.per_image(&scale);
+            let bias = self.per_image(&bias);
+            let scaled = self.node("Mul", &[&plain, &scale], vec![]);
+            self.node("Add", &[&scaled, &bias], vec![])
+        } else {
+            self.node("InstanceNormalization", &[x, &scale, &bias], eps)
+        };
         Ok(if relu {
             self.node("Relu", &[&y], vec![])
         } else {
             y
         })
     }
+}
+
+impl Graph<'_> {
+    /// `[N, C, 1, 1]`: each image's style weights times the `[styles, C]` table `table`.
+    fn per_image(&mut self, table: &str) -> String {
+        let rows = self.node("MatMul", &[ONNX_STYLE_INPUT, table], vec![]);
+        let shape = self.ints("shape_n_c_1_1", &[0, -1, 1, 1]);
+        self.node("Reshape", &[&rows, &shape], vec![])
+    }
+}
+
+/// The `[batch, styles]` f32 style-weights input.
+fn weights_value(styles: usize) -> ValueInfoProto {
+    let dim = |v: dimension::Value| Dimension {
+        value: Some(v),
+        ..Default::default()
+    };
+    let shape = TensorShapeProto {
+        dim: vec![
+            dim(dimension::Value::DimParam("batch".into())),
+            dim(dimension::Value::DimValue(styles as i64)),
+        ],
+        ..Default::default()
+    };
+    tensor_value(ONNX_STYLE_INPUT, shape)
 }
 
 fn entry(key: &str, value: &str) -> StringStringEntryProto {
@@ -274,6 +320,11 @@ fn image_value(name: &str, height: &str, width: &str) -> ValueInfoProto {
         ],
         ..Default::default()
     };
+    tensor_value(name, shape)
+}
+
+/// An f32 tensor value named `name` of `shape`.
+fn tensor_value(name: &str, shape: TensorShapeProto) -> ValueInfoProto {
     ValueInfoProto {
         name: name.into(),
         type_: Some(TypeProto {
@@ -358,6 +409,44 @@ mod tests {
         );
         assert_eq!(input[1].value, Some(dimension::Value::DimValue(3)));
         assert_eq!(g.node.last().unwrap().output[0], ONNX_OUTPUT);
+    }
+
+    #[test]
+    fn a_multi_style_graph_takes_style_weights_and_mixes_the_norm_tables() {
+        let mut m = model();
+        for (name, c) in crate::TransformerNet::norm_channels() {
+            for suffix in [".weight", ".bias"] {
+                let t = Tensor::ones((3, c), DType::F32, &Device::Cpu).unwrap();
+                m.tensors.insert(format!("{name}{suffix}"), t);
+            }
+        }
+        let entry = |n: &str| crate::StyleEntry {
+            name: n.into(),
+            style_image_sha256: None,
+            source: None,
+        };
+        m.metadata =
+            crate::ModelMetadata::multi(None, vec![entry("a"), entry("b"), entry("c")], None);
+        let onnx = ModelProto::parse_from_bytes(&onnx_bytes(&m).unwrap()).unwrap();
+        let g = onnx.graph.as_ref().unwrap();
+        let count = |op: &str| g.node.iter().filter(|n| n.op_type == op).count();
+        // Each of the 15 norms: a plain instance norm, its scale and shift from the weights.
+        assert_eq!(count("InstanceNormalization"), 15);
+        assert_eq!(count("MatMul"), 30);
+        assert_eq!(count("Mul"), 15);
+        assert_eq!(count("Add"), 5 + 15);
+        assert_eq!(g.input.len(), 2);
+        assert_eq!(g.input[1].name, ONNX_STYLE_INPUT);
+        let Some(type_proto::Value::TensorType(t)) = &g.input[1].type_.value else {
+            panic!("not a tensor");
+        };
+        assert_eq!(t.shape.dim[1].value, Some(dimension::Value::DimValue(3)));
+        let styles = onnx
+            .metadata_props
+            .iter()
+            .find(|p| p.key == "styles")
+            .unwrap();
+        assert_eq!(styles.value, "a,b,c");
     }
 
     #[test]

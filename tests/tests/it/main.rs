@@ -4,6 +4,7 @@
 
 mod image_io;
 mod model_file;
+mod multi_style;
 mod parity;
 mod parity_vgg19;
 mod sequence;

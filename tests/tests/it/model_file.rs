@@ -272,3 +272,32 @@ fn vgg_builds_from_a_var_builder_and_its_module_output_is_the_last_tap() -> anyh
     assert!(err.contains("`features.2.weight`"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_multi_style_header_must_list_two_unique_styles_matching_the_tables() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = fauve_tests::write_generated_multi_style(dir.path(), &["a", "b"]);
+    let file = fauve::SafetensorsFile::open(&path)?;
+    let tensors = candle_core::safetensors::load(&path, &Device::Cpu)?;
+    let header = file.metadata()?;
+    let with_styles = |styles: Option<&str>| {
+        let mut h = header.clone();
+        match styles {
+            Some(s) => h.insert("styles".into(), s.into()),
+            None => h.remove("styles"),
+        };
+        let bad = dir.path().join("bad.safetensors");
+        write_safetensors(&bad, &tensors, Some(h));
+        load_err(&bad).1
+    };
+    let one = r#"[{"name": "a"}]"#;
+    assert!(with_styles(Some(one)).contains("lists 1 style(s)"));
+    let twice = r#"[{"name": "a"}, {"name": "a"}]"#;
+    assert!(with_styles(Some(twice)).contains("names `a` twice"));
+    assert!(with_styles(Some("[1, 2]")).contains("not a list of styles"));
+    let three = r#"[{"name": "a"}, {"name": "b"}, {"name": "c"}]"#;
+    assert!(with_styles(Some(three)).contains("expected [3, 32]"));
+    // Without the list, the [2, C] tables are not a one-style model's.
+    assert!(with_styles(None).contains("expected [32]"));
+    Ok(())
+}

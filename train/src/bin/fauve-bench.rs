@@ -70,6 +70,12 @@ enum Cmd {
         /// Where to write the output (`output`) for comparison with PyTorch's.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// A multi-style model's style (name or index), as fauve-infer --style.
+        #[arg(long, conflicts_with = "mix")]
+        style: Option<String>,
+        /// A mix of a multi-style model's styles, as fauve-infer --mix.
+        #[arg(long)]
+        mix: Option<String>,
         #[command(flatten)]
         timing: Timing,
     },
@@ -124,8 +130,17 @@ fn run(args: Args) -> Result<()> {
             weights,
             input,
             output,
+            style,
+            mix,
             timing,
-        } => infer(&weights, &input, output.as_deref(), &timing),
+        } => {
+            let choice = match (style, mix) {
+                (Some(name), _) => Some(fauve::StyleChoice::Named(name)),
+                (None, Some(mix)) => Some(fauve::StyleChoice::parse_mix(&mix)?),
+                (None, None) => None,
+            };
+            infer(&weights, &input, output.as_deref(), choice, &timing)
+        }
         Cmd::TrainStep {
             weights,
             vgg,
@@ -279,16 +294,36 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn infer(weights: &Path, input: &Path, output: Option<&Path>, timing: &Timing) -> Result<()> {
-    let device = fauve::parse_device(&timing.device)?;
+/// The network to run: the file's tensors as they are, or a style or mix of a model file.
+fn infer_network(
+    weights: &Path,
+    choice: Option<fauve::StyleChoice>,
+    timing: &Timing,
+    device: &Device,
+) -> Result<TransformerNet> {
+    if let Some(choice) = choice {
+        let model = fauve::ModelFile::load(weights, device)?;
+        return Ok(model.network_for(&choice, device, timing.precision()?)?);
+    }
     // Constant weights, as fauve-infer loads them: with trainable variables every forward would
     // build an autograd graph and keep each activation alive until the output is dropped.
-    let tensors = candle_core::safetensors::load(weights, &device)
+    let tensors = candle_core::safetensors::load(weights, device)
         .with_context(|| format!("cannot load weights {}", weights.display()))?;
-    let net = TransformerNet::new(
+    Ok(TransformerNet::new(
         timing.precision()?,
-        VarBuilder::from_tensors(tensors, DType::F32, &device),
-    )?;
+        VarBuilder::from_tensors(tensors, DType::F32, device),
+    )?)
+}
+
+fn infer(
+    weights: &Path,
+    input: &Path,
+    output: Option<&Path>,
+    choice: Option<fauve::StyleChoice>,
+    timing: &Timing,
+) -> Result<()> {
+    let device = fauve::parse_device(&timing.device)?;
+    let net = infer_network(weights, choice, timing, &device)?;
     let x = tensor_from(input, "input", &device)?;
     let mut y = None;
     let times = time_runs(&device, timing, || {

@@ -14,6 +14,7 @@ use fauve_tests::{fixture, test_photo};
 mod eval;
 mod full_disk;
 mod inputs;
+mod multi_style;
 mod preview;
 #[cfg(feature = "hub")]
 mod shards;
