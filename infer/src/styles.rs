@@ -64,28 +64,10 @@ pub fn describe(stylizer: &Stylizer, choice: &StyleChoice) -> String {
     }
 }
 
-/// `--list-styles`: one line per style, `INDEX  NAME  SOURCE  SHA-256`.
+/// `--list-styles`: one line per style, `INDEX  NAME  SOURCE  SHA-256` (`-` where unknown).
 pub fn listing(stylizer: &Stylizer) -> String {
-    let meta = stylizer.metadata();
     let mut out = String::new();
-    if meta.styles.is_empty() {
-        let name = stylizer.styles().remove(0);
-        let hash = meta
-            .training
-            .as_ref()
-            .and_then(|t| t.get("style_image_sha256"))
-            .and_then(|h| h.as_str())
-            .unwrap_or("-");
-        let source = meta
-            .training
-            .as_ref()
-            .and_then(|t| t.pointer("/config/style_image"))
-            .and_then(|s| s.as_str())
-            .unwrap_or("-");
-        out.push_str(&format!("0\t{name}\t{source}\t{hash}\n"));
-        return out;
-    }
-    for (i, s) in meta.styles.iter().enumerate() {
+    for (i, s) in stylizer.metadata().style_entries().iter().enumerate() {
         out.push_str(&format!(
             "{i}\t{}\t{}\t{}\n",
             s.name,

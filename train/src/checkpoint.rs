@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use fauve::SafetensorsFile;
 
 use crate::data::DataPosition;
-use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
+use crate::run_inputs::{InputHashes, EXTEND_KEY, STYLE_KEY, VGG_KEY};
 
 const MARKER: &str = "fauve_checkpoint";
 const PREFIX: &str = "step-";
@@ -105,6 +105,9 @@ pub fn save(
     if let Some(h) = &state.inputs {
         meta.insert(STYLE_KEY.to_string(), h.style_image.clone());
         meta.insert(VGG_KEY.to_string(), h.vgg.clone());
+        if let Some(e) = &h.extend {
+            meta.insert(EXTEND_KEY.to_string(), e.clone());
+        }
     }
     let tensors = tensors
         .into_iter()
@@ -164,6 +167,7 @@ fn read(path: &Path) -> Result<Checkpoint> {
             (Some(style_image), Some(vgg)) => Some(InputHashes {
                 style_image: style_image.clone(),
                 vgg: vgg.clone(),
+                extend: meta.get(EXTEND_KEY).cloned(),
             }),
             _ => None,
         },

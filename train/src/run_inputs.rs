@@ -12,6 +12,8 @@ use crate::config::TrainConfig;
 /// Checkpoint and model-metadata keys of the hashes.
 pub const STYLE_KEY: &str = "style_image_sha256";
 pub const VGG_KEY: &str = "vgg_sha256";
+/// Checkpoint key of the hash of the model an `--extend` run adds a style to.
+pub const EXTEND_KEY: &str = "extend_sha256";
 
 /// SHA-256 (hex) of the painting and of the VGG file a run trains against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub struct InputHashes {
     /// The painting's hash; for several paintings, theirs in style order joined by commas.
     pub style_image: String,
     pub vgg: String,
+    /// The model being extended (`extend`), if any.
+    pub extend: Option<String>,
 }
 
 /// SHA-256 of the file at `path`, in hex.
@@ -38,6 +42,7 @@ impl InputHashes {
                 .collect::<Result<Vec<_>>>()?
                 .join(","),
             vgg: sha256_file(&cfg.vgg_path())?,
+            extend: cfg.extend.as_deref().map(sha256_file).transpose()?,
         })
     }
 

@@ -128,7 +128,7 @@ impl Trainable {
     pub fn styles(&self, new: Vec<StyleEntry>) -> Vec<StyleEntry> {
         match &self.kind {
             Kind::Extend { base_meta, .. } => {
-                let mut all = base_styles(base_meta);
+                let mut all = base_meta.style_entries();
                 all.extend(new);
                 all
             }
@@ -153,23 +153,4 @@ impl Trainable {
             Kind::Extend { base, .. } => base.n_styles() + 1,
         }
     }
-}
-
-/// The styles a model lists, a one-style model's from its name and training summary.
-pub fn base_styles(meta: &ModelMetadata) -> Vec<StyleEntry> {
-    if !meta.styles.is_empty() {
-        return meta.styles.clone();
-    }
-    let training = meta.training.as_ref();
-    let text = |pointer: &str| {
-        training
-            .and_then(|t| t.pointer(pointer))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    vec![StyleEntry {
-        name: meta.style_names().remove(0),
-        style_image_sha256: text("/style_image_sha256"),
-        source: text("/config/style_image"),
-    }]
 }

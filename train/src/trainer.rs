@@ -138,6 +138,7 @@ impl<'a> Run<'a> {
         let inputs = InputHashes::of(cfg)?;
         if let Some(ckpt) = &resume {
             check_same_data(ckpt, &fingerprint, cfg, options)?;
+            check_same_base(ckpt, &inputs, cfg)?;
             let saved = ckpt.state.inputs.as_ref();
             inputs.check(
                 cfg,
@@ -638,12 +639,29 @@ fn new_style_entries(cfg: &TrainConfig, hashes: &InputHashes) -> Vec<StyleEntry>
         .collect()
 }
 
+/// Refuses to resume an `--extend` run whose base model was replaced since it started: the new
+/// style's norm parameters were trained against the old model's convs.
+fn check_same_base(ckpt: &Checkpoint, inputs: &InputHashes, cfg: &TrainConfig) -> Result<()> {
+    let then = ckpt.state.inputs.as_ref().and_then(|h| h.extend.as_deref());
+    if let (Some(then), Some(now), Some(path)) = (then, inputs.extend.as_deref(), &cfg.extend) {
+        if then != now {
+            bail!(
+                "{} is not the model this run started extending (SHA-256 {} then, {} now): the new style was trained against the other model's weights\n\nhint: put the original model back, or start a new run",
+                path.display(),
+                &then[..then.len().min(12)],
+                &now[..now.len().min(12)]
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a new style whose name the model being extended already has.
 fn check_new_names(net: &Trainable, names: &[String]) -> Result<()> {
     let Some(base) = net.base_metadata() else {
         return Ok(());
     };
-    let existing = crate::trainable::base_styles(base);
+    let existing = base.style_entries();
     if let Some(name) = names
         .iter()
         .find(|n| existing.iter().any(|e| &e.name == *n))

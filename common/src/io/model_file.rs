@@ -112,6 +112,26 @@ impl ModelMetadata {
         self.styles.iter().map(|s| s.name.clone()).collect()
     }
 
+    /// The styles with where each came from: a multi-style model's list, or a one-style
+    /// model's name with its painting's path and hash from the training summary.
+    pub fn style_entries(&self) -> Vec<StyleEntry> {
+        if !self.styles.is_empty() {
+            return self.styles.clone();
+        }
+        let text = |pointer: &str| {
+            self.training
+                .as_ref()
+                .and_then(|t| t.pointer(pointer))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        vec![StyleEntry {
+            name: self.style_names().remove(0),
+            style_image_sha256: text("/style_image_sha256"),
+            source: text("/config/style_image"),
+        }]
+    }
+
     fn to_header(&self) -> HashMap<String, String> {
         let version = if self.styles.is_empty() {
             ONE_STYLE_VERSION

@@ -256,10 +256,6 @@ impl Graph<'_> {
 
 /// The `[batch, styles]` f32 style-weights input.
 fn weights_value(styles: usize) -> ValueInfoProto {
-    let dim = |v: dimension::Value| Dimension {
-        value: Some(v),
-        ..Default::default()
-    };
     let shape = TensorShapeProto {
         dim: vec![
             dim(dimension::Value::DimParam("batch".into())),
@@ -307,10 +303,6 @@ fn float_attr(name: &str, value: f32) -> AttributeProto {
 
 /// An f32 image tensor `[batch, 3, height, width]` with named dynamic sizes.
 fn image_value(name: &str, height: &str, width: &str) -> ValueInfoProto {
-    let dim = |v: dimension::Value| Dimension {
-        value: Some(v),
-        ..Default::default()
-    };
     let shape = TensorShapeProto {
         dim: vec![
             dim(dimension::Value::DimParam("batch".into())),
@@ -321,6 +313,14 @@ fn image_value(name: &str, height: &str, width: &str) -> ValueInfoProto {
         ..Default::default()
     };
     tensor_value(name, shape)
+}
+
+/// One dimension of a tensor's shape.
+fn dim(value: dimension::Value) -> Dimension {
+    Dimension {
+        value: Some(value),
+        ..Default::default()
+    }
 }
 
 /// An f32 tensor value named `name` of `shape`.

@@ -206,3 +206,50 @@ fn style_names_must_match_the_paintings_and_be_unique() {
         assert!(text(&o).contains(says), "{}", text(&o));
     }
 }
+
+#[test]
+fn an_extension_does_not_resume_on_a_replaced_model() -> anyhow::Result<()> {
+    let s = setup(3);
+    let (a, b) = (s.run_dir("a"), s.run_dir("b"));
+    let o = train(&two_style_args(&s, &a, 1), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut other = two_style_args(&s, &b, 1);
+    other.extend(["--seed".into(), "7".into()]);
+    let o = train(&other, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let base = a.join("model.safetensors");
+    let third = s.dir.path().join("third.png");
+    RgbImage::from_fn(40, 40, |x, y| Rgb([(x * 6) as u8, 90, (y * 6) as u8])).save(&third)?;
+    let ext = s.run_dir("ext");
+    let p = |p: &Path| p.display().to_string();
+    let args = |steps: &str| -> Vec<String> {
+        [
+            "--extend",
+            &p(&base),
+            "--style-image",
+            &p(&third),
+            "--steps",
+            steps,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "--run-dir".into(),
+            p(&ext),
+            "--checkpoint-every".into(),
+            "1".into(),
+        ])
+        .collect()
+    };
+    let o = train(&args("2"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::copy(b.join("model.safetensors"), &base)?;
+    let o = train(&crate::resume_args(&ext, 3), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not the model this run started extending"),
+        "{}",
+        text(&o)
+    );
+    Ok(())
+}

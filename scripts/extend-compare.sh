@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# How many steps `--extend` needs to add a style to a trained model (issue 25), at demo scale
+# on the CPU. For each seed: extend scripts/multistyle-compare.sh's one-style Starry Night model
+# (200 steps) with Van Gogh's "Village Street in Auvers", scoring the held-out photos of
+# data/eval every EVERY steps; then print the first step at which the new style's held-out
+# style loss is within 10% of the same painting trained from the start (in the 4-style model,
+# and alone), and the CPU seconds per step. Run scripts/multistyle-compare.sh first.
+#
+# Usage: scripts/extend-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=400, EVERY=25)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEEDS=("$@")
+[ $# -eq 0 ] && SEEDS=(1 2 3 4)
+STEPS=${STEPS:-400}
+EVERY=${EVERY:-25}
+WORK=${MULTISTYLE_DIR:-runs/multistyle-compare}
+NEW=data/styles/paintings/van_gogh_auvers.jpg
+RESULTS=$WORK/results.tsv
+[ -f "$RESULTS" ] || { echo "extend-compare: run scripts/multistyle-compare.sh first" >&2; exit 1; }
+for S in "${SEEDS[@]}"; do
+    base=$WORK/one-starry_night-$S/model.safetensors
+    run=$WORK/extend-$S
+    if [ ! -f $run/model.safetensors ]; then
+        rm -rf "$run"
+        target/release/fauve-train --extend "$base" --style-image $NEW --steps "$STEPS" \
+            --run-dir "$run" --eval-dir data/eval --eval-every "$EVERY" --log-every 50 \
+            --sample-every 0 --checkpoint-every 100000 2>&1 | tee "$run.log" | grep -E '^(eval|done)'
+    fi
+    # The painting trained from the start: its held-out style loss in the 4-style model and alone.
+    multi=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "multi" {print $5}' "$RESULTS")
+    alone=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "one" {print $5}' "$RESULTS")
+    awk -v s="$S" -v multi="$multi" -v alone="$alone" '
+        /^eval at step/ { step = $4; for (i = 1; i <= NF; i++) if ($i == "style") { v = $(i + 1); gsub(/[(),]/, "", v) }
+                          if (!m && v <= 1.1 * multi) m = step; if (!a && v <= 1.1 * alone) a = step; last = v }
+        /^done:/ { secs = $5 / $2 }
+        END { printf "seed %s: held-out style loss from the start %s (4-style), %s (alone); extension reaches 110%% of them at step %s and %s; final %s; %.2f s/step\n",
+                     s, multi, alone, m ? m : "never", a ? a : "never", last, secs }' "$run.log"
+done

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The pictures of docs/multi-style.md and the README's style-mix strip, from the shipped
+# multi-style model (styles/collection.safetensors) and scripts/multistyle-compare.sh's
+# one-style models of seed 1: held-out photos (data/eval, never trained on) in each style of the
+# one network beside the same painting trained alone, and one photo through a row of mixes.
+# Needs scripts/demo.sh's build and scripts/multistyle-compare.sh. About a minute on 2 cores.
+#
+# Usage: scripts/multistyle-pictures.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/tools-venv.sh
+source scripts/tools-venv.sh
+MODEL=styles/collection.safetensors
+WORK=${MULTISTYLE_DIR:-runs/multistyle-compare}
+OUT=out/multistyle-pictures
+INFER=(target/release/fauve-infer --device cpu --max-size 320)
+rm -rf "$OUT"
+PHOTOS=(data/eval/mate-Garden.jpg data/eval/mate-Storm.jpg)
+mapfile -t STYLES < <(target/release/fauve-infer --model $MODEL --list-styles | cut -f2)
+rows=()
+for photo in "${PHOTOS[@]}"; do
+    stem=$(basename "$photo" .jpg)
+    multi=("$photo")
+    alone=("$photo")
+    for s in "${STYLES[@]}"; do
+        "${INFER[@]}" --model $MODEL --style "$s" "$photo" -o "$OUT/multi/$stem-$s.png" >/dev/null 2>&1
+        "${INFER[@]}" --model "$WORK/one-$s-1/model.safetensors" "$photo" \
+            -o "$OUT/alone/$stem-$s.png" >/dev/null 2>&1
+        multi+=("$OUT/multi/$stem-$s.png")
+        alone+=("$OUT/alone/$stem-$s.png")
+    done
+    rows+=("$(IFS=,; echo "${multi[*]}")" "$(IFS=,; echo "${alone[*]}")")
+done
+"$TOOLS_PY" scripts/picture_grid.py docs/multi-style.jpg 160 "${rows[@]}"
+
+# The mix strip: the first style to the second in five steps, then to the third and fourth.
+photo=data/eval/mate-Garden.jpg
+strip=("$photo")
+mixes=("${STYLES[0]}=1" "${STYLES[0]}=0.5,${STYLES[1]}=0.5" "${STYLES[1]}=1"
+       "${STYLES[1]}=0.5,${STYLES[2]}=0.5" "${STYLES[2]}=1" "${STYLES[2]}=0.5,${STYLES[3]}=0.5"
+       "${STYLES[3]}=1")
+for i in "${!mixes[@]}"; do
+    "${INFER[@]}" --model $MODEL --mix "${mixes[$i]}" "$photo" -o "$OUT/mix/$i.png" >/dev/null 2>&1
+    strip+=("$OUT/mix/$i.png")
+done
+"$TOOLS_PY" scripts/picture_grid.py docs/style-mix.jpg 150 "$(IFS=,; echo "${strip[*]}")"
+echo "multistyle-pictures: docs/multi-style.jpg and docs/style-mix.jpg written"
