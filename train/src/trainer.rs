@@ -20,17 +20,12 @@ use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 use crate::progress::Progress;
+pub use crate::run_checks::Options;
+use crate::run_checks::{check_new_names, check_resume};
 use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
 use crate::style_schedule::style_at;
 use crate::tensorboard::Tensorboard;
 use crate::trainable::Trainable;
-
-/// Choices about how to run that are not training settings (not saved with the run).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    /// Resume although the photo folder differs from the one the run started with.
-    pub allow_changed_data: bool,
-}
 
 /// How a run ended without an error.
 pub enum Outcome {
@@ -137,28 +132,10 @@ impl<'a> Run<'a> {
         let fingerprint = set.fingerprint().to_string();
         let inputs = InputHashes::of(cfg)?;
         if let Some(ckpt) = &resume {
-            check_same_data(ckpt, &fingerprint, cfg, options)?;
-            check_same_base(ckpt, &inputs, cfg)?;
-            let saved = ckpt.state.inputs.as_ref();
-            inputs.check(
-                cfg,
-                saved.map(|h| h.style_image.as_str()),
-                saved.map(|h| h.vgg.as_str()),
-                &ckpt.path,
-                "resuming would train toward another objective than the steps so far",
-                "put the original file back, or start a new run",
-            )?;
+            check_resume(ckpt, &fingerprint, &inputs, cfg, options)?;
         }
-        let precision = cfg.precision()?;
         let loss = PerceptualLoss::from_config(cfg, &device)?;
-        let sample = match &cfg.sample_image {
-            Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
-            None => set
-                .first_photo()
-                .unwrap_or_else(|| image::DynamicImage::new_rgb8(64, 64)),
-        };
-        let sample =
-            fauve::resize_for_stylizing(&sample, None, Some(cfg.image_size.max(256) as u32));
+        let sample = sample_photo(cfg, &set)?;
 
         let photos = set.photos();
         let steps_per_epoch = photos.div_ceil(cfg.batch_size);
@@ -168,16 +145,9 @@ impl<'a> Run<'a> {
         let (run_dir, ckpt_dir, samples_dir) =
             prepare_run_folder(cfg, resume.is_some(), &config_toml)?;
 
-        let net = match &cfg.extend {
-            Some(base) => Trainable::extending(base, precision, &device)?,
-            None => Trainable::fresh(loss.n_styles(), precision, &device)?,
-        };
+        let net = trainable(cfg, &loss, &device)?;
         let vars = net.vars().clone();
-        if cfg.extend.is_none() {
-            seeded_init(&vars, cfg.seed, &device)?;
-        }
         let style_names = cfg.style_names_resolved();
-        check_new_names(&net, &style_names)?;
         let mut adam = Adam::new(vars.clone().into_iter().collect(), cfg.lr)?;
         let mut state = TrainState {
             step: 0,
@@ -197,32 +167,9 @@ impl<'a> Run<'a> {
             );
         }
 
-        let workers = if cfg.workers == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            cfg.workers
-        };
-        let loader = BatchLoader::start(
-            set,
-            LoaderConfig {
-                batch_size: cfg.batch_size,
-                image_size: cfg.image_size,
-                seed: cfg.seed,
-                random_crop: cfg.random_crop,
-                workers,
-                prefetch: cfg.prefetch,
-            },
-            state.data,
-            state.bad_files.clone(),
-        )?;
+        let (loader, workers) = start_loader(cfg, set, &state)?;
         let tb = Tensorboard::open(&run_dir.join("tb"));
-        let eval = match &cfg.eval_dir {
-            Some(dir) => Some(
-                EvalSet::load(dir, cfg.image_size, &loss, &device)
-                    .with_context(|| format!("cannot load the eval photos in {}", dir.display()))?,
-            ),
-            None => None,
-        };
+        let eval = eval_set(cfg, &loss, &device)?;
 
         announce(
             cfg,
@@ -233,7 +180,6 @@ impl<'a> Run<'a> {
             &state,
             resume.is_some(),
         );
-        let now = Instant::now();
         let n = style_names.len();
         Ok(Self {
             cfg,
@@ -257,17 +203,7 @@ impl<'a> Run<'a> {
             ckpt_dir,
             samples_dir,
             last_checkpoint: resume.map(|c| c.path),
-            stats: Stats {
-                means: LossMeans::default(),
-                last: LossMeans::default(),
-                style_means: vec![LossMeans::default(); n],
-                style_last: vec![LossMeans::default(); n],
-                interval_start: now,
-                interval_images: 0,
-                wait_secs: 0.0,
-                decode_secs: 0.0,
-                start: now,
-            },
+            stats: Stats::new(n),
         })
     }
 
@@ -624,6 +560,91 @@ impl<'a> Run<'a> {
     }
 }
 
+impl Stats {
+    fn new(styles: usize) -> Self {
+        let now = Instant::now();
+        Self {
+            means: LossMeans::default(),
+            last: LossMeans::default(),
+            style_means: vec![LossMeans::default(); styles],
+            style_last: vec![LossMeans::default(); styles],
+            interval_start: now,
+            interval_images: 0,
+            wait_secs: 0.0,
+            decode_secs: 0.0,
+            start: now,
+        }
+    }
+}
+
+/// The photo stylized for samples: configured, else the first training photo, at least 256 px.
+fn sample_photo(cfg: &TrainConfig, set: &PhotoSet) -> Result<image::DynamicImage> {
+    let sample = match &cfg.sample_image {
+        Some(p) => fauve::load_image(p).context("cannot load the sample image")?,
+        None => set
+            .first_photo()
+            .unwrap_or_else(|| image::DynamicImage::new_rgb8(64, 64)),
+    };
+    Ok(fauve::resize_for_stylizing(
+        &sample,
+        None,
+        Some(cfg.image_size.max(256) as u32),
+    ))
+}
+
+/// What the run trains: a new network drawn from the seed for the loss's paintings, or a new
+/// style's norm parameters on the model being extended (whose style names must not repeat).
+fn trainable(cfg: &TrainConfig, loss: &PerceptualLoss, device: &Device) -> Result<Trainable> {
+    let precision = cfg.precision()?;
+    let net = match &cfg.extend {
+        Some(base) => Trainable::extending(base, precision, device)?,
+        None => {
+            let net = Trainable::fresh(loss.n_styles(), precision, device)?;
+            seeded_init(net.vars(), cfg.seed, device)?;
+            net
+        }
+    };
+    check_new_names(&net, &cfg.style_names_resolved())?;
+    Ok(net)
+}
+
+/// The photo loader from where `state` stands, and its number of worker threads.
+fn start_loader(
+    cfg: &TrainConfig,
+    set: Arc<PhotoSet>,
+    state: &TrainState,
+) -> Result<(BatchLoader, usize)> {
+    let workers = if cfg.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        cfg.workers
+    };
+    let loader = BatchLoader::start(
+        set,
+        LoaderConfig {
+            batch_size: cfg.batch_size,
+            image_size: cfg.image_size,
+            seed: cfg.seed,
+            random_crop: cfg.random_crop,
+            workers,
+            prefetch: cfg.prefetch,
+        },
+        state.data,
+        state.bad_files.clone(),
+    )?;
+    Ok((loader, workers))
+}
+
+/// The held-out photos of `eval_dir`, if set.
+fn eval_set(cfg: &TrainConfig, loss: &PerceptualLoss, device: &Device) -> Result<Option<EvalSet>> {
+    let Some(dir) = &cfg.eval_dir else {
+        return Ok(None);
+    };
+    let set = EvalSet::load(dir, cfg.image_size, loss, device)
+        .with_context(|| format!("cannot load the eval photos in {}", dir.display()))?;
+    Ok(Some(set))
+}
+
 /// The styles this run's paintings add to the model file, names and hashes in order.
 fn new_style_entries(cfg: &TrainConfig, hashes: &InputHashes) -> Vec<StyleEntry> {
     let hashes: Vec<&str> = hashes.style_image.split(',').collect();
@@ -637,40 +658,6 @@ fn new_style_entries(cfg: &TrainConfig, hashes: &InputHashes) -> Vec<StyleEntry>
             source: Some(path.display().to_string()),
         })
         .collect()
-}
-
-/// Refuses to resume an `--extend` run whose base model was replaced since it started: the new
-/// style's norm parameters were trained against the old model's convs.
-fn check_same_base(ckpt: &Checkpoint, inputs: &InputHashes, cfg: &TrainConfig) -> Result<()> {
-    let then = ckpt.state.inputs.as_ref().and_then(|h| h.extend.as_deref());
-    if let (Some(then), Some(now), Some(path)) = (then, inputs.extend.as_deref(), &cfg.extend) {
-        if then != now {
-            bail!(
-                "{} is not the model this run started extending (SHA-256 {} then, {} now): the new style was trained against the other model's weights\n\nhint: put the original model back, or start a new run",
-                path.display(),
-                &then[..then.len().min(12)],
-                &now[..now.len().min(12)]
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Refuses a new style whose name the model being extended already has.
-fn check_new_names(net: &Trainable, names: &[String]) -> Result<()> {
-    let Some(base) = net.base_metadata() else {
-        return Ok(());
-    };
-    let existing = base.style_entries();
-    if let Some(name) = names
-        .iter()
-        .find(|n| existing.iter().any(|e| &e.name == *n))
-    {
-        bail!(
-            "the model to extend already has a style named `{name}`\n\nhint: name the new one with --style-name"
-        );
-    }
-    Ok(())
 }
 
 /// Creates the run folder with `checkpoints/` and `samples/` and writes the resolved
@@ -747,20 +734,29 @@ fn announce(
             weights.tv,
             cfg.run_dir().display()
         );
-    let factors: Vec<String> = cfg
-        .style_layers()
-        .iter()
-        .zip(loss.style_layer_factors())
-        .map(|(l, f)| format!("{l} {f:.3e}"))
-        .collect();
+    let factors = |style: usize| -> String {
+        let each: Vec<String> = cfg
+            .style_layers()
+            .iter()
+            .zip(loss.style_layer_factors_of(style))
+            .map(|(l, f)| format!("{l} {f:.3e}"))
+            .collect();
+        each.join(", ")
+    };
     eprintln!(
         "loss network: {} ({}), content {}; style layer factors (style_balance {}): {}",
         loss.vgg().info().net.as_str().to_uppercase(),
         cfg.vgg_path().display(),
         cfg.content_layer(),
         cfg.style_balance,
-        factors.join(", ")
+        factors(0)
     );
+    let names = cfg.style_names_resolved();
+    if names.len() > 1 {
+        for (i, name) in names.iter().enumerate() {
+            eprintln!("  style {i} {name}: {}", factors(i));
+        }
+    }
     if resuming {
         eprintln!(
             "resuming at step {} (epoch {}, photo {})",
@@ -810,47 +806,4 @@ fn photo_set(cfg: &TrainConfig) -> Result<PhotoSet> {
         ),
         None => PhotoSet::from_folder(&cfg.data_dir, column),
     }
-}
-
-/// How messages name the run's photos.
-fn data_source(cfg: &TrainConfig) -> String {
-    match &cfg.hf_dataset {
-        Some(d) => format!("the Hub dataset {d} ({})", cfg.hf_split),
-        None => format!("the photo folder {}", cfg.data_dir.display()),
-    }
-}
-
-/// Refuses to resume on a photo folder other than the run's (the data order, and so the
-/// result, would silently differ from an uninterrupted run) unless the user allows it.
-fn check_same_data(
-    ckpt: &Checkpoint,
-    fingerprint: &str,
-    cfg: &TrainConfig,
-    options: Options,
-) -> Result<()> {
-    let Some(saved) = &ckpt.state.data_fingerprint else {
-        eprintln!(
-            "warning: {} predates photo-folder fingerprints; cannot check that {} is unchanged",
-            ckpt.path.display(),
-            data_source(cfg)
-        );
-        return Ok(());
-    };
-    if saved == fingerprint {
-        return Ok(());
-    }
-    let count = |f: &str| f.split(':').next().unwrap_or("?").to_string();
-    let what = format!(
-        "{} changed since the run started ({} photos then, {} now, or files renamed or resized)",
-        data_source(cfg),
-        count(saved),
-        count(fingerprint)
-    );
-    if options.allow_changed_data {
-        eprintln!("warning: {what}; continuing as asked (--allow-changed-data): the data order differs from an uninterrupted run");
-        return Ok(());
-    }
-    bail!(
-        "{what}: resuming would not continue the same sequence of photos\n\nhint: restore the folder, or pass --allow-changed-data to continue on it anyway"
-    )
 }
