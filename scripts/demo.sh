@@ -2,7 +2,8 @@
 # Fauve's main job on its built-in defaults, on a fresh Debian machine with Rust and Python:
 # fetch real VGG weights (ImageNet VGG19, and the VGG16 that trained the shipped model), the
 # photo set and Starry Night; build in release mode; stylize a few
-# photos with the shipped Starry Night model (styles/starry_night.safetensors); train
+# photos with the shipped Starry Night model (styles/starry_night.safetensors), and one in a mix
+# of the shipped multi-style model's first two styles (styles/collection.safetensors); train
 # configs/demo.toml on the CPU and stylize with that too; and say where everything is. Measured on a
 # fresh clone on 2 cores (2026-11-27): 20 s of downloads, 4.5 minutes of building, 3 of training.
 # Re-running reuses what is there (an interrupted run is resumed).
@@ -51,6 +52,12 @@ target/release/fauve-infer --model $SHIPPED "${PHOTOS[@]}" --max-size $MAX_SIZE 
 target/release/examples/triptych "$OUT/shipped/triptych.jpg" 300 data/photos/opencv-fruits.jpg \
     data/styles/starry_night.jpg "$OUT/shipped/opencv-fruits-starry_night.jpg" "$OUT/shipped/opencv-building-starry_night.jpg"
 
+# The shipped multi-style model: one photo in a half-and-half mix of its first two styles.
+COLLECTION=styles/collection.safetensors
+read -r FIRST SECOND _ <<<"$(target/release/fauve-infer --model $COLLECTION --list-styles | cut -f2 | tr '\n' ' ')"
+target/release/fauve-infer --model $COLLECTION --mix "$FIRST=0.5,$SECOND=0.5" "${PHOTOS[0]}" \
+    --max-size $MAX_SIZE -o "$OUT/collection" --device cpu
+
 MODEL=$RUN/model.safetensors
 if [ -f "$MODEL" ]; then
     echo "demo: $MODEL exists; skipping training (delete $RUN to train again)"
@@ -69,6 +76,7 @@ cat <<MSG
 
 demo: done
   shipped      $OUT/shipped/   (styles/starry_night.safetensors; content | style | result: $OUT/shipped/triptych.jpg)
+  collection   $OUT/collection/   ($COLLECTION: --list-styles, then --style NAME or --mix NAME=W,...)
   model        $MODEL   (use: target/release/fauve-infer --model $MODEL PHOTO...)
   stylized     $OUT/    (content | style | result: $OUT/triptych.jpg)
   samples      $RUN/samples/   (the fixed photo during training)

@@ -109,3 +109,41 @@ fn a_one_style_model_lists_itself_and_takes_its_own_name() -> anyhow::Result<()>
     assert_eq!(std::fs::read(&plain)?, std::fs::read(&named)?);
     Ok(())
 }
+
+/// `--video` stylizes every frame with the chosen mix, as the library's sequence stylizer does.
+#[test]
+fn video_frames_take_the_chosen_mix() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_multi_style(dir.path(), &["wave", "stripes"]);
+    let clip = dir.path().join("clip");
+    std::fs::create_dir_all(&clip)?;
+    let frames = fauve_tests::panning_frames(&textured_photo(64, 44), 52, 3, 2, 3.0);
+    for (i, f) in frames.iter().enumerate() {
+        f.save(clip.join(format!("f{i}.png")))?;
+    }
+    let out = dir.path().join("styled");
+    let mix = "wave=0.25,stripes=0.75";
+    let o = infer(
+        &model,
+        &[
+            "--video",
+            clip.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--mix",
+            mix,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stylizer = fauve::Stylizer::load(&model, &fauve::candle_core::Device::Cpu)?;
+    let options = fauve::StyleOptions {
+        style: fauve::StyleChoice::parse_mix(mix)?,
+        ..Default::default()
+    };
+    let mut seq = stylizer.sequence(options, fauve::VideoOptions::default())?;
+    for (i, frame) in frames.iter().enumerate() {
+        let want = seq.stylize(&DynamicImage::ImageRgb8(frame.clone()))?;
+        assert!(rgb(&out.join(format!("f{i}.png"))) == want, "frame {i}");
+    }
+    Ok(())
+}
