@@ -12,7 +12,9 @@ const DIMS: [usize; 7] = [0, 1, 3, 9, 32, 128, 1 << 40];
 
 /// One generated model file.
 pub fn model_file(rng: &mut ChaCha8Rng) -> Vec<u8> {
-    let names = fauve::TransformerNet::parameter_shapes();
+    // Half of them shaped as a two-style model ([2, C] norm tables).
+    let styles = if rng.random_bool(0.5) { 2 } else { 1 };
+    let names = fauve::TransformerNet::parameter_shapes_for(styles);
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), metadata(rng));
     let mut offset = 0usize;
@@ -66,7 +68,7 @@ fn metadata(rng: &mut ChaCha8Rng) -> serde_json::Value {
         options[rng.random_range(0..options.len())].to_string()
     };
     let mut m = serde_json::Map::new();
-    let keys: [(&str, &[&str]); 5] = [
+    let keys: [(&str, &[&str]); 6] = [
         ("format", &["fauve-style-model", "fauve", ""]),
         (
             "format_version",
@@ -82,6 +84,17 @@ fn metadata(rng: &mut ChaCha8Rng) -> serde_json::Value {
                 "[",
                 "null",
                 "{\"config\": 5}",
+            ],
+        ),
+        (
+            "styles",
+            &[
+                "[{\"name\": \"a\"}, {\"name\": \"b\"}]",
+                "[{\"name\": \"a\"}]",
+                "[{\"name\": \"a\"}, {\"name\": \"a\"}]",
+                "[]",
+                "{",
+                "[{\"name\": 3}]",
             ],
         ),
     ];

@@ -92,7 +92,18 @@ impl Target {
         match self {
             Target::Model => {
                 let model = fauve::ModelFile::load(file, cpu)?;
-                model.network(cpu, fauve::Precision::F32)?;
+                // Every style of a multi-style model, and a mix of all of them.
+                let n = model.metadata.n_styles();
+                for i in 0..n {
+                    model.network_for(&fauve::StyleChoice::Index(i), cpu, fauve::Precision::F32)?;
+                }
+                let all = model
+                    .metadata
+                    .style_names()
+                    .into_iter()
+                    .map(|s| (s, 1.0))
+                    .collect();
+                model.network_for(&fauve::StyleChoice::Mix(all), cpu, fauve::Precision::F32)?;
             }
             Target::Vgg => {
                 fauve::Vgg::load(file, cpu, fauve::Precision::F32)?;
