@@ -539,7 +539,12 @@ impl<'a> Run<'a> {
             ModelMetadata::new(Some(cfg.style_name()), Some(summary))
         } else {
             let summary = crate::extend::whole_summary(summary, &entries, &self.net);
-            ModelMetadata::multi(Some(cfg.style_name()), entries, Some(summary))
+            // An extended model keeps its collection's name; a new one is named by the config.
+            let name = match self.net.base_metadata() {
+                Some(base) => base.style_name.clone(),
+                None => Some(cfg.style_name()),
+            };
+            ModelMetadata::multi(name, entries, Some(summary))
         };
         let model = self.run_dir.join("model.safetensors");
         fauve::save_model_file(&model, &tensors, &metadata)?;

@@ -61,6 +61,20 @@ fn two_paintings_train_into_one_model_with_a_score_for_each() -> anyhow::Result<
     );
     assert!(run.join("samples/step-00000004-stripes.png").exists());
     assert!(run.join("samples/step-00000004-dots.png").exists());
+    // TensorBoard has each style's curves (tags are stored as plain text in the events).
+    let mut events = Vec::new();
+    for e in std::fs::read_dir(run.join("tb"))? {
+        events.extend(std::fs::read(e?.path())?);
+    }
+    for tag in [
+        "loss/stripes/style",
+        "loss/dots/total",
+        "eval/dots/style",
+        "sample/dots",
+    ] {
+        let found = events.windows(tag.len()).any(|w| w == tag.as_bytes());
+        assert!(found, "no {tag} in the TensorBoard events");
+    }
 
     let model = run.join("model.safetensors");
     let stylizer = fauve::Stylizer::load(&model, &Device::Cpu)?;
