@@ -46,4 +46,5 @@ with safe_open(src, "numpy") as f:
 meta["style_name"] = "collection"
 save_file(tensors, dst, metadata=meta)
 PY
+chmod 644 styles/collection.safetensors
 target/release/fauve-infer --model styles/collection.safetensors --list-styles | cut -f1,2

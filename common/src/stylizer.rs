@@ -59,24 +59,6 @@ impl Stylizer {
         }
     }
 
-    /// Wraps the styles of a multi-style network (e.g. one being trained); `metadata` names
-    /// them (see [`ModelMetadata::multi`]).
-    pub fn from_bank(bank: StyleBank, metadata: ModelMetadata, device: &Device) -> Result<Self> {
-        if metadata.n_styles() != bank.n_styles() {
-            return Err(Error::Invalid(format!(
-                "the metadata names {} style(s) for a network of {}",
-                metadata.n_styles(),
-                bank.n_styles()
-            )));
-        }
-        Ok(Self {
-            net: None,
-            bank: Some(bank),
-            metadata,
-            device: device.clone(),
-        })
-    }
-
     /// The model's styles by name, in index order (one for a one-style model).
     pub fn styles(&self) -> Vec<String> {
         self.metadata.style_names()

@@ -47,7 +47,8 @@ pub struct StyleEntry {
 /// What a model file says about itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelMetadata {
-    /// Format version the file was written with.
+    /// Format version the file was written with (for new metadata: the one it will be
+    /// written with, 1 for one style, 2 for several).
     pub format_version: u32,
     /// Network architecture; only [`ARCHITECTURE`] exists so far.
     pub architecture: String,
@@ -66,7 +67,7 @@ pub struct ModelMetadata {
 impl Default for ModelMetadata {
     fn default() -> Self {
         Self {
-            format_version: FORMAT_VERSION,
+            format_version: ONE_STYLE_VERSION,
             architecture: ARCHITECTURE.to_string(),
             style_name: None,
             styles: Vec::new(),
@@ -94,6 +95,7 @@ impl ModelMetadata {
         training: Option<serde_json::Value>,
     ) -> Self {
         Self {
+            format_version: FORMAT_VERSION,
             styles,
             ..Self::new(name, training)
         }
