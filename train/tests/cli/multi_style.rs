@@ -24,6 +24,15 @@ fn dots(s: &Setup) -> PathBuf {
     path
 }
 
+/// A third painting, for extending a two-style model: a red-blue gradient.
+fn third_painting(s: &Setup) -> PathBuf {
+    let path = s.dir.path().join("third.png");
+    RgbImage::from_fn(40, 40, |x, y| Rgb([(x * 6) as u8, 90, (y * 6) as u8]))
+        .save(&path)
+        .unwrap();
+    path
+}
+
 /// The setup's arguments with both paintings.
 fn two_style_args(s: &Setup, run: &Path, steps: usize) -> Vec<String> {
     let mut args = s.args(run, steps);
@@ -132,8 +141,7 @@ fn extending_adds_a_style_and_leaves_the_others_bit_for_bit() -> anyhow::Result<
     assert!(o.status.success(), "{}", text(&o));
     let base = base_run.join("model.safetensors");
 
-    let third = s.dir.path().join("third.png");
-    RgbImage::from_fn(40, 40, |x, y| Rgb([(x * 6) as u8, 90, (y * 6) as u8])).save(&third)?;
+    let third = third_painting(&s);
     let ext_run = s.run_dir("ext");
     let p = |p: &Path| p.display().to_string();
     let o = train(
@@ -232,8 +240,7 @@ fn an_extension_does_not_resume_on_a_replaced_model() -> anyhow::Result<()> {
     let o = train(&other, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let base = a.join("model.safetensors");
-    let third = s.dir.path().join("third.png");
-    RgbImage::from_fn(40, 40, |x, y| Rgb([(x * 6) as u8, 90, (y * 6) as u8])).save(&third)?;
+    let third = third_painting(&s);
     let ext = s.run_dir("ext");
     let p = |p: &Path| p.display().to_string();
     let args = |steps: &str| -> Vec<String> {
