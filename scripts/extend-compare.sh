@@ -6,12 +6,12 @@
 # style loss is within 10% of the same painting trained from the start (in the 4-style model,
 # and alone), and the CPU seconds per step. Run scripts/multistyle-compare.sh first.
 #
-# Usage: scripts/extend-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=400, EVERY=25)
+# Usage: scripts/extend-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=300, EVERY=25)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=("$@")
 [ $# -eq 0 ] && SEEDS=(1 2 3 4)
-STEPS=${STEPS:-400}
+STEPS=${STEPS:-300}
 EVERY=${EVERY:-25}
 WORK=${MULTISTYLE_DIR:-runs/multistyle-compare}
 NEW=data/styles/paintings/van_gogh_auvers.jpg
