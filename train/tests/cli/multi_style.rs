@@ -274,3 +274,26 @@ fn an_extension_does_not_resume_on_a_replaced_model() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn preview_takes_one_painting_and_says_so() {
+    let s = setup(1);
+    let photo = s.photos.join("nested/p00.jpg");
+    let list = format!("[\"{}\", \"{}\"]", s.style.display(), dots(&s).display());
+    let out = s.dir.path().join("preview.png");
+    let o = Command::new(FAUVE_TRAIN)
+        .arg("preview")
+        .arg(&photo)
+        .arg("-o")
+        .arg(&out)
+        .args(["--style-images", &list])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("does not take style_images"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+}
