@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetch 22 public-domain paintings (Hokusai, Hiroshige, Van Gogh, Kandinsky, Renoir, Cassatt,
-# Bruegel, Dürer, Arcimboldo, ...) from the Debian package gcompris-qt-data (GCompris' painting
-# puzzle, 44 MB) into data/styles/paintings/, one NAME.jpg each (600-700 px wide) and
+# Fetch 22 public-domain artworks (21 paintings by Hokusai, Hiroshige, Van Gogh, Kandinsky,
+# Renoir, Cassatt, Bruegel, Dürer, Arcimboldo, ..., and a photograph of Michelangelo's Pietà)
+# from the Debian package gcompris-qt-data (GCompris' painting puzzle, 44 MB) into
+# data/styles/paintings/, one NAME.jpg each (300-700 px wide) and
 # paintings.tsv naming artist and title. They are reassembled from the puzzle's pieces by
 # scripts/paintings.py. Idempotent; the package is kept in ~/.cache/fauve/packages.
 #

@@ -1,4 +1,4 @@
-"""Reassemble the public-domain paintings of GCompris' "paintings" puzzle (Debian package
+"""Reassemble the public-domain artworks of GCompris' "paintings" puzzle (Debian package
 gcompris-qt-data) into whole pictures for style training.
 
 The activity ships each painting as jigsaw pieces (WebP) inside a Qt resource archive
