@@ -6,7 +6,8 @@
 # style loss is within 10% of the same painting trained from the start (in the 4-style model,
 # and alone), and the CPU seconds per step. Run scripts/multistyle-compare.sh first.
 #
-# Usage: scripts/extend-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=300, EVERY=25)
+# Usage: scripts/extend-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=300, EVERY=25,
+#        BASE=one, or BASE=three for a 3-style base trained first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=("$@")
@@ -17,9 +18,21 @@ WORK=${MULTISTYLE_DIR:-runs/multistyle-compare}
 NEW=data/styles/paintings/van_gogh_auvers.jpg
 RESULTS=$WORK/results.tsv
 [ -f "$RESULTS" ] || { echo "extend-compare: run scripts/multistyle-compare.sh first" >&2; exit 1; }
+# BASE=three extends a 3-style network instead (Starry Night, The Great Wave, Composition VIII,
+# 600 steps round-robin at the seed, trained here first).
+BASE=${BASE:-one}
+P=data/styles/paintings
+THREE="[\"data/styles/starry_night.jpg\",\"$P/great_wave.jpg\",\"$P/kandinsky_composition_viii.jpg\"]"
 for S in "${SEEDS[@]}"; do
     base=$WORK/one-starry_night-$S/model.safetensors
     run=$WORK/extend-$S
+    if [ "$BASE" = three ]; then
+        base=$WORK/three-$S/model.safetensors
+        run=$WORK/extend-three-$S
+        [ -f "$base" ] || target/release/fauve-train --config configs/demo.toml --sample-every 0 \
+            --checkpoint-every 100000 --log-every 100 --style-images "$THREE" --steps 600 \
+            --seed "$S" --run-dir "$WORK/three-$S" 2>&1 | grep -E '^done'
+    fi
     if [ ! -f $run/model.safetensors ]; then
         rm -rf "$run"
         target/release/fauve-train --extend "$base" --style-image $NEW --steps "$STEPS" \
