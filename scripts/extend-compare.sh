@@ -43,7 +43,7 @@ for S in "${SEEDS[@]}"; do
     multi=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "multi" {print $5}' "$RESULTS")
     alone=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "one" {print $5}' "$RESULTS")
     awk -v s="$S" -v multi="$multi" -v alone="$alone" '
-        /^eval at step/ { step = $4; for (i = 1; i <= NF; i++) if ($i == "style") { v = $(i + 1); gsub(/[(),]/, "", v) }
+        /^eval at step/ { step = $4; for (i = 1; i <= NF; i++) if ($i == "style") { v = $(i + 1); gsub(/[(),]/, "", v); v += 0 }
                           if (!m && v <= 1.1 * multi) m = step; if (!a && v <= 1.1 * alone) a = step; last = v }
         /^done:/ { secs = $5 / $2 }
         END { printf "seed %s: held-out style loss from the start %s (4-style), %s (alone); extension reaches 110%% of them at step %s and %s; final %s; %.2f s/step\n",
