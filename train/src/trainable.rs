@@ -22,7 +22,7 @@ enum Kind {
     /// One painting: the variables are the network's own tensors, pytorch/examples keys.
     One(TransformerNet),
     /// Several paintings: convs shared, each norm parameter a `[n, C]` variable.
-    Many { n: usize },
+    Many,
     /// One new style on a trained model: only its `[C]` norm parameters are variables.
     Extend {
         base: StyleBank,
@@ -43,7 +43,7 @@ impl Trainable {
             for (key, shape) in TransformerNet::parameter_shapes_for(n_styles) {
                 vb.get_with_hints(shape, &key, Init::Const(0.0))?;
             }
-            Kind::Many { n: n_styles }
+            Kind::Many
         };
         let vars = varmap.data().lock().map(|m| m.clone()).unwrap_or_default();
         Ok(Self {
@@ -86,7 +86,7 @@ impl Trainable {
         let var = |k: &String| self.vars[k].as_tensor().clone();
         let tensors: HashMap<String, Tensor> = match &self.kind {
             Kind::One(net) => return Ok(net.clone()),
-            Kind::Many { .. } => {
+            Kind::Many => {
                 let norms = StyleBank::norm_keys();
                 let mut out = HashMap::new();
                 for k in self.vars.keys() {
@@ -133,7 +133,7 @@ impl Trainable {
                 all
             }
             Kind::One(_) => Vec::new(),
-            Kind::Many { .. } => new,
+            Kind::Many => new,
         }
     }
 
@@ -142,15 +142,6 @@ impl Trainable {
         match &self.kind {
             Kind::Extend { base_meta, .. } => Some(base_meta),
             _ => None,
-        }
-    }
-
-    /// How many styles the network holds while it trains.
-    pub fn n_styles(&self) -> usize {
-        match &self.kind {
-            Kind::One(_) => 1,
-            Kind::Many { n } => *n,
-            Kind::Extend { base, .. } => base.n_styles() + 1,
         }
     }
 }
