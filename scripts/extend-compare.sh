@@ -25,10 +25,10 @@ P=data/styles/paintings
 THREE="[\"data/styles/starry_night.jpg\",\"$P/great_wave.jpg\",\"$P/kandinsky_composition_viii.jpg\"]"
 for S in "${SEEDS[@]}"; do
     base=$WORK/one-starry_night-$S/model.safetensors
-    run=$WORK/extend-$S
+    run=$WORK/extend-$S-s$STEPS
     if [ "$BASE" = three ]; then
         base=$WORK/three-$S/model.safetensors
-        run=$WORK/extend-three-$S
+        run=$WORK/extend-three-$S-s$STEPS
         [ -f "$base" ] || target/release/fauve-train --config configs/demo.toml --sample-every 0 \
             --checkpoint-every 100000 --log-every 100 --style-images "$THREE" --steps 600 \
             --seed "$S" --run-dir "$WORK/three-$S" 2>&1 | grep -E '^done'

@@ -52,16 +52,18 @@ def generated(key: str, shape, offset: float, amplitude: float) -> np.ndarray:
     return (offset + amplitude * (2.0 * u - 1.0)).astype(np.float32).reshape(shape)
 
 
-def transformer_shapes():
-    """(key, shape, kind) for every tensor of pytorch/examples' TransformerNet."""
-    convs = [("conv1", 3, 32, 9), ("conv2", 32, 64, 3), ("conv3", 64, 128, 3)]
+def transformer_shapes(widths=(32, 64, 128)):
+    """(key, shape, kind) for every tensor of pytorch/examples' TransformerNet, or of the same
+    network with other widths (the slim one: 16, 32, 64)."""
+    c1, c2, c3 = widths
+    convs = [("conv1", 3, c1, 9), ("conv2", c1, c2, 3), ("conv3", c2, c3, 3)]
     for i in range(1, 6):
-        convs += [(f"res{i}.conv1", 128, 128, 3), (f"res{i}.conv2", 128, 128, 3)]
-    convs += [("deconv1", 128, 64, 3), ("deconv2", 64, 32, 3), ("deconv3", 32, 3, 9)]
-    norms = [("in1", 32), ("in2", 64), ("in3", 128)]
+        convs += [(f"res{i}.conv1", c3, c3, 3), (f"res{i}.conv2", c3, c3, 3)]
+    convs += [("deconv1", c3, c2, 3), ("deconv2", c2, c1, 3), ("deconv3", c1, 3, 9)]
+    norms = [("in1", c1), ("in2", c2), ("in3", c3)]
     for i in range(1, 6):
-        norms += [(f"res{i}.in1", 128), (f"res{i}.in2", 128)]
-    norms += [("in4", 64), ("in5", 32)]
+        norms += [(f"res{i}.in1", c3), (f"res{i}.in2", c3)]
+    norms += [("in4", c2), ("in5", c1)]
     out = []
     for name, cin, cout, k in convs:
         fan_in = cin * k * k
@@ -209,6 +211,21 @@ def np32(t):
     return t.detach().to(torch.float32).contiguous().numpy()
 
 
+def slim_fixture():
+    """The slim transform network (half the widths) on a 3x29x35 input: output and the input's
+    gradient of mean(y²); its own generator, so the other fixtures do not move."""
+    g = torch.Generator().manual_seed(4321)
+    weights = {k: torch.from_numpy(generated(k, s, *p)).double()
+               for k, s, p in transformer_shapes((16, 32, 64))}
+    x = (torch.rand(1, 3, 29, 35, generator=g, dtype=torch.float64) * 255).float().double()
+    x.requires_grad_(True)
+    y = transformer_forward(weights, x)
+    (y * y).mean().backward()
+    fixture = {"input": np32(x), "output": np32(y), "grad.input": np32(x.grad)}
+    save_file(fixture, os.path.join(OUT, "transformer_slim_parity.safetensors"))
+    print("slim transformer: input", tuple(x.shape), "-> output", tuple(y.shape))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     g = torch.Generator().manual_seed(1234)
@@ -262,6 +279,7 @@ def main():
     save_file(out, os.path.join(OUT, "vgg_reference.safetensors"))
 
     vgg19_fixtures()
+    slim_fixture()
 
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"fixtures written to {OUT}: {total / 1024:.0f} KiB in all")

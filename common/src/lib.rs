@@ -65,13 +65,14 @@ pub use io::onnx_export::{
     onnx_bytes, save_onnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, ONNX_STYLE_INPUT,
 };
 pub use io::safetensors_file::SafetensorsFile;
+pub use model::architecture::Architecture;
 pub use model::instance_norm::InstanceNorm;
 pub use model::layers::{ConvLayer, UpsampleConvLayer};
 /// The perceptual losses (content, Gram style, total variation).
 pub use model::loss;
 pub use model::preprocess::{Preprocess, PREPROCESS_KEY};
 pub use model::style_bank::StyleBank;
-pub use model::transformer::{TransformerNet, ARCHITECTURE};
+pub use model::transformer::TransformerNet;
 pub use model::vgg::{Vgg, VggFeatures, VggInfo, TAP_NAMES};
 pub use model::vgg_layout::{VggNet, NETWORK_KEY};
 /// The differentiable convolutions the networks are made of.

@@ -9,7 +9,6 @@ use std::process::Output;
 
 use candle_core::{Device, Tensor};
 use fauve::image::{Rgb, RgbImage};
-use fauve::TransformerNet;
 
 pub mod hostile;
 
@@ -72,8 +71,16 @@ pub fn generated(key: &str, n: usize, offset: f64, amplitude: f64) -> Vec<f32> {
 
 /// The full-size transform network's tensors as the fixture script generates them.
 pub fn generated_transformer() -> HashMap<String, Tensor> {
-    TransformerNet::parameter_shapes()
-        .into_iter()
+    generated_network(fauve::Architecture::Johnson)
+}
+
+/// The tensors of a one-style network of `architecture`, made by the fixture script's
+/// generator.
+pub fn generated_network(architecture: fauve::Architecture) -> HashMap<String, Tensor> {
+    let shapes = architecture.parameter_shapes(1);
+    shapes
+        .iter()
+        .cloned()
         .map(|(key, shape)| {
             let n: usize = shape.iter().product();
             let (offset, amp) = if key.contains("conv2d") {
@@ -82,8 +89,8 @@ pub fn generated_transformer() -> HashMap<String, Tensor> {
                 } else {
                     // A bias: its conv's fan-in, from the matching weight's shape.
                     let w = key.replace(".bias", ".weight");
-                    TransformerNet::parameter_shapes()
-                        .into_iter()
+                    shapes
+                        .iter()
                         .find(|(k, _)| *k == w)
                         .map(|(_, s)| s[1..].iter().product())
                         .expect("bias has a weight")
@@ -239,7 +246,7 @@ pub fn write_generated_multi_style(dir: &Path, names: &[&str]) -> PathBuf {
     let shipped = fauve::ModelFile::load(&shipped_model(), &Device::Cpu).expect("shipped model");
     let mut tensors = shipped.tensors.clone();
     let n = names.len();
-    for (name, c) in TransformerNet::norm_channels() {
+    for (name, c) in fauve::Architecture::Johnson.norm_channels() {
         for suffix in [".weight", ".bias"] {
             let key = format!("{name}{suffix}");
             let own = shipped.tensors[&key].to_vec1::<f32>().expect("a [C] norm");

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use fauve::{Precision, Preprocess, VggNet};
+use fauve::{Architecture, Precision, Preprocess, VggNet};
 
 use crate::loss_network;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,8 @@ train_config! {
         "which style each batch of a multi-style run trains: round-robin (in turn) or random (drawn from the seed and the step, so a resumed run draws the same)";
     extend: Option<PathBuf> = None,
         "add style_image as a new style to this trained model: only the new style's norm parameters train, so the shared weights and every existing style stay unchanged bit for bit; the other settings default to the model's own";
+    architecture: String = "johnson".into(),
+        "the transform network: johnson (pytorch/examples' widths 32/64/128, the default) or slim (half the channels, 16/32/64: about 4x less work per image); recorded in the model file";
     vgg: Option<PathBuf> = None,
         "VGG16 or VGG19 weights with preprocess metadata (default: models/vgg19.safetensors from scripts/fetch-vgg19.sh when it is there, else models/vgg16.safetensors from scripts/fetch-vgg16.sh)";
     run_dir: Option<PathBuf> = None,
@@ -408,6 +410,7 @@ impl TrainConfig {
         StyleBalance::parse(&self.style_balance)?;
         self.check_style_layer_weights()?;
         self.check_styles()?;
+        self.architecture()?;
         let device =
             fauve::parse_device(&self.device).map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         let precision = self.precision()?;
@@ -486,6 +489,13 @@ impl TrainConfig {
     /// The style balance (validated).
     pub fn style_balance(&self) -> StyleBalance {
         StyleBalance::parse(&self.style_balance).unwrap_or(StyleBalance::Gram)
+    }
+
+    /// The transform network's architecture.
+    pub fn architecture(&self) -> Result<Architecture> {
+        self.architecture
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("`architecture`: {e}"))
     }
 
     /// The conv precision.

@@ -71,6 +71,19 @@ pub fn check_new_names(net: &Trainable, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an extension whose configured architecture is not its base model's (the new style's
+/// norm rows must fit the model's widths).
+pub fn check_architecture(net: &Trainable, cfg: &TrainConfig) -> Result<()> {
+    let wanted = cfg.architecture()?;
+    if net.base_metadata().is_some() && net.architecture() != wanted {
+        bail!(
+            "`architecture` is {wanted}, but the model to extend is {}\n\nhint: drop --architecture; an extension keeps its model's",
+            net.architecture()
+        );
+    }
+    Ok(())
+}
+
 /// How messages name the run's photos.
 fn data_source(cfg: &TrainConfig) -> String {
     match &cfg.hf_dataset {

@@ -8,12 +8,15 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{Init, VarBuilder, VarMap};
-use fauve::{ModelFile, ModelMetadata, Precision, StyleBank, StyleEntry, TransformerNet};
+use fauve::{
+    Architecture, ModelFile, ModelMetadata, Precision, StyleBank, StyleEntry, TransformerNet,
+};
 
 /// The trainable variables and how the network of each of the run's styles is made of them.
 pub struct Trainable {
     vars: HashMap<String, Var>,
     kind: Kind,
+    architecture: Architecture,
     precision: Precision,
     device: Device,
 }
@@ -31,16 +34,25 @@ enum Kind {
 }
 
 impl Trainable {
-    /// A new network for `n_styles` paintings, every variable created (the caller draws their
-    /// values, see [`crate::init::seeded_init`]). One painting gives exactly the variables a
-    /// one-style run always had.
-    pub fn fresh(n_styles: usize, precision: Precision, device: &Device) -> Result<Self> {
+    /// A new network of `architecture` for `n_styles` paintings, every variable created (the
+    /// caller draws their values, see [`crate::init::seeded_init`]). One painting gives exactly
+    /// the variables a one-style run always had.
+    pub fn fresh(
+        architecture: Architecture,
+        n_styles: usize,
+        precision: Precision,
+        device: &Device,
+    ) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let kind = if n_styles == 1 {
-            Kind::One(TransformerNet::new(precision, vb)?)
+            Kind::One(TransformerNet::with_architecture(
+                architecture,
+                precision,
+                vb,
+            )?)
         } else {
-            for (key, shape) in TransformerNet::parameter_shapes_for(n_styles) {
+            for (key, shape) in architecture.parameter_shapes(n_styles) {
                 vb.get_with_hints(shape, &key, Init::Const(0.0))?;
             }
             Kind::Many
@@ -49,6 +61,7 @@ impl Trainable {
         Ok(Self {
             vars,
             kind,
+            architecture,
             precision,
             device: device.clone(),
         })
@@ -66,6 +79,7 @@ impl Trainable {
         }
         Ok(Self {
             vars,
+            architecture: base.architecture(),
             kind: Kind::Extend {
                 base,
                 base_meta: file.metadata,
@@ -87,7 +101,7 @@ impl Trainable {
         let tensors: HashMap<String, Tensor> = match &self.kind {
             Kind::One(net) => return Ok(net.clone()),
             Kind::Many => {
-                let norms = StyleBank::norm_keys();
+                let norms = self.architecture.norm_keys();
                 let mut out = HashMap::new();
                 for k in self.vars.keys() {
                     let t = if norms.contains(k) {
@@ -105,8 +119,16 @@ impl Trainable {
                 out
             }
         };
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &self.device);
-        Ok(TransformerNet::new(self.precision, vb)?)
+        Ok(TransformerNet::from_tensors(
+            tensors,
+            self.precision,
+            &self.device,
+        )?)
+    }
+
+    /// The transform network's architecture (an extension's is its base model's).
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
     }
 
     /// Every tensor of the model file this run writes: for an extension, the base model's

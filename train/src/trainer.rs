@@ -21,7 +21,7 @@ use crate::init::seeded_init;
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 use crate::progress::Progress;
 pub use crate::run_checks::Options;
-use crate::run_checks::{check_new_names, check_resume};
+use crate::run_checks::{check_architecture, check_new_names, check_resume};
 use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
 use crate::style_schedule::style_at;
 use crate::tensorboard::Tensorboard;
@@ -545,7 +545,8 @@ impl<'a> Run<'a> {
                 None => Some(cfg.style_name()),
             };
             ModelMetadata::multi(name, entries, Some(summary))
-        };
+        }
+        .with_architecture(self.net.architecture());
         let model = self.run_dir.join("model.safetensors");
         fauve::save_model_file(&model, &tensors, &metadata)?;
         eprintln!(
@@ -604,12 +605,13 @@ fn trainable(cfg: &TrainConfig, loss: &PerceptualLoss, device: &Device) -> Resul
     let net = match &cfg.extend {
         Some(base) => Trainable::extending(base, precision, device)?,
         None => {
-            let net = Trainable::fresh(loss.n_styles(), precision, device)?;
+            let net = Trainable::fresh(cfg.architecture()?, loss.n_styles(), precision, device)?;
             seeded_init(net.vars(), cfg.seed, device)?;
             net
         }
     };
     check_new_names(&net, &cfg.style_names_resolved())?;
+    check_architecture(&net, cfg)?;
     Ok(net)
 }
 

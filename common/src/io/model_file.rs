@@ -11,8 +11,9 @@ use candle_core::{Device, Tensor};
 use crate::error::{Error, Result};
 use crate::io::atomic_write::atomic_write;
 use crate::io::safetensors_file::SafetensorsFile;
-use crate::model::style_bank::{network_from, StyleBank};
-use crate::model::transformer::{TransformerNet, ARCHITECTURE};
+use crate::model::architecture::Architecture;
+use crate::model::style_bank::StyleBank;
+use crate::model::transformer::TransformerNet;
 use crate::precision::Precision;
 use crate::style_choice::{Resolved, StyleChoice};
 
@@ -50,8 +51,9 @@ pub struct ModelMetadata {
     /// Format version the file was written with (for new metadata: the one it will be
     /// written with, 1 for one style, 2 for several).
     pub format_version: u32,
-    /// Network architecture; only [`ARCHITECTURE`] exists so far.
-    pub architecture: String,
+    /// Which transform network the file holds (for files without Fauve metadata, the one whose
+    /// first conv has the file's width; Johnson's when it has neither).
+    pub architecture: Architecture,
     /// Human-readable style name (e.g. `starry_night`), if known; for a multi-style model,
     /// the collection's name.
     pub style_name: Option<String>,
@@ -68,7 +70,7 @@ impl Default for ModelMetadata {
     fn default() -> Self {
         Self {
             format_version: ONE_STYLE_VERSION,
-            architecture: ARCHITECTURE.to_string(),
+            architecture: Architecture::Johnson,
             style_name: None,
             styles: Vec::new(),
             training: None,
@@ -85,6 +87,14 @@ impl ModelMetadata {
             training,
             from_fauve: true,
             ..Self::default()
+        }
+    }
+
+    /// The same metadata for a model of `architecture`.
+    pub fn with_architecture(self, architecture: Architecture) -> Self {
+        Self {
+            architecture,
+            ..self
         }
     }
 
@@ -143,7 +153,10 @@ impl ModelMetadata {
         let mut h = HashMap::from([
             (KEY_FORMAT.to_string(), FORMAT_NAME.to_string()),
             (KEY_VERSION.to_string(), version.to_string()),
-            (KEY_ARCHITECTURE.to_string(), self.architecture.clone()),
+            (
+                KEY_ARCHITECTURE.to_string(),
+                self.architecture.metadata_name().to_string(),
+            ),
         ]);
         if !self.styles.is_empty() {
             let list = serde_json::to_string(&self.styles).unwrap_or_default();
@@ -179,15 +192,16 @@ impl ModelMetadata {
                 "written by a newer Fauve (format version {format_version}); this build reads up to version {FORMAT_VERSION}\n\nhint: upgrade fauve"
             )));
         }
-        let architecture = h
-            .get(KEY_ARCHITECTURE)
-            .cloned()
-            .unwrap_or_else(|| ARCHITECTURE.to_string());
-        if architecture != ARCHITECTURE {
-            return Err(bad(format!(
-                "unknown architecture `{architecture}`; this build knows `{ARCHITECTURE}`"
-            )));
-        }
+        let architecture = match h.get(KEY_ARCHITECTURE) {
+            None => Architecture::Johnson,
+            Some(name) => Architecture::from_metadata_name(name).ok_or_else(|| {
+                let known: Vec<&str> = Architecture::ALL.map(|a| a.metadata_name()).to_vec();
+                bad(format!(
+                    "unknown architecture `{name}`; this build knows {}\n\nhint: upgrade fauve",
+                    known.join(", ")
+                ))
+            })?,
+        };
         let training = h
             .get(KEY_TRAINING)
             .map(|s| serde_json::from_str(s))
@@ -240,9 +254,19 @@ impl ModelFile {
     /// with an error naming the file and the first offending key.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let file = SafetensorsFile::open(path)?;
-        let metadata = ModelMetadata::from_header(path, &file.metadata()?)?;
+        let mut metadata = ModelMetadata::from_header(path, &file.metadata()?)?;
+        if !metadata.from_fauve {
+            // A converted checkpoint says nothing about itself: its first conv's width tells.
+            let width = file.shape("conv1.conv2d.weight").ok();
+            let found =
+                width.and_then(|s| s.first().copied().and_then(Architecture::with_first_width));
+            if let Some(a) = found {
+                metadata.architecture = a;
+            }
+        }
         let mut tensors = HashMap::new();
-        for (key, shape) in TransformerNet::parameter_shapes_for(metadata.n_styles()) {
+        let shapes = metadata.architecture.parameter_shapes(metadata.n_styles());
+        for (key, shape) in shapes {
             let t = file.tensor_f32(&key, Some(&shape), device)?;
             let count = non_finite(&t)?;
             if count > 0 {
@@ -266,7 +290,7 @@ impl ModelFile {
                 styles: self.metadata.style_names(),
             });
         }
-        network_from(self.tensors.clone(), precision, device)
+        TransformerNet::from_tensors(self.tensors.clone(), precision, device)
     }
 
     /// The network for `choice` among the model's styles.
@@ -299,16 +323,17 @@ fn non_finite(t: &Tensor) -> Result<usize> {
     Ok(values.iter().filter(|v| !v.is_finite()).count())
 }
 
-/// Writes a model file atomically: `tensors` (every key of
-/// [`TransformerNet::parameter_shapes_for`] the metadata's style count, checked) as f32, with
-/// `metadata` in the header.
+/// Writes a model file atomically: `tensors` (every key of [`Architecture::parameter_shapes`]
+/// for the metadata's architecture and style count, checked) as f32, with `metadata` in the
+/// header.
 pub fn save_model_file(
     path: &Path,
     tensors: &HashMap<String, Tensor>,
     metadata: &ModelMetadata,
 ) -> Result<()> {
     let mut out = Vec::new();
-    for (key, shape) in TransformerNet::parameter_shapes_for(metadata.n_styles()) {
+    let shapes = metadata.architecture.parameter_shapes(metadata.n_styles());
+    for (key, shape) in shapes {
         let t = tensors.get(&key).ok_or_else(|| Error::MissingTensor {
             path: path.to_path_buf(),
             key: key.clone(),

@@ -63,7 +63,10 @@ pub fn onnx_bytes(model: &ModelFile) -> Result<Vec<u8>> {
         ..Default::default()
     });
 
-    let mut props = vec![entry("architecture", crate::ARCHITECTURE)];
+    let mut props = vec![entry(
+        "architecture",
+        model.metadata.architecture.metadata_name(),
+    )];
     if let Some(style) = &model.metadata.style_name {
         props.push(entry("style_name", style));
     }
@@ -414,7 +417,7 @@ mod tests {
     #[test]
     fn a_multi_style_graph_takes_style_weights_and_mixes_the_norm_tables() {
         let mut m = model();
-        for (name, c) in crate::TransformerNet::norm_channels() {
+        for (name, c) in crate::Architecture::Johnson.norm_channels() {
             for suffix in [".weight", ".bias"] {
                 let t = Tensor::ones((3, c), DType::F32, &Device::Cpu).unwrap();
                 m.tensors.insert(format!("{name}{suffix}"), t);

@@ -2,6 +2,7 @@
 //! norm as a layer, the VGG loss network (16 or 19), and the perceptual losses. Built from [`crate::ops`];
 //! no device code here.
 
+pub(crate) mod architecture;
 pub(crate) mod channel_stats;
 pub(crate) mod instance_norm;
 pub(crate) mod layers;

@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
+use crate::model::architecture::Architecture;
 use crate::model::transformer::TransformerNet;
 use crate::precision::Precision;
 
@@ -21,21 +21,23 @@ pub struct StyleBank {
     /// Norm keys (`in1.weight`, ...) to their `[n_styles, C]` tables.
     tables: HashMap<String, Tensor>,
     n_styles: usize,
+    architecture: Architecture,
     precision: Precision,
 }
 
 impl StyleBank {
-    /// The bank of a model's tensors ([`TransformerNet::parameter_shapes_for`] with
-    /// `n_styles`; one-style `[C]` norms become one-row tables).
+    /// The bank of a model's tensors ([`Architecture::parameter_shapes`] with `n_styles`, the
+    /// architecture told by the tensors; one-style `[C]` norms become one-row tables).
     pub fn from_tensors(
         tensors: &HashMap<String, Tensor>,
         n_styles: usize,
         precision: Precision,
     ) -> Result<Self> {
+        let architecture = Architecture::of_tensors(tensors)?;
         let mut shared = HashMap::new();
         let mut tables = HashMap::new();
-        let norm_keys = norm_keys();
-        for (key, _) in TransformerNet::parameter_shapes_for(n_styles) {
+        let norm_keys = architecture.norm_keys();
+        for (key, _) in architecture.parameter_shapes(n_styles) {
             let t = tensors
                 .get(&key)
                 .ok_or_else(|| Error::Invalid(format!("missing tensor `{key}`")))?;
@@ -50,13 +52,14 @@ impl StyleBank {
             shared,
             tables,
             n_styles,
+            architecture,
             precision,
         })
     }
 
-    /// Every norm parameter's key (`in1.weight`, `in1.bias`, ...): what differs per style.
-    pub fn norm_keys() -> Vec<String> {
-        norm_keys()
+    /// The architecture of the network the bank makes.
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
     }
 
     /// How many styles the bank holds.
@@ -138,27 +141,8 @@ impl StyleBank {
         for (key, table) in &self.tables {
             tensors.insert(key.clone(), pick(table)?);
         }
-        network_from(tensors, self.precision, &self.device())
+        TransformerNet::from_tensors(tensors, self.precision, &self.device())
     }
-}
-
-/// The one-style network of `tensors` (pytorch/examples keys, `[C]` norms).
-pub fn network_from(
-    tensors: HashMap<String, Tensor>,
-    precision: Precision,
-    device: &Device,
-) -> Result<TransformerNet> {
-    TransformerNet::new(
-        precision,
-        VarBuilder::from_tensors(tensors, DType::F32, device),
-    )
-}
-
-fn norm_keys() -> Vec<String> {
-    TransformerNet::norm_channels()
-        .into_iter()
-        .flat_map(|(name, _)| [format!("{name}.weight"), format!("{name}.bias")])
-        .collect()
 }
 
 #[cfg(test)]
@@ -169,7 +153,7 @@ mod tests {
     fn bank(n: usize) -> anyhow::Result<StyleBank> {
         let dev = Device::Cpu;
         let mut tensors = HashMap::new();
-        for (key, shape) in TransformerNet::parameter_shapes_for(n) {
+        for (key, shape) in Architecture::Johnson.parameter_shapes(n) {
             // Random rows, so the styles differ; norm scales around 1.
             let t = Tensor::rand(-0.3f32, 0.3, shape, &dev)?;
             let t = if key.ends_with(".weight") && !key.contains("conv2d") {
@@ -199,7 +183,8 @@ mod tests {
     #[test]
     fn extra_rows_follow_the_existing_ones_unchanged() -> anyhow::Result<()> {
         let bank = bank(2)?;
-        let extra: HashMap<String, Tensor> = TransformerNet::norm_channels()
+        let extra: HashMap<String, Tensor> = Architecture::Johnson
+            .norm_channels()
             .into_iter()
             .flat_map(|(name, c)| {
                 [".weight", ".bias"].map(|s| {

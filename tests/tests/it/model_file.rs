@@ -76,7 +76,7 @@ fn other_tools_metadata_loads_as_default_architecture() -> anyhow::Result<()> {
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
     write_safetensors(&path, &generated_transformer(), Some(meta));
     let loaded = ModelFile::load(&path, &Device::Cpu)?;
-    assert_eq!(loaded.metadata.architecture, fauve::ARCHITECTURE);
+    assert_eq!(loaded.metadata.architecture, fauve::Architecture::Johnson);
     assert!(!loaded.metadata.from_fauve);
     Ok(())
 }

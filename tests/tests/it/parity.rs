@@ -8,8 +8,8 @@ use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
 use fauve::{Precision, Stylizer, Vgg};
 
 use fauve_tests::{
-    check_parity, fixture, generated_transformer, load_fixture, load_fixture_on, rel_l2,
-    test_device, write_safetensors,
+    check_parity, fixture, generated_network, generated_transformer, load_fixture, load_fixture_on,
+    rel_l2, test_device, write_safetensors,
 };
 
 const TOLERANCE: f64 = 1e-4;
@@ -87,6 +87,62 @@ fn transformer_gradients_match_pytorch() -> anyhow::Result<()> {
         checked += 1;
     }
     assert_eq!(checked, 7, "parameter gradients in the fixture");
+    Ok(())
+}
+
+/// The slim network (half the widths) against the same PyTorch definition with those widths:
+/// a model file saved as slim, and a converted checkpoint without metadata (its widths tell),
+/// each run by the stylizer; and the input's gradient through the slim network.
+#[test]
+fn slim_network_matches_pytorch_forward_and_backward() -> anyhow::Result<()> {
+    use candle_core::{Module, Var};
+    use fauve::Architecture;
+    let dir = tempfile::tempdir()?;
+    let dev = test_device();
+    let fx = load_fixture_on("transformer_slim_parity.safetensors", &dev);
+    let tensors = generated_network(Architecture::Slim);
+    let saved = dir.path().join("slim.safetensors");
+    let meta =
+        fauve::ModelMetadata::new(Some("slim".into()), None).with_architecture(Architecture::Slim);
+    fauve::save_model_file(&saved, &tensors, &meta)?;
+    let converted = dir.path().join("converted-slim.safetensors");
+    write_safetensors(&converted, &tensors, None);
+    for path in [&saved, &converted] {
+        let stylizer = Stylizer::load(path, &dev)?;
+        assert_eq!(stylizer.metadata().architecture, Architecture::Slim);
+        let out = stylizer.forward(&fx["input"])?;
+        assert_eq!(out.dims(), &[1, 3, 32, 36]);
+        check_parity("slim network", rel_l2(&out, &fx["output"]), TOLERANCE);
+    }
+    let on_device = tensors
+        .into_iter()
+        .map(|(k, t)| Ok((k, t.to_device(&dev)?)))
+        .collect::<candle_core::Result<HashMap<_, _>>>()?;
+    let net = fauve::TransformerNet::from_tensors(on_device, Precision::F32, &dev)?;
+    assert_eq!(net.architecture(), Architecture::Slim);
+    let x = Var::from_tensor(&fx["input"])?;
+    let grads = net.forward(x.as_tensor())?.sqr()?.mean_all()?.backward()?;
+    let input_grad = grads.get(x.as_tensor()).expect("input gradient");
+    check_parity(
+        "slim network's input gradient",
+        rel_l2(input_grad, &fx["grad.input"]),
+        TOLERANCE,
+    );
+    // A file whose metadata says slim but whose tensors are the full network's is refused.
+    let wrong = dir.path().join("wrong.safetensors");
+    fauve::save_model_file(
+        &wrong,
+        &generated_transformer(),
+        &fauve::ModelMetadata::default(),
+    )?;
+    let mut header = fauve::SafetensorsFile::open(&wrong)?.metadata()?;
+    header.insert(
+        "architecture".into(),
+        Architecture::Slim.metadata_name().into(),
+    );
+    write_safetensors(&wrong, &generated_transformer(), Some(header));
+    let err = Stylizer::load(&wrong, &dev).unwrap_err().to_string();
+    assert!(err.contains("conv1.conv2d.weight"), "{err}");
     Ok(())
 }
 

@@ -151,6 +151,25 @@ fn the_default_overlap_covers_the_receptive_field() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The slim network has the same layers and kernels, so the same overlap covers its receptive
+/// field: tiled and one-pass pictures agree within one 8-bit level.
+#[test]
+fn the_slim_network_tiles_like_the_full_one() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("slim.safetensors");
+    let arch = fauve::Architecture::Slim;
+    let meta = fauve::ModelMetadata::new(None, None).with_architecture(arch);
+    fauve::save_model_file(&path, &fauve_tests::generated_network(arch), &meta)?;
+    let s = Stylizer::load(&path, &test_device())?;
+    let photo = textured_photo(236, 148);
+    let whole = s.stylize(&DynamicImage::ImageRgb8(photo.clone()))?;
+    let (mean, max) = diff(&tiled(&s, &photo, 64, fauve::DEFAULT_OVERLAP), &whole);
+    assert!(max <= 1, "mean {mean}, max {max}");
+    let (short_mean, _) = diff(&tiled(&s, &photo, 64, 8), &whole);
+    assert!(short_mean > mean, "{short_mean} vs {mean}");
+    Ok(())
+}
+
 /// Tile sides and overlaps the tiler cannot run are refused with a message, not a panic or an
 /// overflow.
 #[test]

@@ -14,7 +14,9 @@ const DIMS: [usize; 7] = [0, 1, 3, 9, 32, 128, 1 << 40];
 pub fn model_file(rng: &mut ChaCha8Rng) -> Vec<u8> {
     // Half of them shaped as a two-style model ([2, C] norm tables).
     let styles = if rng.random_bool(0.5) { 2 } else { 1 };
-    let names = fauve::TransformerNet::parameter_shapes_for(styles);
+    // Half of them with the slim network's widths.
+    let architecture = fauve::Architecture::ALL[rng.random_range(0..2)];
+    let names = architecture.parameter_shapes(styles);
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), metadata(rng));
     let mut offset = 0usize;
@@ -74,7 +76,15 @@ fn metadata(rng: &mut ChaCha8Rng) -> serde_json::Value {
             "format_version",
             &["1", "2", "999", "-1", "x", "18446744073709551616"],
         ),
-        ("architecture", &["johnson2016-transformer-net", "slim", ""]),
+        (
+            "architecture",
+            &[
+                "johnson2016-transformer-net",
+                "johnson2016-transformer-net-slim",
+                "slim",
+                "",
+            ],
+        ),
         ("style_name", &["starry", "", "../../etc/passwd", "a\u{0}b"]),
         (
             "training",

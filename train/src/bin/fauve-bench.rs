@@ -309,9 +309,10 @@ fn infer_network(
     // build an autograd graph and keep each activation alive until the output is dropped.
     let tensors = candle_core::safetensors::load(weights, device)
         .with_context(|| format!("cannot load weights {}", weights.display()))?;
-    Ok(TransformerNet::new(
+    Ok(TransformerNet::from_tensors(
+        tensors,
         timing.precision()?,
-        VarBuilder::from_tensors(tensors, DType::F32, device),
+        device,
     )?)
 }
 

@@ -18,6 +18,7 @@ mod multi_style;
 mod preview;
 #[cfg(feature = "hub")]
 mod shards;
+mod slim;
 mod tensorboard;
 mod vgg19;
 
