@@ -294,6 +294,13 @@ pub fn conv2d_reflect_bias(
     conv2d_bias(&padded, kernel, bias, 0, stride, false)
 }
 
+/// Switches the CPU kernels' Winograd F(2x2, 3x3) path for 3x3 stride-1 convs on or off for
+/// the whole process (on by default), so that benchmarks can time both on the same layers.
+/// Outputs differ by rounding only (within 1e-5 relative of direct sums).
+pub fn set_winograd(on: bool) {
+    crate::cpu::conv::set_winograd(on);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

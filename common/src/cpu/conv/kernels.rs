@@ -24,6 +24,9 @@ impl SharedOut {
 /// `y = conv(x, w)`: `x` is `[batch, cin, h, w]`, `wmat` the kernel as `[cout, cin·k²]`;
 /// returns `[batch, cout, ho, wo]`.
 pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
+    if super::winograd::applies(g) {
+        return super::winograd::forward(g, x, wmat);
+    }
     let (krows, plane, tiles) = (g.krows(), g.out_plane(), g.tiles());
     let in_img = g.cin * g.in_plane();
     let len = g.batch * g.cout * plane;
@@ -192,45 +195,7 @@ pub fn kernel_grad(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
     use crate::cpu::conv::geometry::{shape, Reading};
-
-    /// Direct sums by the definition, in f64.
-    fn reference(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f64> {
-        let mut y = vec![0f64; g.batch * g.cout * g.out_plane()];
-        for b in 0..g.batch {
-            for o in 0..g.cout {
-                for oy in 0..g.ho {
-                    for ox in 0..g.wo {
-                        let mut s = 0f64;
-                        for c in 0..g.cin {
-                            for ki in 0..g.k {
-                                for kj in 0..g.k {
-                                    let iy = g.src_row(oy * g.stride + ki);
-                                    let ix = g.src_col(ox * g.stride + kj);
-                                    if let (Some(iy), Some(ix)) = (iy, ix) {
-                                        let xv = x[((b * g.cin + c) * g.h + iy) * g.w + ix];
-                                        let wv = w[((o * g.cin + c) * g.k + ki) * g.k + kj];
-                                        s += xv as f64 * wv as f64;
-                                    }
-                                }
-                            }
-                        }
-                        y[((b * g.cout + o) * g.ho + oy) * g.wo + ox] = s;
-                    }
-                }
-            }
-        }
-        y
-    }
-
-    fn values(n: usize, seed: f32) -> Vec<f32> {
-        (0..n).map(|i| ((i as f32 + seed) * 0.7391).sin()).collect()
-    }
-
-    fn rel(a: &[f32], e: &[f64]) -> f64 {
-        let num: f64 = a.iter().zip(e).map(|(a, e)| (*a as f64 - e).powi(2)).sum();
-        let den: f64 = e.iter().map(|e| e * e).sum();
-        (num / den).sqrt()
-    }
+    use crate::cpu::conv::test_support::{reference, rel, values};
 
     /// Small tiles so that tiles, bands and chunks all cut through the image.
     #[allow(clippy::too_many_arguments)]

@@ -25,8 +25,11 @@ mod epilogue;
 mod geometry;
 mod kernels;
 mod matmul;
+#[cfg(test)]
+mod test_support;
 mod tile_plan;
 mod unfold;
+mod winograd;
 
 use std::sync::Arc;
 
@@ -38,6 +41,7 @@ use crate::ops::custom_grad::cpu_with_backward;
 pub(crate) use geometry::few_outputs;
 pub use geometry::Reading;
 use geometry::{ConvGeom, ConvShape};
+pub use winograd::set_enabled as set_winograd;
 
 /// Which product of the convolution to compute.
 #[derive(Debug, Clone, Copy)]
