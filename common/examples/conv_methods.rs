@@ -1,8 +1,10 @@
-//! Times each 3x3 stride-1 conv of the transform network and VGG (forward, at the sizes given)
-//! with the CPU kernels' Winograd path on and off, side by side in one run; prints
-//! milliseconds (median of 5) and the ratio, which is how `winograd::applies` was chosen.
+//! Times each conv of the transform network (full and slim) and the 3x3 convs of VGG (forward,
+//! at the sizes given) with the CPU kernels' Winograd path on and off, side by side in one run;
+//! prints milliseconds (median of 5) and the ratio, which is how `winograd::applies` was
+//! chosen. Convs it does not apply to (9x9, strided) time the same path twice.
 //!
-//! Usage: cargo run --release -p fauve --example conv_methods [SIDE...]   (default: 512)
+//! Usage: cargo run --release -p fauve --example conv_methods [SIDE...] [LAYER-NAME-PART]
+//! (default: 512, every layer)
 
 use std::time::Instant;
 
@@ -21,36 +23,46 @@ fn median_ms(mut f: impl FnMut() -> candle_core::Result<Tensor>) -> candle_core:
 }
 
 fn main() -> candle_core::Result<()> {
-    let sides: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sides: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let only = args.iter().find(|a| a.parse::<usize>().is_err());
     let sides = if sides.is_empty() { vec![512] } else { sides };
     let dev = Device::Cpu;
     println!("layer\tinput\tdirect ms\twinograd ms\twinograd/direct");
     for side in sides {
-        // (name, cin, cout, input side, upsample, reflection padding)
-        let layers = [
-            ("johnson res", 128, 128, side / 4, 1, true),
-            ("johnson deconv1", 128, 64, side / 4, 2, true),
-            ("johnson deconv2", 64, 32, side / 2, 2, true),
-            ("slim res", 64, 64, side / 4, 1, true),
-            ("slim deconv1", 64, 32, side / 4, 2, true),
-            ("slim deconv2", 32, 16, side / 2, 2, true),
-            ("vgg conv1_2", 64, 64, side / 2, 1, false),
-            ("vgg conv2_2", 128, 128, side / 4, 1, false),
-            ("vgg conv3_3", 256, 256, side / 8, 1, false),
-            ("vgg conv4_3", 512, 512, side / 16, 1, false),
-        ];
-        for (name, cin, cout, s, up, reflect) in layers {
+        // (name, cin, cout, input side, kernel, stride, upsample, reflection padding)
+        let mut layers = Vec::new();
+        for (arch, [c1, c2, c3]) in [("johnson", [32, 64, 128]), ("slim", [16, 32, 64])] {
+            layers.extend([
+                (format!("{arch} conv1"), 3, c1, side, 9, 1, 1, true),
+                (format!("{arch} conv2"), c1, c2, side, 3, 2, 1, true),
+                (format!("{arch} conv3"), c2, c3, side / 2, 3, 2, 1, true),
+                (format!("{arch} res"), c3, c3, side / 4, 3, 1, 1, true),
+                (format!("{arch} deconv1"), c3, c2, side / 4, 3, 1, 2, true),
+                (format!("{arch} deconv2"), c2, c1, side / 2, 3, 1, 2, true),
+                (format!("{arch} deconv3"), c1, 3, side, 9, 1, 1, true),
+            ]);
+        }
+        for (name, c, s) in [
+            ("1_2", 64, 2),
+            ("2_2", 128, 4),
+            ("3_3", 256, 8),
+            ("4_3", 512, 16),
+        ] {
+            layers.push((format!("vgg conv{name}"), c, c, side / s, 3, 1, 1, false));
+        }
+        for (name, cin, cout, s, k, stride, up, reflect) in layers {
+            if only.is_some_and(|o| !name.contains(o.as_str())) {
+                continue;
+            }
             let x = Tensor::randn(0f32, 1., (1, cin, s, s), &dev)?;
-            let w = Tensor::randn(0f32, 0.05, (cout, cin, 3, 3), &dev)?;
+            let w = Tensor::randn(0f32, 0.05, (cout, cin, k, k), &dev)?;
             let b = Tensor::zeros(cout, candle_core::DType::F32, &dev)?;
             let run = || {
                 if reflect {
-                    fauve::conv::conv2d_reflect_bias(&x, &w, &b, 1, 1, up)
+                    fauve::conv::conv2d_reflect_bias(&x, &w, &b, k / 2, stride, up)
                 } else {
-                    fauve::conv::conv2d_bias(&x, &w, &b, 1, 1, false)
+                    fauve::conv::conv2d_bias(&x, &w, &b, 1, stride, false)
                 }
             };
             fauve::conv::set_winograd(false);

@@ -43,6 +43,10 @@ struct Timing {
     /// what PyTorch allows its cuDNN convolutions by default). See `fauve::allow_tf32`.
     #[arg(long)]
     tf32: bool,
+    /// Run 3x3 stride-1 convs on the CPU as im2col + GEMM instead of Winograd F(2x2, 3x3)
+    /// (see `fauve::conv::set_winograd`), to time both side by side.
+    #[arg(long)]
+    no_winograd: bool,
     /// After the timed runs, run as many again with per-op timing (each op of the library
     /// synchronises the device before and after itself) and add the table to the report
     /// (`profile`, milliseconds per run) and to stderr.
@@ -125,6 +129,7 @@ fn run(args: Args) -> Result<()> {
         Cmd::Infer { timing, .. } | Cmd::TrainStep { timing, .. } => timing,
     };
     fauve::allow_tf32(timing.tf32);
+    fauve::conv::set_winograd(!timing.no_winograd);
     match args.cmd {
         Cmd::Infer {
             weights,
@@ -345,6 +350,7 @@ fn infer(
         "device": timing.device,
         "precision": timing.precision,
         "tf32": timing.tf32,
+        "winograd": !timing.no_winograd,
         "shape": x.dims(),
         "median_ms": median(&times),
         "times_ms": times,
@@ -416,6 +422,7 @@ fn train_step_report(
         "device": timing.device,
         "precision": timing.precision,
         "tf32": timing.tf32,
+        "winograd": !timing.no_winograd,
         "shape": dims,
         "median_ms": ms,
         "images_per_s": dims[0] as f64 / (ms / 1e3),

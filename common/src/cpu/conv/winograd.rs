@@ -33,12 +33,19 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
 
-/// Whether [`forward`] computes this conv: 3x3 kernels at stride 1 with enough channels.
+/// Most (input, output) channel pairs for which Winograd beats im2col + GEMM: above this the
+/// transformed kernel (16 floats per pair, 16 MiB at 512 x 512) is streamed from memory once
+/// per block of tiles; VGG's 512-channel convs ran 2.1x slower than im2col.
+const MAX_CHANNEL_PAIRS: usize = 256 * 256;
+
+/// Whether [`forward`] computes this conv: 3x3 kernels at stride 1 with enough channels, and
+/// not too many (measured per layer shape with `examples/conv_methods.rs`).
 pub fn applies(g: &ConvGeom) -> bool {
     g.k == 3
         && g.stride == 1
         && g.cin >= MIN_CHANNELS
         && g.cout >= MIN_CHANNELS
+        && g.cin * g.cout <= MAX_CHANNEL_PAIRS
         && ENABLED.load(Ordering::Relaxed)
 }
 
@@ -367,5 +374,7 @@ mod tests {
         assert!(!applies(&g(3, 64, 3, 1)));
         assert!(!applies(&g(64, 64, 3, 2)));
         assert!(!applies(&g(64, 64, 5, 1)));
+        assert!(applies(&g(256, 256, 3, 1)));
+        assert!(!applies(&g(512, 512, 3, 1)));
     }
 }
