@@ -7,7 +7,8 @@
 # and alone), and the CPU seconds per step. Run scripts/multistyle-compare.sh first.
 #
 # Usage: scripts/extend-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=300, EVERY=25,
-#        BASE=one, or BASE=three for a 3-style base trained first)
+#        BASE=one, or BASE=three for a 3-style base trained first); then, per evaluated step,
+#        the ratios to the painting trained from the start (alone and in the 4-style network)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=("$@")
@@ -49,3 +50,20 @@ for S in "${SEEDS[@]}"; do
         END { printf "seed %s: held-out style loss from the start %s (4-style), %s (alone); extension reaches 110%% of them at step %s and %s; final %s; %.2f s/step\n",
                      s, multi, alone, m ? m : "never", a ? a : "never", last, secs }' "$run.log"
 done
+
+# Per evaluated step: the new style's held-out style loss over the painting's trained from the
+# start (alone, then in the 4-style network), each seed's ratio and their mean.
+for S in "${SEEDS[@]}"; do
+    run=$WORK/extend-$S-s$STEPS
+    [ "$BASE" = three ] && run=$WORK/extend-three-$S-s$STEPS
+    multi=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "multi" {print $5}' "$RESULTS")
+    alone=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "one" {print $5}' "$RESULTS")
+    awk -v s="$S" -v multi="$multi" -v alone="$alone" '/^eval at step/ {
+            for (i = 1; i <= NF; i++) if ($i == "style") { v = $(i + 1); gsub(/[(),]/, "", v) }
+            print $4 + 0, s, v / alone, v / multi }' "$run.log"
+done | sort -n -k1,1 -k2,2 | awk '
+    { if ($1 != step && n) flush(); step = $1; a = a sprintf(" %.2f", $3); m = m sprintf(" %.2f", $4)
+      sa += $3; sm += $4; n++ }
+    function flush() { printf "step %s: / alone%s (mean %.2f); / 4-style%s (mean %.2f)\n", step, a, sa / n, m, sm / n
+                       a = m = ""; sa = sm = n = 0 }
+    END { if (n) flush() }'

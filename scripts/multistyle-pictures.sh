@@ -2,7 +2,9 @@
 # The pictures of docs/multi-style.md and the README's style-mix strip, from the shipped
 # multi-style model (styles/collection.safetensors) and scripts/multistyle-compare.sh's
 # one-style models of seed 1: held-out photos (data/eval, never trained on) in each style of the
-# one network beside the same painting trained alone, and one photo through a row of mixes.
+# one network beside the same painting trained alone, and one photo through a row of mixes; and,
+# when scripts/extend-compare.sh's seed-1 runs are there (one-style base, 300 steps; 3-style
+# base, 600 steps), Auvers added by --extend beside Auvers trained from the start.
 # Needs scripts/demo.sh's build and scripts/multistyle-compare.sh. About a minute on 2 cores.
 #
 # Usage: scripts/multistyle-pictures.sh
@@ -47,3 +49,21 @@ for i in "${!mixes[@]}"; do
 done
 "$TOOLS_PY" scripts/picture_grid.py docs/style-mix.jpg 150 "$(IFS=,; echo "${strip[*]}")"
 echo "multistyle-pictures: docs/multi-style.jpg and docs/style-mix.jpg written"
+
+# --extend: the held-out Garden photo with Auvers added to a one-style and a 3-style base, then
+# Auvers trained into the 4-style network and alone (seed 1 of each).
+ONE_BASE=$WORK/extend-1-s300/model.safetensors
+THREE_BASE=$WORK/extend-three-1-s600/model.safetensors
+[ -f "$ONE_BASE" ] && [ -f "$THREE_BASE" ] || exit 0
+row=("$photo")
+for model in "$ONE_BASE" "$THREE_BASE" "$WORK/multi-1/model.safetensors"; do
+    name=$(basename "$(dirname "$model")")
+    "${INFER[@]}" --model "$model" --style van_gogh_auvers "$photo" -o "$OUT/extend/$name.png" \
+        >/dev/null 2>&1
+    row+=("$OUT/extend/$name.png")
+done
+"${INFER[@]}" --model "$WORK/one-van_gogh_auvers-1/model.safetensors" "$photo" \
+    -o "$OUT/extend/alone.png" >/dev/null 2>&1
+row+=("$OUT/extend/alone.png")
+"$TOOLS_PY" scripts/picture_grid.py docs/extend.jpg 180 "$(IFS=,; echo "${row[*]}")"
+echo "multistyle-pictures: docs/extend.jpg written"
