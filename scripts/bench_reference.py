@@ -5,8 +5,10 @@ compares the two results. Prints one JSON line per measurement.
 
   prepare     --dir D [--seed N] [--infer-sizes 256,512,1080x1920] [--train 4x128,4x256]
               randomly initialised TransformerNet weights (pytorch/examples keys and default
-              init, instance-norm affine perturbed so a swapped scale/shift shows) and inputs
+              init, instance-norm affine perturbed so a swapped scale/shift shows), the same for
+              the slim network (half the channels: weights_slim.safetensors), and inputs
   infer       --dir D --size S [--device cpu|cuda] [--threads N] [--fauve-output F]
+              [--weights weights_slim.safetensors] (in D; also for ort-infer)
   train-step  --dir D --batch BxS --vgg F [--device] [--threads] [--fauve-losses JSON]
   ort-infer   --dir D --size S [--threads N] [--fauve-output F]
               the same network exported to ONNX (static shape) and run by ONNX Runtime (CPU)
@@ -48,14 +50,16 @@ def size_of(text):
 def prepare(args):
     os.makedirs(args.dir, exist_ok=True)
     g = torch.Generator().manual_seed(args.seed)
-    weights = {}
-    for key, shape, (offset, amplitude) in ref.transformer_shapes():
-        if ".conv2d." in key:
-            # PyTorch's default conv init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the table's amplitude.
-            weights[key] = (torch.rand(shape, generator=g) * 2 - 1) * amplitude
-        else:
-            weights[key] = offset + 0.1 * torch.randn(shape, generator=g)
-    save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(args.dir, "weights.safetensors"))
+    for name, widths in (("weights.safetensors", (32, 64, 128)),
+                         ("weights_slim.safetensors", (16, 32, 64))):
+        weights = {}
+        for key, shape, (offset, amplitude) in ref.transformer_shapes(widths):
+            if ".conv2d." in key:
+                # PyTorch's default conv init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the table's amplitude.
+                weights[key] = (torch.rand(shape, generator=g) * 2 - 1) * amplitude
+            else:
+                weights[key] = offset + 0.1 * torch.randn(shape, generator=g)
+        save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(args.dir, name))
     for s in args.infer_sizes.split(","):
         h, w = size_of(s)
         x = torch.rand(1, 3, h, w, generator=g) * 255
@@ -122,7 +126,7 @@ def peak_memory(device):
 
 
 def load_weights(args, device, requires_grad=False):
-    w = load_file(os.path.join(args.dir, "weights.safetensors"))
+    w = load_file(os.path.join(args.dir, getattr(args, "weights", "weights.safetensors")))
     return {k: v.to(device).requires_grad_(requires_grad) for k, v in w.items()}
 
 
@@ -158,7 +162,8 @@ def ort_infer(args):
         def forward(self, inp):
             return ref.transformer_forward(w, inp)
 
-    path = os.path.join(args.dir, f"transformer_{args.size}.onnx")
+    stem = os.path.splitext(args.weights)[0]
+    path = os.path.join(args.dir, f"transformer_{stem}_{args.size}.onnx")
     if not os.path.exists(path):
         torch.onnx.export(Net(), (x,), path, input_names=["input"], output_names=["output"],
                           opset_version=17, dynamo=False)
@@ -285,6 +290,7 @@ def main():
         qi = sub.choices[name]
         qi.add_argument("--size", required=True)
         qi.add_argument("--fauve-output")
+        qi.add_argument("--weights", default="weights.safetensors")
     qt = sub.choices["train-step"]
     qt.add_argument("--batch", required=True)
     qt.add_argument("--vgg", required=True)

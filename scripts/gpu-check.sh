@@ -6,7 +6,8 @@
 #   2. trains briefly (the loss must fall), then interrupts-and-resumes the same run and
 #      compares the two final models;
 #   3. times inference (512x512 and 1920x1080) and the training step (batch 4 and 16 at
-#      256x256) for Fauve and for PyTorch eager on the same weights and inputs, like with like:
+#      256x256) for Fauve and for PyTorch eager on the same weights and inputs (on the CPU also
+#      ONNX Runtime, the slim network, and Fauve without Winograd convs), like with like:
 #      strict f32 against PyTorch without TF32, Fauve with TF32 allowed against PyTorch's
 #      default (TF32 in cuDNN), bf16 against autocast; with the relative error between them
 #      and the peak GPU memory of each process;
@@ -275,6 +276,27 @@ REF="$OUTDIR/inputs"
 $PY scripts/bench_reference.py prepare --dir "$REF" --infer-sizes "$INFER_SIZES" --train "$TRAIN_SPECS" \
     >"$OUTDIR/prepare.log" 2>&1 || { echo "gpu-check: preparing inputs failed:"; cat "$OUTDIR/prepare.log"; exit 1; }
 
+# On the CPU, beside each inference size: the same network with 3x3 convs as im2col + GEMM
+# instead of Winograd (variant cpu_im2col), and the slim network (spec slimS) in Fauve, PyTorch
+# and ONNX Runtime.
+cpu_extras() {
+    local dir=$1 s=$2; shift 2
+    local threads=("$@")
+    measure "infer-cpu_im2col-$s" "$dir/fauve-bench" infer --weights "$REF/weights.safetensors" \
+        --input "$REF/infer_$s.safetensors" --device cpu --warmup $WARMUP --runs $RUNS --no-winograd
+    measure "infer-cpu-slim$s" "$dir/fauve-bench" infer --weights "$REF/weights_slim.safetensors" \
+        --input "$REF/infer_$s.safetensors" --output "$OUTDIR/out-slim-$s.safetensors" \
+        --device cpu --warmup $WARMUP --runs $RUNS
+    measure "infer-pytorch-slim$s" $PY scripts/bench_reference.py infer --dir "$REF" --size "$s" \
+        --weights weights_slim.safetensors --device cpu "${threads[@]}" --warmup $WARMUP \
+        --runs $RUNS --fauve-output "$OUTDIR/out-slim-$s.safetensors"
+    if $PY -c 'import onnxruntime' 2>/dev/null; then
+        measure "infer-onnxruntime-slim$s" $PY scripts/bench_reference.py ort-infer --dir "$REF" \
+            --size "$s" --weights weights_slim.safetensors "${threads[@]}" --warmup $WARMUP \
+            --runs $RUNS --fauve-output "$OUTDIR/out-slim-$s.safetensors"
+    fi
+}
+
 timings() {
     local v=$1 dir
     dir=$(bindir "$v")
@@ -308,12 +330,19 @@ timings() {
             measure "infer-onnxruntime-$s" $PY scripts/bench_reference.py ort-infer --dir "$REF" --size "$s" \
                 "${threads[@]}" --warmup $WARMUP --runs $RUNS --fauve-output "$OUTDIR/out-$v-$s.safetensors"
         fi
+        [ "$DEVICE" = cpu ] && cpu_extras "$dir" "$s" "${threads[@]}"
     done
     IFS=, read -ra specs <<<"$TRAIN_SPECS"
     for b in "${specs[@]}"; do
         measure "train-step-$v-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
             --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \
             --device "$DEVICE" --warmup 3 --runs $TRAIN_RUNS
+        if [ "$DEVICE" = cpu ]; then
+            measure "train-step-cpu_im2col-$b" "$dir/fauve-bench" train-step \
+                --weights "$REF/weights.safetensors" --vgg "$VGG" --batch "$REF/batch_$b.safetensors" \
+                --content-weight 30 --style-weight 800 --device cpu --warmup 3 --runs $TRAIN_RUNS \
+                --no-winograd
+        fi
         if [ "$DEVICE" = cuda ]; then
             measure "train-step-${v}_tf32-$b" "$dir/fauve-bench" train-step --weights "$REF/weights.safetensors" \
                 --vgg "$VGG" --batch "$REF/batch_$b.safetensors" --content-weight 30 --style-weight 800 \

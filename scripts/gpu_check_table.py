@@ -71,6 +71,8 @@ def main(results_path, machine_path):
         ref = by.get(f"{kind}-pytorch-{spec}", {})
         if kind == "infer":
             label, unit = f"inference {spec}", "ms/image"
+            if spec.startswith("slim"):
+                label = f"inference {spec[4:]}, slim network"
             val = lambda r: r.get("median_ms")
             ratio = lambda a, b: a / b if a and b else None
             err = ref.get("rel_l2_fauve_vs_pytorch")
@@ -93,7 +95,8 @@ def main(results_path, machine_path):
         ort = by.get(f"{kind}-onnxruntime-{spec}")
         if ort:
             impls.append(("ONNX Runtime", ort))
-        impls += [(f"Fauve {v}", by.get(f"{kind}-{v}-{spec}", {})) for v in variants]
+        impls += [(f"Fauve {v}", by[f"{kind}-{v}-{spec}"]) for v in variants
+                  if f"{kind}-{v}-{spec}" in by]
 
         def like(name):
             if name.endswith("_tf32"):
@@ -124,7 +127,9 @@ def main(results_path, machine_path):
     out += ["", "Time vs PyTorch: Fauve's time over that of PyTorch at the same precision (under 1 is faster): "
             "plain variants against PyTorch without TF32 (where measured), `_tf32` (fauve::allow_tf32: cuDNN "
             "and cuBLAS may use TF32) against PyTorch's default, `_bf16` (precision = bf16) against autocast. "
-            "PyTorch rows: against PyTorch's default. Variants: `cuda` (candle's convolutions, Fauve's "
+            "PyTorch rows: against PyTorch's default. Variants: `cpu` (Fauve's CPU kernels, 3x3 stride-1 "
+            "convs by Winograd F(2x2, 3x3)), `cpu_im2col` (the same with those convs as im2col + GEMM), "
+            "`cuda` (candle's convolutions, Fauve's "
             "instance-norm kernels), `cudnn` (Fauve's own cuDNN convolutions). Rel. error: the first Fauve "
             "variant's output against PyTorch's (inference), or the worst relative difference of the content, "
             "style and total losses of the first two steps (training)."]

@@ -4,7 +4,8 @@
 # with `architecture = johnson` and `slim` for STEPS steps, score both with `fauve-train eval`
 # on the 12 held-out photos of data/eval, and print the held-out losses, their slim/full ratios
 # per seed and the means. Writes $WORK/results.tsv (seed, architecture, content, style, total,
-# seconds). Needs scripts/demo.sh's build and downloads. About 4 minutes per seed on 2 cores.
+# seconds); then docs/slim.jpg, two held-out photos by the full and the slim network of seed 1.
+# Needs scripts/demo.sh's build and downloads. About 4 minutes per seed on 2 cores.
 #
 # Usage: scripts/slim-compare.sh [SEED...]   (default: 1 2 3 4; STEPS=200)
 set -euo pipefail
@@ -46,3 +47,20 @@ awk -F'\t' 'NR > 1 { v[$1, $2, "c"] = $3; v[$1, $2, "s"] = $4; v[$1, $2, "t"] = 
             rt = v[s, "slim", "t"] / v[s, "johnson", "t"]
             printf "%s\t%.3f\t%.3f\t%.3f\n", s, rc, rs, rt; n++; sc += rc; ss += rs; st += rt }
         if (n) printf "mean\t%.3f\t%.3f\t%.3f\n", sc / n, ss / n, st / n }' "$RESULTS"
+
+# The pictures: two held-out photos, each beside the full and the slim network of seed 1.
+# shellcheck source=scripts/tools-venv.sh
+source scripts/tools-venv.sh
+OUT=out/slim-pictures
+rows=()
+for photo in data/eval/mate-Garden.jpg data/eval/mate-Storm.jpg; do
+    stem=$(basename "$photo" .jpg)
+    row=("$photo")
+    for A in johnson slim; do
+        target/release/fauve-infer --device cpu --max-size 320 --model "$WORK/$A-1/model.safetensors" \
+            "$photo" -o "$OUT/$stem-$A.png" >/dev/null 2>&1
+        row+=("$OUT/$stem-$A.png")
+    done
+    rows+=("$(IFS=,; echo "${row[*]}")")
+done
+"$TOOLS_PY" scripts/picture_grid.py docs/slim.jpg 200 "${rows[@]}"

@@ -38,11 +38,17 @@ pub fn set_enabled(on: bool) {
 /// per block of tiles; VGG's 512-channel convs ran 2.1x slower than im2col.
 const MAX_CHANNEL_PAIRS: usize = 256 * 256;
 
-/// Whether [`forward`] computes this conv: 3x3 kernels at stride 1 with enough channels, and
-/// not too many (measured per layer shape with `examples/conv_methods.rs`).
+/// Fewest output pixels per image for which Winograd beats im2col + GEMM: 128-channel convs
+/// took 1.7x im2col's time at 32x32 and 0.8x at 64x64 (the per-block GEMMs are thin below).
+const MIN_OUTPUT_PIXELS: usize = 64 * 64;
+
+/// Whether [`forward`] computes this conv: 3x3 kernels at stride 1 with enough channels (but
+/// not too many) and outputs of at least 64x64 (measured per layer shape with
+/// `examples/conv_methods.rs`).
 pub fn applies(g: &ConvGeom) -> bool {
     g.k == 3
         && g.stride == 1
+        && g.out_plane() >= MIN_OUTPUT_PIXELS
         && g.cin >= MIN_CHANNELS
         && g.cout >= MIN_CHANNELS
         && g.cin * g.cout <= MAX_CHANNEL_PAIRS
@@ -175,26 +181,33 @@ impl Buffers {
 }
 
 /// `U[ξ] = (G·k·Gᵀ)[ξ]` for every (output, input) channel pair, as 16 row-major `[cout, cin]`
-/// matrices; computed in f64, so the transform itself adds no rounding beyond the final one.
+/// matrices. G's entries are 0, ½ and 1, so each value is a sum of halved kernel taps: exact
+/// but for the sums' rounding. Output channels are spread over the threads (the transform ran
+/// for as long as the convs themselves at 64x64 when it was computed on one).
 fn kernel_transform(g: &ConvGeom, wmat: &[f32]) -> Vec<f32> {
     let (co, ci) = (g.cout, g.cin);
-    let mut u = vec![0f32; 16 * co * ci];
+    let mut by_channel = vec![0f32; co * ci * 16];
     // G·k for one column (k0, k1, k2) of the kernel: 4 values.
-    let gk = |a: f64, b: f64, c: f64| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-    for o in 0..co {
-        for c in 0..ci {
-            let k = &wmat[(o * ci + c) * 9..(o * ci + c + 1) * 9];
-            let k = |r: usize, s: usize| f64::from(k[r * 3 + s]);
-            // Rows of G·k (4x3), then each row times Gᵀ (4 values).
-            let cols = [0, 1, 2].map(|s| gk(k(0, s), k(1, s), k(2, s)));
-            for i in 0..4 {
-                let row = gk(cols[0][i], cols[1][i], cols[2][i]);
-                for (j, v) in row.into_iter().enumerate() {
-                    u[(i * 4 + j) * co * ci + o * ci + c] = v as f32;
+    let gk = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+    by_channel
+        .par_chunks_mut(ci * 16)
+        .zip(wmat.par_chunks(ci * 9))
+        .for_each(|(dst, w)| {
+            for (u, k) in dst.chunks_exact_mut(16).zip(w.chunks_exact(9)) {
+                // Columns of G·k (4x3), then each row times Gᵀ.
+                let cols = [0, 1, 2].map(|s| gk(k[s], k[3 + s], k[6 + s]));
+                for i in 0..4 {
+                    u[i * 4..i * 4 + 4].copy_from_slice(&gk(cols[0][i], cols[1][i], cols[2][i]));
                 }
             }
+        });
+    // [cout][cin][16] to [16][cout][cin].
+    let mut u = vec![0f32; 16 * co * ci];
+    u.par_chunks_mut(co * ci).enumerate().for_each(|(xi, dst)| {
+        for (d, src) in dst.iter_mut().zip(by_channel.chunks_exact(16)) {
+            *d = src[xi];
         }
-    }
+    });
     u
 }
 
@@ -355,9 +368,10 @@ mod tests {
             (shape(2, 16, 8, 6, 16, 3), reading(0, false, 1)),
             (shape(1, 16, 6, 9, 16, 3), reading(2, false, 1)),
             (shape(1, 16, 40, 70, 16, 3), reading(1, true, 1)),
+            (shape(1, 32, 66, 70, 24, 3), reading(1, true, 1)),
         ] {
+            // Correct at every size; `applies` only picks where it is faster.
             let g = ConvGeom::resampled(s, 1, r).unwrap();
-            assert!(applies(&g));
             let x = values(g.batch * g.cin * g.in_plane(), 0.0);
             let w = values(g.cout * g.krows(), 3.0);
             let err = rel(&forward(&g, &x, &w), &reference(&g, &x, &w));
@@ -369,12 +383,15 @@ mod tests {
 
     #[test]
     fn only_wide_3x3_stride_1_convs_apply() {
-        let g = |cin, cout, k, s| ConvGeom::new(shape(1, cin, 12, 12, cout, k), s, 1).unwrap();
+        let g = |cin, cout, k, s| ConvGeom::new(shape(1, cin, 64, 64, cout, k), s, 1).unwrap();
         assert!(applies(&g(64, 64, 3, 1)));
         assert!(!applies(&g(3, 64, 3, 1)));
         assert!(!applies(&g(64, 64, 3, 2)));
         assert!(!applies(&g(64, 64, 5, 1)));
         assert!(applies(&g(256, 256, 3, 1)));
         assert!(!applies(&g(512, 512, 3, 1)));
+        assert!(!applies(
+            &ConvGeom::new(shape(4, 64, 63, 64, 64, 3), 1, 1).unwrap()
+        ));
     }
 }
