@@ -3,8 +3,8 @@
 //! prints milliseconds (median of 5) and the ratio, which is how `winograd::applies` was
 //! chosen. Convs it does not apply to (9x9, strided) time the same path twice.
 //!
-//! Usage: cargo run --release -p fauve --example conv_methods [SIDE...] [LAYER-NAME-PART]
-//! (default: 512, every layer)
+//! Usage: cargo run --release -p fauve --example conv_methods [SIDE...] [bBATCH]
+//! [LAYER-NAME-PART]   (default: 512, batch 1, every layer)
 
 use std::time::Instant;
 
@@ -25,10 +25,16 @@ fn median_ms(mut f: impl FnMut() -> candle_core::Result<Tensor>) -> candle_core:
 fn main() -> candle_core::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let sides: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let only = args.iter().find(|a| a.parse::<usize>().is_err());
+    let batch = args
+        .iter()
+        .find_map(|a| a.strip_prefix('b').and_then(|b| b.parse().ok()))
+        .unwrap_or(1);
+    let only = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && !a.starts_with('b'));
     let sides = if sides.is_empty() { vec![512] } else { sides };
     let dev = Device::Cpu;
-    println!("layer\tinput\tdirect ms\twinograd ms\twinograd/direct");
+    println!("layer\tinput (batch {batch})\tdirect ms\twinograd ms\twinograd/direct");
     for side in sides {
         // (name, cin, cout, input side, kernel, stride, upsample, reflection padding)
         let mut layers = Vec::new();
@@ -55,7 +61,7 @@ fn main() -> candle_core::Result<()> {
             if only.is_some_and(|o| !name.contains(o.as_str())) {
                 continue;
             }
-            let x = Tensor::randn(0f32, 1., (1, cin, s, s), &dev)?;
+            let x = Tensor::randn(0f32, 1., (batch, cin, s, s), &dev)?;
             let w = Tensor::randn(0f32, 0.05, (cout, cin, k, k), &dev)?;
             let b = Tensor::zeros(cout, candle_core::DType::F32, &dev)?;
             let run = || {

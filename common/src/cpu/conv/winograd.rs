@@ -8,6 +8,7 @@
 //! upsampling), like im2col. Work is split into bands of whole tile rows per image, each band
 //! written by one task, so results are identical from run to run.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -38,17 +39,18 @@ pub fn set_enabled(on: bool) {
 /// per block of tiles; VGG's 512-channel convs ran 2.1x slower than im2col.
 const MAX_CHANNEL_PAIRS: usize = 256 * 256;
 
-/// Fewest output pixels per image for which Winograd beats im2col + GEMM: 128-channel convs
-/// took 1.7x im2col's time at 32x32 and 0.8x at 64x64 (the per-block GEMMs are thin below).
+/// Fewest output pixels (all images of the batch together) for which Winograd beats im2col +
+/// GEMM: 128-channel convs took 1.04x im2col's time on one 32x32 image, 0.76x on four, 0.78x on
+/// one 64x64 image (below, the kernel transform and the thin per-block GEMMs dominate).
 const MIN_OUTPUT_PIXELS: usize = 64 * 64;
 
 /// Whether [`forward`] computes this conv: 3x3 kernels at stride 1 with enough channels (but
-/// not too many) and outputs of at least 64x64 (measured per layer shape with
+/// not too many) and at least 64x64 output pixels in the batch (measured per layer shape with
 /// `examples/conv_methods.rs`).
 pub fn applies(g: &ConvGeom) -> bool {
     g.k == 3
         && g.stride == 1
-        && g.out_plane() >= MIN_OUTPUT_PIXELS
+        && g.batch * g.out_plane() >= MIN_OUTPUT_PIXELS
         && g.cin >= MIN_CHANNELS
         && g.cout >= MIN_CHANNELS
         && g.cin * g.cout <= MAX_CHANNEL_PAIRS
@@ -125,9 +127,9 @@ pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
     let in_img = g.cin * g.in_plane();
     let block = lay.band * lay.tiles_x;
     let bands = lay.bands();
-    (0..g.batch * bands).into_par_iter().for_each_init(
-        || Buffers::new(g, &lay, block),
-        |buf, task| {
+    (0..g.batch * bands).into_par_iter().for_each(|task| {
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.fit(g, &lay, block);
             let (b, band) = (task / bands, task % bands);
             let ty0 = band * lay.band;
             let rows = lay.band.min(lay.tiles_y - ty0);
@@ -148,8 +150,8 @@ pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
             // SAFETY: this task writes output rows [2·ty0, 2·(ty0 + rows)) ∩ [0, ho) of every
             // channel of image b, which no other task writes.
             unsafe { output_transform(g, &lay, &buf.m, n, ty0, rows, out.get(), b, &mut buf.out) };
-        },
-    );
+        })
+    });
     // SAFETY: the bands cover every output row of every image and channel, and the output
     // transform writes every column of each row it covers.
     unsafe { y.set_len(len) };
@@ -159,6 +161,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
 /// Each task's scratch: the transformed input `V` (`[16][cin][n]`), the products `M`
 /// (`[16][cout][n]`), the padded input rows of one channel (even columns, then odd ones), their
 /// vertical transform, and the inverse transform's rows.
+#[derive(Default)]
 struct Buffers {
     v: Vec<f32>,
     m: Vec<f32>,
@@ -167,16 +170,27 @@ struct Buffers {
     out: Vec<f32>,
 }
 
+thread_local! {
+    /// Each thread's scratch, kept from one conv to the next: fresh megabyte buffers for every
+    /// call cost page faults and zero-filling, which made Winograd 2x slower than im2col on
+    /// 32x32 layers.
+    static SCRATCH: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
 impl Buffers {
-    fn new(g: &ConvGeom, lay: &Layout, block: usize) -> Self {
+    /// Grows the buffers to what a task of `g` needs (they never shrink).
+    fn fit(&mut self, g: &ConvGeom, lay: &Layout, block: usize) {
         let wp = 2 * lay.tiles_x + 2;
-        Self {
-            v: vec![0.0; 16 * g.cin * block],
-            m: vec![0.0; 16 * g.cout * block],
-            rows: vec![0.0; (2 * lay.band + 2) * wp],
-            t: vec![0.0; 4 * wp],
-            out: vec![0.0; 14 * lay.tiles_x],
-        }
+        let grow = |v: &mut Vec<f32>, len: usize| {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+        };
+        grow(&mut self.v, 16 * g.cin * block);
+        grow(&mut self.m, 16 * g.cout * block);
+        grow(&mut self.rows, (2 * lay.band + 2) * wp);
+        grow(&mut self.t, 4 * wp);
+        grow(&mut self.out, 14 * lay.tiles_x);
     }
 }
 
@@ -390,8 +404,8 @@ mod tests {
         assert!(!applies(&g(64, 64, 5, 1)));
         assert!(applies(&g(256, 256, 3, 1)));
         assert!(!applies(&g(512, 512, 3, 1)));
-        assert!(!applies(
-            &ConvGeom::new(shape(4, 64, 63, 64, 64, 3), 1, 1).unwrap()
-        ));
+        let sized = |b, side| ConvGeom::new(shape(b, 64, side, side, 64, 3), 1, 1).unwrap();
+        assert!(!applies(&sized(1, 32)));
+        assert!(applies(&sized(4, 32)));
     }
 }
