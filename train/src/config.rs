@@ -411,6 +411,11 @@ impl TrainConfig {
         self.check_style_layer_weights()?;
         self.check_styles()?;
         self.architecture()?;
+        self.check_device()
+    }
+
+    /// A known device, and a precision it can run.
+    fn check_device(&self) -> Result<()> {
         let device =
             fauve::parse_device(&self.device).map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         let precision = self.precision()?;

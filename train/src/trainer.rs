@@ -479,6 +479,25 @@ impl<'a> Run<'a> {
     }
 
     /// Writes the model file with its training summary and reports the session.
+    /// The model file's metadata, with the training `summary`: one style, or the run's styles
+    /// (after those of the model it extends).
+    fn model_metadata(&self, summary: serde_json::Value, hashes: &InputHashes) -> ModelMetadata {
+        let cfg = &self.cfg;
+        let entries = self.net.styles(new_style_entries(cfg, hashes));
+        let metadata = if entries.is_empty() {
+            ModelMetadata::new(Some(cfg.style_name()), Some(summary))
+        } else {
+            let summary = crate::extend::whole_summary(summary, &entries, &self.net);
+            // An extended model keeps its collection's name; a new one is named by the config.
+            let name = match self.net.base_metadata() {
+                Some(base) => base.style_name.clone(),
+                None => Some(cfg.style_name()),
+            };
+            ModelMetadata::multi(name, entries, Some(summary))
+        };
+        metadata.with_architecture(self.net.architecture())
+    }
+
     fn finish(mut self) -> Result<Outcome> {
         self.tb.flush();
         let Self {
@@ -534,19 +553,7 @@ impl<'a> Run<'a> {
         }
         // The checkpoint of the last step checked the weights are finite before this save.
         let tensors = self.net.model_tensors()?;
-        let entries = self.net.styles(new_style_entries(cfg, &hashes));
-        let metadata = if entries.is_empty() {
-            ModelMetadata::new(Some(cfg.style_name()), Some(summary))
-        } else {
-            let summary = crate::extend::whole_summary(summary, &entries, &self.net);
-            // An extended model keeps its collection's name; a new one is named by the config.
-            let name = match self.net.base_metadata() {
-                Some(base) => base.style_name.clone(),
-                None => Some(cfg.style_name()),
-            };
-            ModelMetadata::multi(name, entries, Some(summary))
-        }
-        .with_architecture(self.net.architecture());
+        let metadata = self.model_metadata(summary, &hashes);
         let model = self.run_dir.join("model.safetensors");
         fauve::save_model_file(&model, &tensors, &metadata)?;
         eprintln!(
