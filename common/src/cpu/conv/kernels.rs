@@ -7,19 +7,8 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeom;
 use super::matmul::{matmul, matmul_raw, Mat};
+use super::shared_out::SharedOut;
 use super::unfold::{col2im, im2col};
-
-/// A pointer into the output that tasks writing disjoint elements share.
-struct SharedOut(*mut f32);
-// SAFETY: only used by `forward`, whose tasks write disjoint (image, tile) blocks.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    fn get(&self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// `y = conv(x, w)`: `x` is `[batch, cin, h, w]`, `wmat` the kernel as `[cout, cin·k²]`;
 /// returns `[batch, cout, ho, wo]`.
@@ -33,7 +22,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
     // Left uninitialised: the tiles below write every element (zero-filling it first cost 4%
     // of an inference).
     let mut y: Vec<f32> = Vec::with_capacity(len);
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(&mut y);
     let w = Mat::rows(wmat, g.cout, krows);
     (0..g.batch * tiles).into_par_iter().for_each_init(
         || vec![0f32; krows * g.tile],

@@ -25,6 +25,7 @@ mod epilogue;
 mod geometry;
 mod kernels;
 mod matmul;
+mod shared_out;
 #[cfg(test)]
 mod test_support;
 mod tile_plan;

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeom;
 use super::matmul::{matmul_raw, Mat};
+use super::shared_out::SharedOut;
 
 /// Floats of transformed input (or products) per GEMM block, `16 × channels × tiles`: 1 MiB,
 /// which stays in this CPU's 2 MiB L2 beside the GEMM's packed copy (4 MiB blocks ran the 512
@@ -55,18 +56,6 @@ pub fn applies(g: &ConvGeom) -> bool {
         && g.cout >= MIN_CHANNELS
         && g.cin * g.cout <= MAX_CHANNEL_PAIRS
         && ENABLED.load(Ordering::Relaxed)
-}
-
-/// A pointer into the output that tasks writing disjoint rows share.
-struct SharedOut(*mut f32);
-// SAFETY: only used by `forward`, whose tasks write disjoint (image, band) row ranges.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    fn get(&self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// How the output is cut into tiles and bands, and where each padded virtual row and column
@@ -123,7 +112,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
     let lay = Layout::new(g);
     let len = g.batch * g.cout * g.out_plane();
     let mut y: Vec<f32> = Vec::with_capacity(len);
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(&mut y);
     let in_img = g.cin * g.in_plane();
     let block = lay.band * lay.tiles_x;
     let bands = lay.bands();
