@@ -50,10 +50,11 @@ pub fn choice_name(stylizer: &Stylizer, choice: &StyleChoice) -> Option<String> 
     }
 }
 
-/// The loaded model and the choice in words, for the "loaded" line.
+/// The loaded model and the choice in words, for the "loaded" line (with the architecture when
+/// it is not the default).
 pub fn describe(stylizer: &Stylizer, choice: &StyleChoice) -> String {
     let count = stylizer.styles().len();
-    match choice_name(stylizer, choice) {
+    let style = match choice_name(stylizer, choice) {
         Some(name) if count > 1 => format!("style {name} of {count}"),
         Some(name) => name,
         None => stylizer
@@ -61,6 +62,10 @@ pub fn describe(stylizer: &Stylizer, choice: &StyleChoice) -> String {
             .style_name
             .clone()
             .unwrap_or_else(|| "no style name".into()),
+    };
+    match stylizer.metadata().architecture {
+        fauve::Architecture::Johnson => style,
+        other => format!("{style}, {other} network"),
     }
 }
 

@@ -110,6 +110,27 @@ fn a_one_style_model_lists_itself_and_takes_its_own_name() -> anyhow::Result<()>
     Ok(())
 }
 
+/// A slim model stylizes at the photo's size, and the load line says which network it is.
+#[test]
+fn a_slim_model_says_so_and_stylizes() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let arch = fauve::Architecture::Slim;
+    let model = dir.path().join("slim.safetensors");
+    let meta = fauve::ModelMetadata::new(Some("tiny".into()), None).with_architecture(arch);
+    fauve::save_model_file(&model, &fauve_tests::generated_network(arch), &meta)?;
+    let photo = dir.path().join("photo.png");
+    DynamicImage::ImageRgb8(textured_photo(41, 30)).save(&photo)?;
+    let out = dir.path().join("out.png");
+    let o = infer(
+        &model,
+        &[photo.to_str().unwrap(), "-o", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(tiny, slim network)"), "{}", text(&o));
+    assert_eq!(rgb(&out).dimensions(), (41, 30));
+    Ok(())
+}
+
 /// `--video` stylizes every frame with the chosen mix, as the library's sequence stylizer does.
 #[test]
 fn video_frames_take_the_chosen_mix() -> anyhow::Result<()> {
