@@ -8,9 +8,12 @@ use fauve::Architecture;
 
 use crate::{assert_resume_reproduces, setup, text, train, Setup};
 
+/// The setup's run with the slim network, at 64 px: the last upsampling conv (32 -> 16
+/// channels, two 64x64 outputs) then runs through Winograd, forward and backward, so the resume
+/// test below covers that path too.
 fn slim_args(s: &Setup, run: &Path, steps: usize) -> Vec<String> {
     let mut args = s.args(run, steps);
-    args.extend(["--architecture".into(), "slim".into()]);
+    args.extend(["--architecture", "slim", "--image-size", "64"].map(String::from));
     args
 }
 
@@ -28,6 +31,7 @@ fn a_slim_network_trains_resumes_and_is_recorded_in_the_model() -> anyhow::Resul
     );
     let saved = model.metadata.training.as_ref().expect("training summary");
     assert_eq!(saved["config"]["architecture"], "slim");
+    assert_eq!(saved["config"]["image_size"], 64);
     // It stylizes at the input's size.
     let stylizer = fauve::Stylizer::load(straight.join("model.safetensors"), &Device::Cpu)?;
     let photo = fauve::image::DynamicImage::ImageRgb8(fauve_tests::test_photo(41, 30));
