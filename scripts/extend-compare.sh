@@ -24,12 +24,18 @@ RESULTS=$WORK/results.tsv
 BASE=${BASE:-one}
 P=data/styles/paintings
 THREE="[\"data/styles/starry_night.jpg\",\"$P/great_wave.jpg\",\"$P/kandinsky_composition_viii.jpg\"]"
+# The extension run of seed $1.
+run_of() { if [ "$BASE" = three ]; then echo "$WORK/extend-three-$1-s$STEPS"; else echo "$WORK/extend-$1-s$STEPS"; fi; }
+# The painting trained from the start at seed $1: its held-out style loss in kind $2 (multi: the
+# 4-style model, one: alone).
+from_start() {
+    awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == "van_gogh_auvers" && $3 == k {print $5}' "$RESULTS"
+}
 for S in "${SEEDS[@]}"; do
     base=$WORK/one-starry_night-$S/model.safetensors
-    run=$WORK/extend-$S-s$STEPS
+    run=$(run_of "$S")
     if [ "$BASE" = three ]; then
         base=$WORK/three-$S/model.safetensors
-        run=$WORK/extend-three-$S-s$STEPS
         [ -f "$base" ] || target/release/fauve-train --config configs/demo.toml --sample-every 0 \
             --checkpoint-every 100000 --log-every 100 --style-images "$THREE" --steps 600 \
             --seed "$S" --run-dir "$WORK/three-$S" 2>&1 | grep -E '^done'
@@ -40,9 +46,8 @@ for S in "${SEEDS[@]}"; do
             --run-dir "$run" --eval-dir data/eval --eval-every "$EVERY" --log-every 50 \
             --sample-every 0 --checkpoint-every 100000 2>&1 | tee "$run.log" | grep -E '^(eval|done)'
     fi
-    # The painting trained from the start: its held-out style loss in the 4-style model and alone.
-    multi=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "multi" {print $5}' "$RESULTS")
-    alone=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "one" {print $5}' "$RESULTS")
+    multi=$(from_start "$S" multi)
+    alone=$(from_start "$S" one)
     awk -v s="$S" -v multi="$multi" -v alone="$alone" '
         /^eval at step/ { step = $4; for (i = 1; i <= NF; i++) if ($i == "style") { v = $(i + 1); gsub(/[(),]/, "", v); v += 0 }
                           if (!m && v <= 1.1 * multi) m = step; if (!a && v <= 1.1 * alone) a = step; last = v }
@@ -54,13 +59,9 @@ done
 # Per evaluated step: the new style's held-out style loss over the painting's trained from the
 # start (alone, then in the 4-style network), each seed's ratio and their mean.
 for S in "${SEEDS[@]}"; do
-    run=$WORK/extend-$S-s$STEPS
-    [ "$BASE" = three ] && run=$WORK/extend-three-$S-s$STEPS
-    multi=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "multi" {print $5}' "$RESULTS")
-    alone=$(awk -F'\t' -v s="$S" '$1 == s && $2 == "van_gogh_auvers" && $3 == "one" {print $5}' "$RESULTS")
-    awk -v s="$S" -v multi="$multi" -v alone="$alone" '/^eval at step/ {
+    awk -v s="$S" -v multi="$(from_start "$S" multi)" -v alone="$(from_start "$S" one)" '/^eval at step/ {
             for (i = 1; i <= NF; i++) if ($i == "style") { v = $(i + 1); gsub(/[(),]/, "", v) }
-            print $4 + 0, s, v / alone, v / multi }' "$run.log"
+            print $4 + 0, s, v / alone, v / multi }' "$(run_of "$S").log"
 done | sort -n -k1,1 -k2,2 | awk '
     { if ($1 != step && n) flush(); step = $1; a = a sprintf(" %.2f", $3); m = m sprintf(" %.2f", $4)
       sa += $3; sm += $4; n++ }
