@@ -14,11 +14,11 @@ use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use fauve::{Architecture, Precision, TransformerNet};
 
-fn rel_l2(a: &Tensor, b: &Tensor) -> anyhow::Result<f64> {
-    let diff = (a - b)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-    let norm = b.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-    Ok((diff / norm).sqrt())
-}
+/// The numerical-test helpers the unit tests and `fauve-tests` share.
+#[path = "../src/test_util.rs"]
+#[allow(dead_code)]
+mod test_util;
+use test_util::rel_l2;
 
 /// Held while a test flips the process-wide switch, so that the tests of this binary, which run
 /// on parallel threads, do not flip it under each other.
@@ -32,11 +32,11 @@ fn both_ways(f: impl Fn() -> anyhow::Result<Vec<Tensor>>) -> anyhow::Result<Vec<
     fauve::conv::set_winograd(false);
     let im2col = f();
     fauve::conv::set_winograd(true);
-    winograd
+    Ok(winograd
         .iter()
         .zip(&im2col?)
         .map(|(a, b)| rel_l2(a, b))
-        .collect()
+        .collect())
 }
 
 #[test]

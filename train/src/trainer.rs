@@ -478,7 +478,6 @@ impl<'a> Run<'a> {
         Ok(path)
     }
 
-    /// Writes the model file with its training summary and reports the session.
     /// The model file's metadata, with the training `summary`: one style, or the run's styles
     /// (after those of the model it extends).
     fn model_metadata(&self, summary: serde_json::Value, hashes: &InputHashes) -> ModelMetadata {
@@ -498,6 +497,7 @@ impl<'a> Run<'a> {
         metadata.with_architecture(self.net.architecture())
     }
 
+    /// Writes the model file with its training summary and reports the session.
     fn finish(mut self) -> Result<Outcome> {
         self.tb.flush();
         let Self {

@@ -22,11 +22,11 @@ use super::shared_out::SharedOut;
 /// channel VGG layers 1.4x slower than im2col).
 const BLOCK_FLOATS: usize = 1 << 18;
 
-/// Fewest input and output channels for which Winograd beats im2col + GEMM: below this the 16
-/// GEMMs are too thin to run fast (see [`applies`]).
+/// Fewest input and output channels for Winograd; thinner convs (none in the networks but
+/// VGG's first, with 3 inputs) keep im2col + GEMM, which was not measured against it.
 const MIN_CHANNELS: usize = 16;
 
-/// Whether convs that [`applies`] to run through Winograd (on unless switched off).
+/// Whether Winograd may run at all (on unless switched off by [`set_enabled`]).
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// Switches Winograd convolution on or off for the whole process (on by default), so that
