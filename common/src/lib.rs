@@ -72,6 +72,7 @@ pub use model::layers::{ConvLayer, UpsampleConvLayer};
 pub use model::loss;
 pub use model::preprocess::{Preprocess, PREPROCESS_KEY};
 pub use model::style_bank::StyleBank;
+pub use model::tap_target::TapTarget;
 pub use model::transformer::TransformerNet;
 pub use model::vgg::{Vgg, VggFeatures, VggInfo, TAP_NAMES};
 pub use model::vgg_layout::{VggNet, NETWORK_KEY};

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
-use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
-use fauve::{Preprocess, Vgg};
+use fauve::loss::{gram_matrix, total_variation};
+use fauve::{Preprocess, TapTarget, Vgg};
 
 use crate::config::{default_weights, StyleBalance, TrainConfig};
 
@@ -286,13 +286,15 @@ impl PerceptualLoss {
             .into_iter()
             .chain(w.style_layers.iter().copied())
             .collect();
-        let fy = self.vgg.taps(y, &positions)?;
-        let content = (content_loss(&fy[0], content_target)? * w.content)?;
+        let tap_targets: Vec<TapTarget> = std::iter::once(content_target.clone())
+            .map(TapTarget::Features)
+            .chain(target.grams.iter().cloned().map(TapTarget::Gram))
+            .collect();
+        let losses = self.vgg.tap_losses(y, &positions, &tap_targets)?;
+        let content = (losses.get(0)? * w.content)?;
         let mut style: Option<Tensor> = None;
-        for (k, tap) in fy[1..].iter().enumerate() {
-            let layer_weight = target.layer_factors[k];
-            let gram = gram_matrix(tap)?;
-            let term = (style_loss(&[gram], &target.grams[k..=k])? * layer_weight)?;
+        for (k, &layer_weight) in target.layer_factors.iter().enumerate() {
+            let term = (losses.get(k + 1)? * layer_weight)?;
             style = Some(match style {
                 Some(s) => (s + term)?,
                 None => term,

@@ -4,8 +4,9 @@
 //! Built from candle ops, the forward of one instance norm + ReLU is about a dozen full passes
 //! over the activation (mean, centre, square, mean, scale, affine, ReLU, each into a freshly
 //! allocated tensor), and its backward as many again. Here each (sample, channel) plane is
-//! read twice and written once forward, read twice and written once backward, planes spread
-//! over rayon's threads.
+//! read twice and written once forward; backward its input and output gradient are read twice
+//! and the input gradient written once (the ReLU's mask is recomputed from the input, so the
+//! output is not read), planes spread over rayon's threads.
 
 use std::sync::Arc;
 
@@ -13,25 +14,8 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
+use crate::cpu::sums::{blocked_sum, blocked_sums};
 use crate::ops::custom_grad::cpu_with_backward;
-
-/// Sum of `f(v)` over `x`: 16 f32 lanes over blocks of 1024 values (vectorised), each block's
-/// total added in f64, so the error stays that of 1024-value f32 sums.
-fn blocked_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    x.chunks(1024)
-        .map(|block| {
-            let mut lanes = [0f32; 16];
-            let mut chunks = block.chunks_exact(16);
-            for c in &mut chunks {
-                for (l, v) in lanes.iter_mut().zip(c) {
-                    *l += f(*v);
-                }
-            }
-            let rest: f32 = chunks.remainder().iter().map(|v| f(*v)).sum();
-            lanes.iter().map(|l| *l as f64).sum::<f64>() + rest as f64
-        })
-        .sum()
-}
 
 /// Mean and `1/σ` of one plane (biased variance, two passes).
 fn plane_stats(x: &[f32], eps: f64) -> (f32, f32) {
@@ -70,64 +54,90 @@ fn forward(
     (y, stats)
 }
 
+/// One plane's forward constants: `x̂ = (x − mean)·inv_std`, and the output before the ReLU
+/// `z = x·scale + shift`, computed as the forward computes it.
+#[derive(Clone, Copy)]
+struct Plane {
+    mean: f32,
+    inv_std: f32,
+    scale: f32,
+    shift: f32,
+    relu: bool,
+}
+
+impl Plane {
+    /// `dy` where the ReLU let the value through (`y = max(z, 0) > 0`), else 0: `y` recomputed
+    /// from the input as the forward computed it, so that the backward need not read it.
+    #[inline(always)]
+    fn masked(&self, x: f32, dy: f32) -> f32 {
+        if self.relu && (x * self.scale + self.shift).max(0.0) <= 0.0 {
+            0.0
+        } else {
+            dy
+        }
+    }
+}
+
+/// `(Σ g·x̂, Σ g)` over one plane, where `g` is `dy` masked by the ReLU, by [`blocked_sums`].
+fn grad_sums(x: &[f32], dy: &[f32], pl: Plane) -> (f32, f32) {
+    let [s_gx, s_g] = blocked_sums(x, dy, |xv, dv| {
+        let g = pl.masked(xv, dv);
+        [g * (xv - pl.mean), g]
+    });
+    ((s_gx * pl.inv_std as f64) as f32, s_g as f32)
+}
+
 /// Gradients for output gradient `dy`: `dx` (when `need_input`) and per-plane `(Σ g·x̂, Σ g)`
-/// where `g` is `dy` masked by the ReLU.
+/// where `g` is `dy` masked by the ReLU. Reads the input and `dy` only (twice each).
 #[allow(clippy::too_many_arguments)]
 fn backward(
     x: &[f32],
-    y: &[f32],
     dy: &[f32],
     hw: usize,
     gamma: &[f32],
+    beta: &[f32],
     stats: &[(f32, f32)],
     relu: bool,
     need_input: bool,
 ) -> (Vec<f32>, Vec<(f32, f32)>) {
     let c = gamma.len();
-    let mut dx = if need_input {
-        vec![0f32; x.len()]
-    } else {
-        Vec::new()
+    let plane = |p: usize| {
+        let (mean, inv_std) = stats[p];
+        let scale = gamma[p % c] * inv_std;
+        Plane {
+            mean,
+            inv_std,
+            scale,
+            shift: beta[p % c] - mean * scale,
+            relu,
+        }
     };
     let plane_sums = |p: usize| {
-        let (mean, inv_std) = stats[p];
         let range = p * hw..(p + 1) * hw;
-        let (mut s_gx, mut s_g) = (0f64, 0f64);
-        for ((xv, yv), dv) in x[range.clone()]
-            .iter()
-            .zip(&y[range.clone()])
-            .zip(&dy[range])
-        {
-            let g = if relu && *yv <= 0.0 { 0.0 } else { *dv };
-            s_gx += (g * (xv - mean) * inv_std) as f64;
-            s_g += g as f64;
-        }
-        (s_gx as f32, s_g as f32)
+        grad_sums(&x[range.clone()], &dy[range], plane(p))
     };
-    let sums: Vec<(f32, f32)> = if need_input {
-        dx.par_chunks_mut(hw)
-            .enumerate()
-            .map(|(p, dxp)| {
-                let (s_gx, s_g) = plane_sums(p);
-                let (mean, inv_std) = stats[p];
-                let k = gamma[p % c] * inv_std;
-                let (mean_g, mean_gx) = (s_g / hw as f32, s_gx / hw as f32);
-                let range = p * hw..(p + 1) * hw;
-                for (((o, xv), yv), dv) in dxp
-                    .iter_mut()
-                    .zip(&x[range.clone()])
-                    .zip(&y[range.clone()])
-                    .zip(&dy[range])
-                {
-                    let g = if relu && *yv <= 0.0 { 0.0 } else { *dv };
-                    *o = k * (g - mean_g - (xv - mean) * inv_std * mean_gx);
-                }
-                (s_gx, s_g)
-            })
-            .collect()
-    } else {
-        (0..x.len() / hw).into_par_iter().map(plane_sums).collect()
-    };
+    if !need_input {
+        return (
+            Vec::new(),
+            (0..x.len() / hw).into_par_iter().map(plane_sums).collect(),
+        );
+    }
+    let mut dx = vec![0f32; x.len()];
+    let sums = dx
+        .par_chunks_mut(hw)
+        .enumerate()
+        .map(|(p, dxp)| {
+            let (s_gx, s_g) = plane_sums(p);
+            let pl = plane(p);
+            let (mean_g, mean_gx) = (s_g / hw as f32, s_gx / hw as f32);
+            let range = p * hw..(p + 1) * hw;
+            for ((o, xv), dv) in dxp.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
+                let g = pl.masked(*xv, *dv);
+                *o = pl.scale * (g - mean_g - (xv - pl.mean) * pl.inv_std * mean_gx);
+            }
+            (s_gx, s_g)
+        })
+        .collect();
     (dx, sums)
 }
 
@@ -153,14 +163,12 @@ pub fn instance_norm(
     if !need_input && !need_affine {
         return Tensor::from_vec(y, (b, c, h, w), &Device::Cpu);
     }
-    let backward = Arc::new(move |y: &Tensor, dy: &Tensor| {
+    let backward = Arc::new(move |_: &Tensor, dy: &Tensor| {
         let (dx, sums) = with_cpu_f32(&x, |xv| {
-            with_cpu_f32(y, |yv| {
-                with_cpu_f32(dy, |dyv| {
-                    backward(xv, yv, dyv, hw, &g, &stats, relu, need_input)
-                })
+            with_cpu_f32(dy, |dyv| {
+                backward(xv, dyv, hw, &g, &bt, &stats, relu, need_input)
             })
-        })???;
+        })??;
         let dx = if need_input {
             Some(Tensor::from_vec(dx, (b, c, h, w), &Device::Cpu)?)
         } else {

@@ -37,7 +37,9 @@ fn forward(x: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
     (y, arg)
 }
 
-fn backward(g: &[f32], arg: &[u8], h: usize, w: usize) -> Vec<f32> {
+/// The gradient of the pooling's `[B, C, H, W]` input (values) for its output's gradient
+/// `g` (values): each placed on its window's winner (`arg`, from the forward).
+pub fn unpool_grad(g: &[f32], arg: &[u8], h: usize, w: usize) -> Vec<f32> {
     let (ho, wo) = (h / 2, w / 2);
     let mut dx = vec![0f32; g.len() / (ho * wo) * h * w];
     dx.par_chunks_mut(h * w)
@@ -53,6 +55,17 @@ fn backward(g: &[f32], arg: &[u8], h: usize, w: usize) -> Vec<f32> {
     dx
 }
 
+/// 2x2 max pooling of `xs` outside the autograd graph, and each window's winner, for
+/// [`unpool_grad`].
+pub fn pool_with_winners(xs: &Tensor) -> Result<(Tensor, Vec<u8>)> {
+    let (b, c, h, w) = xs.dims4()?;
+    let (y, arg) = with_cpu_f32(xs, |x| forward(x, h, w))?;
+    Ok((
+        Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu)?,
+        arg,
+    ))
+}
+
 /// The CPU kernel: winners recorded forward, gradients placed on them backward.
 pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     let (b, c, h, w) = xs.dims4()?;
@@ -60,9 +73,8 @@ pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     if !xs.track_op() {
         return Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu);
     }
-    let arg = Arc::new(arg);
     let backward = Arc::new(move |_: &Tensor, g: &Tensor| {
-        let dx = with_cpu_f32(g, |gv| backward(gv, &arg, h, w))?;
+        let dx = with_cpu_f32(g, |gv| unpool_grad(gv, &arg, h, w))?;
         Ok((
             Some(Tensor::from_vec(dx, (b, c, h, w), &Device::Cpu)?),
             None,

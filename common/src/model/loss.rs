@@ -15,8 +15,7 @@ pub fn gram_matrix(features: &Tensor) -> Result<Tensor> {
     );
     let (b, c, h, w) = features.dims4()?;
     let flat = features.reshape((b, c, h * w))?;
-    let gram = flat.matmul(&flat.t()?)?;
-    Ok((gram / (c * h * w) as f64)?)
+    Ok(crate::ops::gram::gram(&flat, (c * h * w) as f64)?)
 }
 
 /// Content loss: mean squared difference between the features of the output and of the

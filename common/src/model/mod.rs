@@ -10,6 +10,7 @@ pub mod loss;
 pub(crate) mod norm_source;
 pub(crate) mod preprocess;
 pub(crate) mod style_bank;
+pub(crate) mod tap_target;
 pub(crate) mod transformer;
 pub(crate) mod vgg;
 pub(crate) mod vgg_layout;

@@ -5,15 +5,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::preprocess::{Preprocess, PREPROCESS_KEY};
+use super::tap_target::TapTarget;
 use super::vgg_layout::{VggNet, NETWORK_KEY};
+use crate::cpu::loss_network::{self, FrozenLayer};
 use crate::error::{Error, Result};
 use crate::io::safetensors_file::SafetensorsFile;
-use crate::ops::conv::conv2d_bias;
+use crate::ops::conv::{conv2d_bias_frozen, FrozenKernel};
 use crate::precision::Precision;
 
 /// Johnson et al.'s four layers (content relu2_2, style all four), present in both networks;
@@ -102,6 +105,8 @@ pub struct Vgg {
     info: VggInfo,
     /// (weight, bias) of each present conv; constants.
     convs: Vec<(Tensor, Tensor)>,
+    /// What the CPU convs derive from each weight, kept between calls.
+    frozen: Vec<Arc<FrozenKernel>>,
     preprocess: Preprocess,
 }
 
@@ -145,6 +150,7 @@ impl Vgg {
         };
         Ok(Self {
             info,
+            frozen: convs.iter().map(|_| Arc::default()).collect(),
             convs,
             preprocess,
         })
@@ -220,8 +226,9 @@ impl Vgg {
         let dtype = self.convs.first().map_or(DType::F32, |(w, _)| w.dtype());
         let mut ys = self.preprocess.apply(xs)?.to_dtype(dtype)?;
         let mut found: Vec<Option<Tensor>> = vec![None; positions.len()];
-        for (p, (weight, bias)) in self.convs.iter().enumerate().take(deepest + 1) {
-            ys = conv2d_bias(&ys, weight, bias, 1, 1, true)?;
+        let layers = self.convs.iter().zip(&self.frozen).enumerate();
+        for (p, ((weight, bias), frozen)) in layers.take(deepest + 1) {
+            ys = conv2d_bias_frozen(&ys, weight, bias, 1, 1, true, Some(frozen))?;
             if positions.contains(&p) {
                 let tap = ys.to_dtype(xs.dtype())?;
                 for (slot, _) in found.iter_mut().zip(positions).filter(|(_, &q)| q == p) {
@@ -234,6 +241,69 @@ impl Vgg {
         }
         Ok(found.into_iter().flatten().collect())
     }
+}
+
+impl Vgg {
+    /// The unweighted losses (`[n]`, in `xs`'s dtype) of batch `xs`'s activations after the
+    /// convs at `positions` (from [`Vgg::layer`]) against `targets` (one each, see
+    /// [`TapTarget::loss`]), differentiable with respect to `xs`. In f32 on the CPU the
+    /// network, the losses and the whole backward are one op
+    /// ([`crate::cpu::loss_network`]); elsewhere [`Vgg::taps`] and [`TapTarget::loss`].
+    pub fn tap_losses(
+        &self,
+        xs: &Tensor,
+        positions: &[usize],
+        targets: &[TapTarget],
+    ) -> Result<Tensor> {
+        check_one_target_each(positions, targets)?;
+        let weights: Vec<&Tensor> = self.convs.iter().map(|(w, _)| w).collect();
+        if crate::ops::cpu_kernels_apply(&[&[xs][..], &weights].concat()) {
+            let layers: Vec<FrozenLayer> = self
+                .convs
+                .iter()
+                .zip(&self.frozen)
+                .enumerate()
+                .map(|(p, ((weight, bias), frozen))| FrozenLayer {
+                    weight,
+                    bias,
+                    frozen,
+                    pool_after: self.info.net.pool_after(p),
+                })
+                .collect();
+            let pre = self.preprocess.apply(xs)?;
+            return Ok(loss_network::tap_losses(&layers, &pre, positions, targets)?);
+        }
+        self.tap_losses_by_ops(xs, positions, targets)
+    }
+
+    /// [`Vgg::tap_losses`] through [`Vgg::taps`] and [`TapTarget::loss`] on any device (so
+    /// that tests can hold the CPU's one op against it).
+    pub fn tap_losses_by_ops(
+        &self,
+        xs: &Tensor,
+        positions: &[usize],
+        targets: &[TapTarget],
+    ) -> Result<Tensor> {
+        check_one_target_each(positions, targets)?;
+        let taps = self.taps(xs, positions)?;
+        let losses = taps
+            .iter()
+            .zip(targets)
+            .map(|(tap, target)| target.loss(tap))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::stack(&losses, 0)?)
+    }
+}
+
+fn check_one_target_each(positions: &[usize], targets: &[TapTarget]) -> Result<()> {
+    if positions.len() != targets.len() || positions.is_empty() {
+        return Err(Error::Invalid(format!(
+            "tap losses need one target per tap: {} taps, {} targets",
+            positions.len(),
+            targets.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The preprocessing named in a VGG file's metadata; a file without it is refused.

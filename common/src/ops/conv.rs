@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use candle_core::{Result, Tensor};
 
+pub use crate::cpu::conv::FrozenKernel;
 use crate::ops::custom_grad::with_backward;
 
 /// How the conv is computed.
@@ -202,7 +203,7 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, padding: usize, stride: usize) ->
     let _timing = crate::profile::scope("conv2d", crate::profile::Phase::Forward, input.device());
     if crate::ops::cpu_kernels_apply(&[input, kernel]) {
         let reading = crate::cpu::conv::Reading::zero_pad(padding);
-        return crate::cpu::conv::conv2d(input, kernel, None, reading, stride, false);
+        return crate::cpu::conv::conv2d(input, kernel, None, reading, stride, false, None);
     }
     #[cfg(feature = "cudnn")]
     if crate::cuda::cudnn_conv::applies(input, kernel) {
@@ -248,10 +249,25 @@ pub fn conv2d_bias(
     stride: usize,
     relu: bool,
 ) -> Result<Tensor> {
+    conv2d_bias_frozen(input, kernel, bias, padding, stride, relu, None)
+}
+
+/// [`conv2d_bias`] with a constant `kernel` (a frozen loss network's): the CPU kernels keep
+/// what they derive from it in `frozen` (its flipped and Winograd-transformed forms) for the
+/// next call. Pass each kernel its own `frozen`, always the same one; None keeps nothing.
+pub fn conv2d_bias_frozen(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    padding: usize,
+    stride: usize,
+    relu: bool,
+    frozen: Option<&Arc<FrozenKernel>>,
+) -> Result<Tensor> {
     let _timing = crate::profile::scope("conv2d", crate::profile::Phase::Forward, input.device());
     if crate::ops::cpu_kernels_apply(&[input, kernel, bias]) {
         let reading = crate::cpu::conv::Reading::zero_pad(padding);
-        return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, relu);
+        return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, relu, frozen);
     }
     let ys =
         conv2d(input, kernel, padding, stride)?.broadcast_add(&bias.reshape((1, (), 1, 1))?)?;
@@ -281,7 +297,7 @@ pub fn conv2d_reflect_bias(
             reflect: true,
             up: upsample,
         };
-        return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, false);
+        return crate::cpu::conv::conv2d(input, kernel, Some(bias), reading, stride, false, None);
     }
     let (_, _, h, w) = input.dims4()?;
     let up = if upsample > 1 {
@@ -381,6 +397,8 @@ mod tests {
             // (the last 9x9 conv).
             check(dtype, (2, 32, 21, 19), 3, 9, 0, 1);
             check(dtype, (1, 16, 9, 8), 4, 3, 0, 1);
+            // Few inputs, many outputs (VGG's first conv): the CPU input gradient folds back.
+            check(dtype, (2, 3, 12, 10), 16, 3, 1, 1);
             // Large enough for several GEMM tiles, bands and channel chunks on the CPU path.
             check(dtype, (2, 128, 36, 30), 16, 3, 1, 1);
             check(dtype, (1, 64, 41, 37), 32, 3, 1, 2);
@@ -503,6 +521,39 @@ mod tests {
             assert!(grads.get(x.as_tensor()).is_some());
             assert!(grads.get(&k).is_none());
         }
+    }
+
+    /// A frozen kernel's kept forms (its dual, its Winograd transforms) give what fresh ones
+    /// do, call after call; a trainable kernel ignores them and still gets its gradient.
+    #[test]
+    fn a_frozen_kernel_gives_what_a_fresh_one_does() -> anyhow::Result<()> {
+        let dev = Device::Cpu;
+        let frozen = Arc::new(FrozenKernel::default());
+        let w = Tensor::randn(0f32, 0.05, (24, 16, 3, 3), &dev)?;
+        let b = Tensor::randn(0f32, 0.1, 24, &dev)?;
+        // 34x34: Winograd with the kept transform (im2col without it); 8x8: im2col both ways.
+        for side in [34, 8, 34] {
+            let x = Var::randn(0f32, 1., (1, 16, side, side), &dev)?;
+            let kept = conv2d_bias_frozen(x.as_tensor(), &w, &b, 1, 1, true, Some(&frozen))?;
+            let fresh = conv2d_bias(x.as_tensor(), &w, &b, 1, 1, true)?;
+            let r = kept.randn_like(0., 1.)?;
+            let dx = |y: &Tensor| -> anyhow::Result<Tensor> {
+                Ok((y * &r)?
+                    .sum_all()?
+                    .backward()?
+                    .get(&x)
+                    .expect("input grad")
+                    .clone())
+            };
+            assert!(rel_l2(&kept, &fresh) < 1e-5, "{side}");
+            assert!(rel_l2(&dx(&kept)?, &dx(&fresh)?) < 1e-5, "{side}");
+        }
+        assert!(frozen.winograd.get().is_some() && frozen.dual_winograd.get().is_some());
+        let wv = Var::from_tensor(&w)?;
+        let x = Tensor::randn(0f32, 1., (1, 16, 34, 34), &dev)?;
+        let y = conv2d_bias_frozen(&x, wv.as_tensor(), &b, 1, 1, true, Some(&frozen))?;
+        assert!(y.sum_all()?.backward()?.get(&wv).is_some());
+        Ok(())
     }
 
     #[test]

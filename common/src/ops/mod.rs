@@ -5,6 +5,7 @@
 
 pub mod conv;
 pub(crate) mod custom_grad;
+pub(crate) mod gram;
 pub(crate) mod instance_norm;
 // The four-pass composition the CUDA kernels plug into (tested on the CPU with candle ops).
 #[cfg(any(test, feature = "cuda"))]

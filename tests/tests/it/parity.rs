@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 use fauve::loss::{content_loss, gram_matrix, style_loss, total_variation};
-use fauve::{Precision, Stylizer, Vgg};
+use fauve::{Precision, Stylizer, TapTarget, Vgg};
 
 use fauve_tests::{
     check_parity, fixture, generated_network, generated_transformer, load_fixture, load_fixture_on,
@@ -241,12 +241,28 @@ fn perceptual_loss_gradient_matches_pytorch() -> anyhow::Result<()> {
             + style_loss(&grams(&fa.taps)?, &grams(&fs.taps)?)?)?;
         let grads = loss.backward()?;
         let got = grads.get(a.as_tensor()).expect("image gradient");
-        let err = rel_l2(got, &fx[&format!("{kind}.grad_image_a")]);
+        let expected = &fx[&format!("{kind}.grad_image_a")];
+        let err = rel_l2(got, expected);
         check_parity(
             &format!("{kind} loss gradient of the image"),
             err,
             TOLERANCE,
         );
+        // The same loss as `Vgg::tap_losses` (on the CPU one op with its own backward).
+        let [t0, t1, t2, t3] = fauve::TAP_NAMES.map(|n| vgg.layer(n));
+        let positions = [vgg.layer("relu2_2")?, t0?, t1?, t2?, t3?];
+        let targets: Vec<TapTarget> = std::iter::once(TapTarget::Features(fb.relu2_2().clone()))
+            .chain(grams(&fs.taps)?.into_iter().map(TapTarget::Gram))
+            .collect();
+        let fused = vgg
+            .tap_losses(a.as_tensor(), &positions, &targets)?
+            .sum_all()?;
+        let err = rel_l2(&fused, &loss);
+        check_parity(&format!("{kind} tap losses"), err, TOLERANCE);
+        let grads = fused.backward()?;
+        let got = grads.get(a.as_tensor()).expect("image gradient");
+        let err = rel_l2(got, expected);
+        check_parity(&format!("{kind} tap losses' gradient"), err, TOLERANCE);
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! relu4_2, style relu1_1 .. relu5_1) and its gradient to the image match autograd's.
 
 use fauve::loss::{content_loss, gram_matrix, style_loss};
-use fauve::{Precision, Vgg, VggNet};
+use fauve::{Precision, TapTarget, Vgg, VggNet};
 
 use fauve_tests::{check_parity, fixture, load_fixture_on, rel_l2, test_device};
 
@@ -80,6 +80,22 @@ fn gatys_loss_and_its_gradient_match_pytorch() -> anyhow::Result<()> {
         rel_l2(got, &fx["gatys.grad_image_a"]),
         TOLERANCE,
     );
+    // The same losses as `Vgg::tap_losses` (on the CPU one op with its own backward), with
+    // VGG19's fifth block and layers between the taps.
+    let targets: Vec<TapTarget> = std::iter::once(TapTarget::Features(fb[0].clone()))
+        .chain(grams(&fs)?.into_iter().map(TapTarget::Gram))
+        .collect();
+    let losses = vgg.tap_losses(a.as_tensor(), &wanted, &targets)?;
+    let content = losses.get(0)?.reshape(1)?;
+    let style = losses.narrow(0, 1, style.len())?.sum_all()?.reshape(1)?;
+    let check = |what: &str, got: &candle_core::Tensor, key: &str| {
+        check_parity(what, rel_l2(got, &fx[key]), TOLERANCE)
+    };
+    check("Gatys content tap loss", &content, "gatys.content_loss");
+    check("Gatys style tap losses", &style, "gatys.style_loss");
+    let grads = losses.sum_all()?.backward()?;
+    let got = grads.get(a.as_tensor()).expect("image gradient");
+    check("Gatys tap losses' gradient", got, "gatys.grad_image_a");
     Ok(())
 }
 

@@ -3,6 +3,9 @@
 
 use rayon::prelude::*;
 
+use super::shared_out::SharedOut;
+use crate::cpu::sums::blocked_sum;
+
 /// `y = max(y + bias[c], 0)` (or without the max), in place; `y` is `[B, C, plane]`.
 pub fn bias_relu(y: &mut [f32], plane: usize, bias: Option<&[f32]>, relu: bool) {
     if bias.is_none() && !relu {
@@ -20,7 +23,7 @@ pub fn bias_relu(y: &mut [f32], plane: usize, bias: Option<&[f32]>, relu: bool) 
 
 /// The output gradient through the ReLU (zero where the output is not positive, as PyTorch's
 /// ReLU backward; None without ReLU: `dy` itself) and, when `need_bias`, its sum per channel
-/// over batch and plane.
+/// over batch and plane. One parallel pass over `dy` (and `y` with ReLU), sums vectorised.
 pub fn mask_and_bias_grad(
     dy: &[f32],
     y: &[f32],
@@ -31,25 +34,29 @@ pub fn mask_and_bias_grad(
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let plane_sum = |gp: &[f32]| -> f64 {
         if need_bias {
-            gp.iter().map(|v| *v as f64).sum()
+            blocked_sum(gp, |v| v)
         } else {
             0.0
         }
     };
     let (masked, sums): (Option<Vec<f32>>, Vec<f64>) = if relu {
-        let mut g = dy.to_vec();
-        let sums = g
-            .par_chunks_mut(plane)
+        let mut g: Vec<f32> = Vec::with_capacity(dy.len());
+        let out = SharedOut::new(&mut g);
+        let sums = dy
+            .par_chunks(plane)
             .zip(y.par_chunks(plane))
-            .map(|(gp, yp)| {
-                for (v, o) in gp.iter_mut().zip(yp) {
-                    if *o <= 0.0 {
-                        *v = 0.0;
-                    }
+            .enumerate()
+            .map(|(p, (dp, yp))| {
+                // SAFETY: plane p of `g`'s capacity (dy.len() values), written by this task only.
+                let gp = unsafe { std::slice::from_raw_parts_mut(out.get().add(p * plane), plane) };
+                for ((v, d), o) in gp.iter_mut().zip(dp).zip(yp) {
+                    *v = if *o <= 0.0 { 0.0 } else { *d };
                 }
                 plane_sum(gp)
             })
             .collect();
+        // SAFETY: the planes cover all dy.len() values, each written above.
+        unsafe { g.set_len(dy.len()) };
         (Some(g), sums)
     } else if need_bias {
         (None, dy.par_chunks(plane).map(plane_sum).collect())

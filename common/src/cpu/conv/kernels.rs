@@ -3,18 +3,27 @@
 //! threads. Work is split statically and partial sums are added in a fixed order, so results
 //! are bit-identical from run to run (resumed training depends on it).
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use super::geometry::ConvGeom;
-use super::matmul::{matmul, matmul_raw, Mat};
+use super::partial_sums::sum_over_threads;
 use super::shared_out::SharedOut;
 use super::unfold::{col2im, im2col};
+use crate::cpu::matmul::{matmul, matmul_raw, Mat};
 
 /// `y = conv(x, w)`: `x` is `[batch, cin, h, w]`, `wmat` the kernel as `[cout, cin·k²]`;
-/// returns `[batch, cout, ho, wo]`.
-pub fn forward(g: &ConvGeom, x: &[f32], wmat: &[f32]) -> Vec<f32> {
-    if super::winograd::applies(g) {
-        return super::winograd::forward(g, x, wmat);
+/// returns `[batch, cout, ho, wo]`. `winograd` keeps the Winograd transform of a constant
+/// kernel between calls.
+pub fn forward(
+    g: &ConvGeom,
+    x: &[f32],
+    wmat: &[f32],
+    winograd: Option<&OnceLock<Vec<f32>>>,
+) -> Vec<f32> {
+    if super::winograd::applies(g, winograd.is_some()) {
+        return super::winograd::forward(g, x, wmat, winograd);
     }
     let (krows, plane, tiles) = (g.krows(), g.out_plane(), g.tiles());
     let in_img = g.cin * g.in_plane();
@@ -144,40 +153,28 @@ pub fn input_grad(g: &ConvGeom, dy: &[f32], wmat: &[f32]) -> Vec<f32> {
 /// The kernel gradient `[cout, cin·k²]` for input `x` and output gradient `dy`: the sum over
 /// images and tiles of `dy_tile · unfold(x)_tileᵀ`.
 pub fn kernel_grad(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if super::winograd::applies(g, false) {
+        return super::winograd::kernel_grad(g, x, dy);
+    }
     let (krows, plane, tiles) = (g.krows(), g.out_plane(), g.tiles());
     let in_img = g.cin * g.in_plane();
-    let tasks = g.batch * tiles;
-    let parts = rayon::current_num_threads().min(tasks).max(1);
-    let partials: Vec<Vec<f32>> = (0..parts)
-        .into_par_iter()
-        .map(|part| {
-            let mut acc = vec![0f32; g.cout * krows];
-            let mut col = vec![0f32; krows * g.tile];
-            for task in part * tasks / parts..(part + 1) * tasks / parts {
-                let (b, t) = (task / tiles, task % tiles);
-                let (p0, n) = g.tile_range(t);
-                let col = &mut col[..krows * n];
-                im2col(g, &x[b * in_img..(b + 1) * in_img], p0, n, col);
-                let dy_tile = Mat {
-                    data: &dy[b * g.cout * plane + p0..],
-                    rows: g.cout,
-                    cols: n,
-                    rs: plane,
-                    cs: 1,
-                };
-                matmul(&mut acc, krows, dy_tile, Mat::rows(col, krows, n).t(), true);
-            }
-            acc
-        })
-        .collect();
-    let mut total = partials.into_iter();
-    let mut sum = total.next().unwrap_or_else(|| vec![0f32; g.cout * krows]);
-    for part in total {
-        for (s, v) in sum.iter_mut().zip(&part) {
-            *s += *v;
+    sum_over_threads(g.batch * tiles, g.cout * krows, |range, acc| {
+        let mut col = vec![0f32; krows * g.tile];
+        for task in range {
+            let (b, t) = (task / tiles, task % tiles);
+            let (p0, n) = g.tile_range(t);
+            let col = &mut col[..krows * n];
+            im2col(g, &x[b * in_img..(b + 1) * in_img], p0, n, col);
+            let dy_tile = Mat {
+                data: &dy[b * g.cout * plane + p0..],
+                rows: g.cout,
+                cols: n,
+                rs: plane,
+                cs: 1,
+            };
+            matmul(acc, krows, dy_tile, Mat::rows(col, krows, n).t(), true);
         }
-    }
-    sum
+    })
 }
 
 #[cfg(test)]
@@ -233,7 +230,7 @@ mod tests {
             let w = values(g.cout * g.krows(), 3.0);
             let dy = values(g.batch * g.cout * g.out_plane(), 7.0);
             assert!(
-                rel(&forward(&g, &x, &w), &reference(&g, &x, &w)) < 1e-6,
+                rel(&forward(&g, &x, &w, None), &reference(&g, &x, &w)) < 1e-6,
                 "{g:?}"
             );
             // <dy, conv(x)> is bilinear: its gradients are checked through inner products with

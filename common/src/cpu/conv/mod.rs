@@ -22,9 +22,10 @@
 //! accumulation (col2im), which the strided convs still do.
 
 mod epilogue;
+mod frozen;
 mod geometry;
 mod kernels;
-mod matmul;
+mod partial_sums;
 mod shared_out;
 #[cfg(test)]
 mod test_support;
@@ -32,13 +33,14 @@ mod tile_plan;
 mod unfold;
 mod winograd;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
 use crate::ops::custom_grad::cpu_with_backward;
+pub use frozen::FrozenKernel;
 pub(crate) use geometry::few_outputs;
 pub use geometry::Reading;
 use geometry::{ConvGeom, ConvShape};
@@ -56,7 +58,14 @@ enum Product {
 }
 
 /// Computes `product` of the conv `g` from CPU f32 tensors `a` and `b` (see [`Product`]).
-fn run(g: &ConvGeom, product: Product, a: &Tensor, b: &Tensor) -> Result<Vec<f32>> {
+/// `winograd`: where the Winograd transform of a constant kernel `b` is kept (forward only).
+fn run(
+    g: &ConvGeom,
+    product: Product,
+    a: &Tensor,
+    b: &Tensor,
+    winograd: Option<&OnceLock<Vec<f32>>>,
+) -> Result<Vec<f32>> {
     let input_len = g.batch * g.cin * g.in_plane();
     let output_len = g.batch * g.cout * g.out_plane();
     let kernel_len = g.cout * g.krows();
@@ -74,7 +83,7 @@ fn run(g: &ConvGeom, product: Product, a: &Tensor, b: &Tensor) -> Result<Vec<f32
     }
     with_cpu_f32(a, |a| {
         with_cpu_f32(b, |b| match product {
-            Product::Output => kernels::forward(g, a, b),
+            Product::Output => kernels::forward(g, a, b, winograd),
             Product::InputGrad => kernels::input_grad(g, a, b),
             Product::KernelGrad => kernels::kernel_grad(g, a, b),
         })
@@ -106,6 +115,18 @@ fn dual_kernel(kernel: &Tensor) -> Result<Tensor> {
         out
     })?;
     cpu_tensor(values, &[cin, cout, k, k])
+}
+
+/// [`dual_kernel`], kept in `frozen` when the kernel is constant.
+fn cached_dual(frozen: Option<&FrozenKernel>, kernel: &Tensor) -> Result<Tensor> {
+    let Some(f) = frozen else {
+        return dual_kernel(kernel);
+    };
+    if let Some(d) = f.dual.get() {
+        return Ok(d.clone());
+    }
+    let d = dual_kernel(kernel)?;
+    Ok(f.dual.get_or_init(|| d).clone())
 }
 
 /// The stored row and column that each row and column of `g`'s virtual (upsampled, padded)
@@ -175,25 +196,39 @@ struct Plan {
     /// For a conv run through its dual this is the dual's geometry (it has neither).
     adjoint: Option<ConvGeom>,
     fold_maps: Option<(Vec<u32>, Vec<u32>)>,
+    /// What is kept of a constant kernel between calls (None for a tracked one).
+    frozen: Option<Arc<FrozenKernel>>,
 }
 
 impl Plan {
     /// `few_outputs`: [`few_outputs`] of this conv, which the caller has
     /// already decided on.
-    fn new(geom: ConvGeom, kernel: &Tensor, few_outputs: bool, need_input: bool) -> Result<Self> {
+    fn new(
+        geom: ConvGeom,
+        kernel: &Tensor,
+        few_outputs: bool,
+        need_input: bool,
+        frozen: Option<Arc<FrozenKernel>>,
+    ) -> Result<Self> {
         let ConvGeom {
             k, pad, stride, up, ..
         } = geom;
         let dual = (few_outputs && pad < k)
             .then(|| ConvGeom::new(geom.adjoint_shape(), 1, k - 1 - pad))
             .flatten();
-        let dual_weights = dual.map(|_| dual_kernel(kernel)).transpose()?;
-        let adjoint = (need_input && stride == 1 && pad < k && (geom.reflect || up == 1))
-            .then(|| {
-                let full_pad = if geom.reflect { k - 1 } else { k - 1 - pad };
-                ConvGeom::new(geom.adjoint_shape(), 1, full_pad)
-            })
-            .flatten();
+        let dual_weights = dual
+            .map(|_| cached_dual(frozen.as_deref(), kernel))
+            .transpose()?;
+        // A conv from few inputs (VGG's first, 3 -> 64) keeps the fold-back: its adjoint would be
+        // a GEMM of 3 rows over a 576-row unfolding.
+        let thin_adjoint = geometry::few_outputs(geom.cout, geom.cin, k, 1);
+        let adjoint =
+            (need_input && stride == 1 && pad < k && (geom.reflect || up == 1) && !thin_adjoint)
+                .then(|| {
+                    let full_pad = if geom.reflect { k - 1 } else { k - 1 - pad };
+                    ConvGeom::new(geom.adjoint_shape(), 1, full_pad)
+                })
+                .flatten();
         let fold_maps = (adjoint.is_some() && geom.reflect).then(|| virtual_maps(&geom));
         Ok(Self {
             geom,
@@ -201,14 +236,18 @@ impl Plan {
             dual_weights,
             adjoint,
             fold_maps,
+            frozen,
         })
     }
 
     /// The conv's output values, before bias and ReLU.
     fn forward(&self, x: &Tensor, kernel: &Tensor) -> Result<Vec<f32>> {
         match (&self.dual, &self.dual_weights) {
-            (Some(d), Some(v)) => run(d, Product::InputGrad, x, v),
-            _ => run(&self.geom, Product::Output, x, kernel),
+            (Some(d), Some(v)) => run(d, Product::InputGrad, x, v, None),
+            _ => {
+                let u = self.frozen.as_ref().map(|f| &f.winograd);
+                run(&self.geom, Product::Output, x, kernel, u)
+            }
         }
     }
 
@@ -217,21 +256,27 @@ impl Plan {
         let ConvGeom {
             batch, cin, h, w, ..
         } = self.geom;
-        let dx = match &self.adjoint {
+        cpu_tensor(self.input_grad_values(g, kernel)?, &[batch, cin, h, w])
+    }
+
+    /// [`Self::input_grad`]'s values.
+    fn input_grad_values(&self, g: &Tensor, kernel: &Tensor) -> Result<Vec<f32>> {
+        let ConvGeom { h, w, .. } = self.geom;
+        Ok(match &self.adjoint {
             Some(d) => {
                 let weights = match &self.dual_weights {
                     Some(v) => v.clone(),
-                    None => dual_kernel(kernel)?,
+                    None => cached_dual(self.frozen.as_deref(), kernel)?,
                 };
-                let virtual_grad = run(d, Product::Output, g, &weights)?;
+                let u = self.frozen.as_ref().map(|f| &f.dual_winograd);
+                let virtual_grad = run(d, Product::Output, g, &weights, u)?;
                 match &self.fold_maps {
                     Some((rows, cols)) => crate::cpu::gather::fold(&virtual_grad, h, w, rows, cols),
                     None => virtual_grad,
                 }
             }
-            None => run(&self.geom, Product::InputGrad, g, kernel)?,
-        };
-        cpu_tensor(dx, &[batch, cin, h, w])
+            None => run(&self.geom, Product::InputGrad, g, kernel, None)?,
+        })
     }
 
     /// The kernel gradient for output gradient `g` and input `x`.
@@ -239,11 +284,11 @@ impl Plan {
         let ConvGeom { cin, cout, k, .. } = self.geom;
         match &self.dual {
             Some(d) => {
-                let dv = cpu_tensor(run(d, Product::KernelGrad, g, x)?, &[cin, cout, k, k])?;
+                let dv = cpu_tensor(run(d, Product::KernelGrad, g, x, None)?, &[cin, cout, k, k])?;
                 dual_kernel(&dv)
             }
             None => cpu_tensor(
-                run(&self.geom, Product::KernelGrad, x, g)?,
+                run(&self.geom, Product::KernelGrad, x, g, None)?,
                 &[cout, cin, k, k],
             ),
         }
@@ -272,7 +317,8 @@ fn parameter_operand(
 
 /// `conv2d(read(input), kernel) + bias`, then ReLU when `relu`, with stride (square kernel, no
 /// dilation, one group); differentiable with respect to whichever of `input`, `kernel` and
-/// `bias` are tracked, computing only those gradients.
+/// `bias` are tracked, computing only those gradients. `frozen` keeps what is derived from a
+/// constant kernel between calls (see [`FrozenKernel`]).
 pub fn conv2d(
     input: &Tensor,
     kernel: &Tensor,
@@ -280,6 +326,7 @@ pub fn conv2d(
     reading: Reading,
     stride: usize,
     relu: bool,
+    frozen: Option<&Arc<FrozenKernel>>,
 ) -> Result<Tensor> {
     let geom = geometry(input, kernel, bias, reading, stride)?;
     let few_outputs = geometry::few_outputs(geom.cin, geom.cout, geom.k, stride);
@@ -295,7 +342,7 @@ pub fn conv2d(
         let (rows, cols) = virtual_maps(&g);
         let xs = crate::cpu::gather::gather_planes(input, rows, cols)?;
         let rest = Reading::zero_pad(reading.pad - read_pad);
-        return conv2d(&xs, kernel, bias, rest, stride, relu);
+        return conv2d(&xs, kernel, bias, rest, stride, relu, frozen);
     }
     let out_dims = [geom.batch, geom.cout, geom.ho, geom.wo];
     let need_input = input.track_op();
@@ -304,7 +351,8 @@ pub fn conv2d(
     let (x, wt) = (input.detach(), kernel.detach());
     let bias_values = bias.map(|t| t.detach().to_vec1::<f32>()).transpose()?;
 
-    let plan = Plan::new(geom, &wt, few_outputs, need_input)?;
+    let frozen = frozen.filter(|_| !need_kernel).cloned();
+    let plan = Plan::new(geom, &wt, few_outputs, need_input, frozen)?;
     let mut y = plan.forward(&x, &wt)?;
     epilogue::bias_relu(&mut y, geom.out_plane(), bias_values.as_deref(), relu);
     if !need_input && !need_kernel && !need_bias {
@@ -336,4 +384,56 @@ pub fn conv2d(
     });
     let params = parameter_operand(input, kernel, bias, need_kernel, need_bias)?;
     cpu_with_backward("fauve-cpu-conv2d", input, &params, y, &out_dims, backward)
+}
+
+/// One `relu(conv2d(zero_pad(input), kernel) + bias)` of a frozen network (stride 1), run
+/// outside the autograd graph, with what its input gradient needs. For a network whose whole
+/// backward is one op ([`crate::cpu::loss_network`]): through candle's backward every layer's
+/// input gradient costs a zero-filled buffer and an addition over the activation.
+pub struct UntrackedReluConv {
+    plan: Plan,
+    kernel: Tensor,
+    output: Tensor,
+}
+
+impl UntrackedReluConv {
+    /// Runs the conv on `input` (its tracking is ignored). `frozen`: as in [`conv2d`].
+    pub fn run(
+        input: &Tensor,
+        kernel: &Tensor,
+        bias: &Tensor,
+        pad: usize,
+        frozen: &Arc<FrozenKernel>,
+    ) -> Result<Self> {
+        let geom = geometry(input, kernel, Some(bias), Reading::zero_pad(pad), 1)?;
+        let few_outputs = geometry::few_outputs(geom.cin, geom.cout, geom.k, 1);
+        let (x, kernel) = (input.detach(), kernel.detach());
+        let plan = Plan::new(geom, &kernel, few_outputs, true, Some(frozen.clone()))?;
+        let mut y = plan.forward(&x, &kernel)?;
+        let bias = bias.detach().to_vec1::<f32>()?;
+        epilogue::bias_relu(&mut y, geom.out_plane(), Some(&bias), true);
+        let output = cpu_tensor(y, &[geom.batch, geom.cout, geom.ho, geom.wo])?;
+        Ok(Self {
+            plan,
+            kernel,
+            output,
+        })
+    }
+
+    /// The activation (after the ReLU).
+    pub fn output(&self) -> &Tensor {
+        &self.output
+    }
+
+    /// The input's gradient (`[B, Cin, H, W]` values) for the activation's gradient `dy`
+    /// (values in the activation's layout).
+    pub fn input_grad(&self, dy: &[f32]) -> Result<Vec<f32>> {
+        let g = &self.plan.geom;
+        let masked = with_cpu_f32(&self.output, |y| {
+            epilogue::mask_and_bias_grad(dy, y, g.out_plane(), g.cout, true, false).0
+        })?;
+        let masked = masked.ok_or_else(|| candle_core::Error::Msg("ReLU mask missing".into()))?;
+        let masked = cpu_tensor(masked, self.output.dims())?;
+        self.plan.input_grad_values(&masked, &self.kernel)
+    }
 }
