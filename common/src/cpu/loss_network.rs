@@ -288,7 +288,9 @@ mod tests {
         let vgg = narrow_vgg16()?;
         let x = image(1, 8, 8)?;
         let t = TapTarget::Features(vgg.taps(&x, &[1])?.remove(0));
-        assert!(vgg.tap_losses(&x, &[1, 2], std::slice::from_ref(&t)).is_err());
+        assert!(vgg
+            .tap_losses(&x, &[1, 2], std::slice::from_ref(&t))
+            .is_err());
         assert!(vgg.tap_losses(&x, &[], &[]).is_err());
         assert!(
             vgg.tap_losses(&x, &[9], &[t]).is_err(),
