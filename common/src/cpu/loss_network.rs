@@ -105,13 +105,16 @@ pub fn tap_losses(
     )
 }
 
-/// Σ (a − b)² over two equal-length slices, on the threads.
+/// Σ (a − b)² over two equal-length slices: chunks on the threads, their sums added in order,
+/// so that the result is the same bits every run.
 fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
     const CHUNK: usize = 1 << 16;
-    a.par_chunks(CHUNK)
+    let partial: Vec<f64> = a
+        .par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
         .map(|(a, b)| blocked_sums(a, b, |x, y| [(x - y) * (x - y)])[0])
-        .sum()
+        .collect();
+    partial.iter().sum()
 }
 
 /// `tap`'s loss against `target`, and the tap's Gram matrix for a style target.
@@ -272,6 +275,12 @@ mod tests {
         let ours = vgg.tap_losses(x.as_tensor(), &positions, &targets)?;
         let reference = vgg.tap_losses_by_ops(x.as_tensor(), &positions, &targets)?;
         assert_eq!(ours.dims(), [4]);
+        let again = vgg.tap_losses(x.as_tensor(), &positions, &targets)?;
+        assert_eq!(
+            again.to_vec1::<f32>()?,
+            ours.to_vec1::<f32>()?,
+            "not the same bits"
+        );
         let err = rel_l2(&ours, &reference);
         assert!(err < 1e-5, "losses {ours} against {reference}: {err:e}");
         let r = Tensor::new(&[0.7f32, -1.3, 2.1, 0.4], &candle_core::Device::Cpu)?;
