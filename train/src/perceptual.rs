@@ -286,10 +286,10 @@ impl PerceptualLoss {
             .into_iter()
             .chain(w.style_layers.iter().copied())
             .collect();
-        let tap_targets: Vec<TapTarget> = std::iter::once(content_target.clone())
-            .map(TapTarget::Features)
-            .chain(target.grams.iter().cloned().map(TapTarget::Gram))
-            .collect();
+        let tap_targets: Vec<TapTarget> =
+            std::iter::once(TapTarget::Features(content_target.clone()))
+                .chain(target.grams.iter().cloned().map(TapTarget::Gram))
+                .collect();
         let losses = self.vgg.tap_losses(y, &positions, &tap_targets)?;
         let content = (losses.get(0)? * w.content)?;
         let mut style: Option<Tensor> = None;

@@ -35,11 +35,18 @@ struct Saved {
     pool: Option<(Vec<u8>, usize, usize)>,
 }
 
-/// One tap's target, its place, and the Gram matrix made of the tap (style targets).
+/// One tap's place and what its gradient needs.
 struct Scored {
     position: usize,
-    target: TapTarget,
-    gram: Option<Vec<f32>>,
+    residual: Residual,
+}
+
+/// What a tap's gradient is made from.
+enum Residual {
+    /// Content: the target features (the gradient is a multiple of the tap minus these).
+    Features(Tensor),
+    /// Style: the tap's Gram matrices minus the target, per image (`[B, C, C]` values).
+    Gram(Vec<f32>),
 }
 
 /// The losses (`[n]`, f32, unweighted: mean squared differences, as [`TapTarget::loss`]) of
@@ -78,13 +85,9 @@ pub fn tap_losses(
     let mut values = Vec::with_capacity(targets.len());
     for (&position, target) in positions.iter().zip(targets) {
         let tap = saved[position].conv.output();
-        let (value, gram) = score(tap, target)?;
+        let (value, residual) = score(tap, target)?;
         values.push(value as f32);
-        scored.push(Scored {
-            position,
-            target: target.clone(),
-            gram,
-        });
+        scored.push(Scored { position, residual });
     }
     let dims = xs.dims().to_vec();
     let backward = Arc::new(move |_: &Tensor, grad: &Tensor| {
@@ -105,28 +108,30 @@ pub fn tap_losses(
     )
 }
 
-/// Σ (a − b)² over two equal-length slices: chunks on the threads, their sums added in order,
-/// so that the result is the same bits every run.
-fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
+/// Σ f(a[i], b[i]) over two equal-length slices: chunks on the threads, their sums added in
+/// order, so that the result is the same bits every run.
+fn parallel_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> f64 {
     const CHUNK: usize = 1 << 16;
     let partial: Vec<f64> = a
         .par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
-        .map(|(a, b)| blocked_sums(a, b, |x, y| [(x - y) * (x - y)])[0])
+        .map(|(a, b)| blocked_sums(a, b, |x, y| [f(x, y)])[0])
         .collect();
     partial.iter().sum()
 }
 
-/// `tap`'s loss against `target`, and the tap's Gram matrix for a style target.
-fn score(tap: &Tensor, target: &TapTarget) -> Result<(f64, Option<Vec<f32>>)> {
+/// `tap`'s loss against `target`, and what its gradient needs.
+fn score(tap: &Tensor, target: &TapTarget) -> Result<(f64, Residual)> {
     let (b, c, h, w) = tap.dims4()?;
     match target {
         TapTarget::Features(t) => {
             if t.dims() != tap.dims() {
                 candle_core::bail!("content target {:?} for tap {:?}", t.dims(), tap.dims());
             }
-            let d = with_cpu_f32(tap, |f| with_cpu_f32(t, |t| squared_distance(f, t)))??;
-            Ok((d / tap.elem_count() as f64, None))
+            let d = with_cpu_f32(tap, |f| {
+                with_cpu_f32(t, |t| parallel_sum(f, t, |x, y| (x - y) * (x - y)))
+            })??;
+            Ok((d / tap.elem_count() as f64, Residual::Features(t.clone())))
         }
         TapTarget::Gram(t) => {
             let tb = t.dims3()?.0;
@@ -134,14 +139,17 @@ fn score(tap: &Tensor, target: &TapTarget) -> Result<(f64, Option<Vec<f32>>)> {
                 candle_core::bail!("Gram target {:?} for tap {:?}", t.dims(), tap.dims());
             }
             let scale = 1.0 / (c * h * w) as f32;
-            let g = with_cpu_f32(tap, |f| gram::forward(f, c, h * w, scale))?;
-            let d = with_cpu_f32(t, |t| {
-                g.chunks(c * c)
-                    .zip(t.chunks(c * c).cycle())
-                    .map(|(gi, ti)| squared_distance(gi, ti))
-                    .sum::<f64>()
+            let mut r = with_cpu_f32(tap, |f| gram::forward(f, c, h * w, scale))?;
+            with_cpu_f32(t, |t| {
+                for (ri, ti) in r.chunks_mut(c * c).zip(t.chunks(c * c).cycle()) {
+                    ri.iter_mut().zip(ti).for_each(|(v, tv)| *v -= tv);
+                }
             })?;
-            Ok((d / (b * c * c) as f64, Some(g)))
+            let d: f64 = r
+                .chunks(c * c)
+                .map(|ri| parallel_sum(ri, ri, |v, _| v * v))
+                .sum();
+            Ok((d / (b * c * c) as f64, Residual::Gram(r)))
         }
     }
 }
@@ -177,8 +185,8 @@ fn tap_grad(tap: &Tensor, s: &Scored, weight: f32, acc: Option<Vec<f32>>) -> Res
         Some(a) => (a, true),
         None => (vec![0f32; n], false),
     };
-    match (&s.target, &s.gram) {
-        (TapTarget::Features(t), _) => {
+    match &s.residual {
+        Residual::Features(t) => {
             let k = 2.0 * weight / n as f32;
             with_cpu_f32(tap, |f| {
                 with_cpu_f32(t, |t| {
@@ -192,20 +200,14 @@ fn tap_grad(tap: &Tensor, s: &Scored, weight: f32, acc: Option<Vec<f32>>) -> Res
                 })
             })??;
         }
-        (TapTarget::Gram(t), Some(g)) => {
+        Residual::Gram(r) => {
             let k = 2.0 * weight / (b * c * c) as f32;
-            let dg: Vec<f32> = with_cpu_f32(t, |t| {
-                g.chunks(c * c)
-                    .zip(t.chunks(c * c).cycle())
-                    .flat_map(|(gi, ti)| gi.iter().zip(ti).map(|(gv, tv)| k * (gv - tv)))
-                    .collect()
-            })?;
+            let dg: Vec<f32> = r.iter().map(|v| k * v).collect();
             let scale = 1.0 / (c * h * w) as f32;
             with_cpu_f32(tap, |f| {
                 gram::backward_into(&mut out, f, &dg, c, h * w, scale, accumulate)
             })?;
         }
-        (TapTarget::Gram(_), None) => candle_core::bail!("loss network: Gram matrix not kept"),
     }
     Ok(out)
 }

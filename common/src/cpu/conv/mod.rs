@@ -240,15 +240,23 @@ impl Plan {
         })
     }
 
-    /// The conv's output values, before bias and ReLU.
-    fn forward(&self, x: &Tensor, kernel: &Tensor) -> Result<Vec<f32>> {
-        match (&self.dual, &self.dual_weights) {
-            (Some(d), Some(v)) => run(d, Product::InputGrad, x, v, None),
+    /// The conv's output values, `bias` added and then ReLU applied when `relu`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        kernel: &Tensor,
+        bias: Option<&[f32]>,
+        relu: bool,
+    ) -> Result<Vec<f32>> {
+        let mut y = match (&self.dual, &self.dual_weights) {
+            (Some(d), Some(v)) => run(d, Product::InputGrad, x, v, None)?,
             _ => {
                 let u = self.frozen.as_ref().map(|f| &f.winograd);
-                run(&self.geom, Product::Output, x, kernel, u)
+                run(&self.geom, Product::Output, x, kernel, u)?
             }
-        }
+        };
+        epilogue::bias_relu(&mut y, self.geom.out_plane(), bias, relu);
+        Ok(y)
     }
 
     /// The input gradient for output gradient `g` (ReLU already applied).
@@ -353,8 +361,7 @@ pub fn conv2d(
 
     let frozen = frozen.filter(|_| !need_kernel).cloned();
     let plan = Plan::new(geom, &wt, few_outputs, need_input, frozen)?;
-    let mut y = plan.forward(&x, &wt)?;
-    epilogue::bias_relu(&mut y, geom.out_plane(), bias_values.as_deref(), relu);
+    let y = plan.forward(&x, &wt, bias_values.as_deref(), relu)?;
     if !need_input && !need_kernel && !need_bias {
         return cpu_tensor(y, &out_dims);
     }
@@ -409,9 +416,8 @@ impl UntrackedReluConv {
         let few_outputs = geometry::few_outputs(geom.cin, geom.cout, geom.k, 1);
         let (x, kernel) = (input.detach(), kernel.detach());
         let plan = Plan::new(geom, &kernel, few_outputs, true, Some(frozen.clone()))?;
-        let mut y = plan.forward(&x, &kernel)?;
         let bias = bias.detach().to_vec1::<f32>()?;
-        epilogue::bias_relu(&mut y, geom.out_plane(), Some(&bias), true);
+        let y = plan.forward(&x, &kernel, Some(&bias), true)?;
         let output = cpu_tensor(y, &[geom.batch, geom.cout, geom.ho, geom.wo])?;
         Ok(Self {
             plan,
