@@ -2,7 +2,8 @@
 # Fauve's main job on its built-in defaults, on a fresh Debian machine with Rust and Python:
 # fetch real VGG weights (ImageNet VGG19, and the VGG16 that trained the shipped model), the
 # photo set and Starry Night; build in release mode; stylize a few
-# photos with the shipped Starry Night model (styles/starry_night.safetensors), and one in a mix
+# photos with the shipped Starry Night model (styles/starry_night.safetensors) and its slim
+# twin (styles/starry_night_slim.safetensors), and one in a mix
 # of the shipped multi-style model's first two styles (styles/collection.safetensors); train
 # configs/demo.toml on the CPU and stylize with that too; and say where everything is. Measured on a
 # fresh clone on 2 cores (2026-11-27): 20 s of downloads, 4.5 minutes of building, 3 of training.
@@ -52,6 +53,10 @@ target/release/fauve-infer --model $SHIPPED "${PHOTOS[@]}" --max-size $MAX_SIZE 
 target/release/examples/triptych "$OUT/shipped/triptych.jpg" 300 data/photos/opencv-fruits.jpg \
     data/styles/starry_night.jpg "$OUT/shipped/opencv-fruits-starry_night.jpg" "$OUT/shipped/opencv-building-starry_night.jpg"
 
+# The shipped slim model (docs/slim.md): the same photos, about 2.6x faster on the CPU.
+SLIM=styles/starry_night_slim.safetensors
+target/release/fauve-infer --model $SLIM "${PHOTOS[@]}" --max-size $MAX_SIZE -o "$OUT/slim" --device cpu
+
 # The shipped multi-style model: one photo in a half-and-half mix of its first two styles.
 COLLECTION=styles/collection.safetensors
 read -r FIRST SECOND _ <<<"$(target/release/fauve-infer --model $COLLECTION --list-styles | cut -f2 | tr '\n' ' ')"
@@ -76,6 +81,7 @@ cat <<MSG
 
 demo: done
   shipped      $OUT/shipped/   (styles/starry_night.safetensors; content | style | result: $OUT/shipped/triptych.jpg)
+  slim         $OUT/slim/   ($SLIM: the slim network, same recipe)
   collection   $OUT/collection/   ($COLLECTION: --list-styles, then --style NAME or --mix NAME=W,...)
   model        $MODEL   (use: target/release/fauve-infer --model $MODEL PHOTO...)
   stylized     $OUT/    (content | style | result: $OUT/triptych.jpg)

@@ -144,14 +144,25 @@ pub fn text(o: &Output) -> String {
 /// The model the repository ships (styles/starry_night.safetensors): a trained network, whose
 /// strokes and colours make tiling errors visible where a generated one would hide them.
 pub fn shipped_model() -> PathBuf {
-    let built_here =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../styles/starry_night.safetensors");
+    shipped_style_file("starry_night.safetensors")
+}
+
+/// The shipped slim model (styles/starry_night_slim.safetensors): the same style, trained with
+/// the slim network.
+pub fn shipped_slim_model() -> PathBuf {
+    shipped_style_file("starry_night_slim.safetensors")
+}
+
+fn shipped_style_file(name: &str) -> PathBuf {
+    let built_here = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../styles")
+        .join(name);
     // A test binary carried to another machine (scripts/gpu-check.sh) runs from the
     // repository root there.
     if built_here.exists() {
         built_here
     } else {
-        PathBuf::from("styles/starry_night.safetensors")
+        Path::new("styles").join(name)
     }
 }
 

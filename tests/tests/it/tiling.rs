@@ -2,7 +2,7 @@
 
 use fauve::image::{DynamicImage, RgbImage};
 use fauve::{StyleOptions, Stylizer, Tiling};
-use fauve_tests::{shipped_model, test_device, textured_photo};
+use fauve_tests::{shipped_model, shipped_slim_model, test_device, textured_photo};
 
 fn stylizer() -> Stylizer {
     Stylizer::load(shipped_model(), &test_device()).expect("the shipped model loads")
@@ -167,6 +167,26 @@ fn the_slim_network_tiles_like_the_full_one() -> anyhow::Result<()> {
     assert!(max <= 1, "mean {mean}, max {max}");
     let (short_mean, _) = diff(&tiled(&s, &photo, 64, 8), &whole);
     assert!(short_mean > mean, "{short_mean} vs {mean}");
+    Ok(())
+}
+
+/// The shipped slim model is a slim network, and, trained, it tiles within the bound the full
+/// shipped model keeps (issue 14: 2 levels mean absolute difference at the default overlap).
+#[test]
+fn the_shipped_slim_model_tiles_within_the_bound() -> anyhow::Result<()> {
+    let s = Stylizer::load(shipped_slim_model(), &test_device())?;
+    assert_eq!(s.metadata().architecture, fauve::Architecture::Slim);
+    let photo = textured_photo(200, 136);
+    let whole = s.stylize(&DynamicImage::ImageRgb8(photo.clone()))?;
+    let (mean, max) = diff(&tiled(&s, &photo, 64, fauve::DEFAULT_OVERLAP), &whole);
+    eprintln!(
+        "shipped slim, tiled 64+{}: mean {mean:.3}, max {max}",
+        fauve::DEFAULT_OVERLAP
+    );
+    assert!(
+        mean <= 2.0,
+        "mean absolute difference {mean} levels (max {max})"
+    );
     Ok(())
 }
 
