@@ -22,17 +22,22 @@ Image.open('data/styles/starry_night.jpg').convert('RGB').resize((256, 256), Ima
 [ -x target/release/fauve-train ] || { echo "outcome-compare: run scripts/demo.sh first" >&2; exit 1; }
 CW=833.3333333333334
 SW=771.604938271605
+# train_reference.py's objective (pytorch/examples'): VGG16, content relu2_2, the four style
+# layers' raw Gram terms. Fauve trains and both models are scored under exactly this one.
+OBJECTIVE=(--vgg models/vgg16.safetensors --content-layer relu2_2
+           --style-layers '["relu1_2", "relu2_2", "relu3_3", "relu4_3"]' --style-balance none
+           --content-weight $CW --style-weight $SW)
 for S in "${SEEDS[@]}"; do
     rm -rf "$WORK/fauve-$S"
     target/release/fauve-train --data-dir "$WORK/train" --style-image "$WORK/style.png" \
         --image-size 128 --batch-size 4 --steps 150 --lr 1e-3 --seed "$S" --run-dir "$WORK/fauve-$S" \
-        --device cpu --sample-every 0 --checkpoint-every 1000 --log-every 50 --content-weight $CW \
-        --style-weight $SW
+        --device cpu --sample-every 0 --checkpoint-every 1000 --log-every 50 "${OBJECTIVE[@]}"
     .venv-bench/bin/python scripts/train_reference.py --photos "$WORK/train" --style "$WORK/style.png" \
         --vgg models/vgg16.safetensors --image-size 128 --batch 4 --steps 150 --lr 1e-3 --seed "$S" \
         --content-weight $CW --style-weight $SW --out "$WORK/torch-$S.safetensors"
     for m in "$WORK/fauve-$S/model.safetensors" "$WORK/torch-$S.safetensors"; do
         echo "seed $S $m: $(target/release/fauve-train eval --model "$m" --photos "$WORK/test" \
-            --style-image "$WORK/style.png" --image-size 256 --device cpu 2>/dev/null | tail -1)"
+            --style-image "$WORK/style.png" --image-size 256 --device cpu "${OBJECTIVE[@]}" 2>/dev/null \
+            | tail -1)"
     done
 done
