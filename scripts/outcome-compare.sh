@@ -24,7 +24,8 @@ CW=833.3333333333334
 SW=771.604938271605
 # train_reference.py's objective (pytorch/examples'): VGG16, content relu2_2, the four style
 # layers' raw Gram terms. Fauve trains and both models are scored under exactly this one.
-OBJECTIVE=(--vgg models/vgg16.safetensors --content-layer relu2_2
+VGG=models/vgg16.safetensors
+OBJECTIVE=(--vgg $VGG --content-layer relu2_2
            --style-layers '["relu1_2", "relu2_2", "relu3_3", "relu4_3"]' --style-balance none
            --content-weight $CW --style-weight $SW)
 for S in "${SEEDS[@]}"; do
@@ -33,7 +34,7 @@ for S in "${SEEDS[@]}"; do
         --image-size 128 --batch-size 4 --steps 150 --lr 1e-3 --seed "$S" --run-dir "$WORK/fauve-$S" \
         --device cpu --sample-every 0 --checkpoint-every 1000 --log-every 50 "${OBJECTIVE[@]}"
     .venv-bench/bin/python scripts/train_reference.py --photos "$WORK/train" --style "$WORK/style.png" \
-        --vgg models/vgg16.safetensors --image-size 128 --batch 4 --steps 150 --lr 1e-3 --seed "$S" \
+        --vgg $VGG --image-size 128 --batch 4 --steps 150 --lr 1e-3 --seed "$S" \
         --content-weight $CW --style-weight $SW --out "$WORK/torch-$S.safetensors"
     for m in "$WORK/fauve-$S/model.safetensors" "$WORK/torch-$S.safetensors"; do
         echo "seed $S $m: $(target/release/fauve-train eval --model "$m" --photos "$WORK/test" \

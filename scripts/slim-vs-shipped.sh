@@ -34,8 +34,9 @@ rows=()
 for photo in data/eval/mate-Garden.jpg data/eval/mate-LadyBird.jpg data/eval/mate-FreshFlower.jpg; do
     stem=$(basename "$photo" .jpg)
     row=("$photo")
-    for m in "$FULL" "$SLIM"; do
-        name=$(basename "$m" .safetensors)
+    for name in full slim; do
+        m=$FULL
+        [ $name = slim ] && m=$SLIM
         target/release/fauve-infer --device cpu --max-size 400 --model "$m" "$photo" \
             -o "$OUT/$stem-$name.png" >/dev/null 2>&1
         row+=("$OUT/$stem-$name.png")
