@@ -5,8 +5,8 @@
 # photos with the shipped Starry Night model (styles/starry_night.safetensors) and its slim
 # twin (styles/starry_night_slim.safetensors), and one in a mix
 # of the shipped multi-style model's first two styles (styles/collection.safetensors); train
-# configs/demo.toml on the CPU and stylize with that too; and say where everything is. Measured on a
-# fresh clone on 2 cores (2026-11-27): 20 s of downloads, 4.5 minutes of building, 3 of training.
+# configs/demo.toml on the CPU and stylize with that too; and say where everything is. How long
+# each part took on a fresh clone: docs/demo.md.
 # Re-running reuses what is there (an interrupted run is resumed).
 #
 # --smoke runs the same steps, scripts and binaries at a tiny size (a few training steps of 32 px

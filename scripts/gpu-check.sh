@@ -144,12 +144,12 @@ tests_on_device() {
         FAUVE_TEST_DEVICE=cpu cargo test --locked -p fauve --lib >"$OUTDIR/ops-$v.log" 2>&1
         local rc2=$?
     else
-        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-it-tests" parity tiling sequence --nocapture >"$OUTDIR/parity-$v.log" 2>&1
+        FAUVE_TEST_DEVICE=$tdev "$dir/fauve-it-tests" parity tiling sequence --include-ignored --nocapture >"$OUTDIR/parity-$v.log" 2>&1
         local rc1=$?
         # The op tests compare with candle's own convolutions, which in the cudnn build let
         # cuDNN pick TF32: the override keeps those references strict f32. (The parity tests
         # above run without it: their references are PyTorch's float64 fixtures.)
-        NVIDIA_TF32_OVERRIDE=0 FAUVE_TEST_DEVICE=$tdev "$dir/fauve-lib-tests" >"$OUTDIR/ops-$v.log" 2>&1
+        NVIDIA_TF32_OVERRIDE=0 FAUVE_TEST_DEVICE=$tdev "$dir/fauve-lib-tests" --include-ignored >"$OUTDIR/ops-$v.log" 2>&1
         local rc2=$?
     fi
     $PY - "$v" "$rc1" "$rc2" "$OUTDIR/parity-$v.log" "$OUTDIR/ops-$v.log" >>"$RESULTS" <<'PYEOF'

@@ -6,6 +6,7 @@
 use image::{Rgb, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::model::transformer::MIN_SIDE;
 use crate::style_choice::StyleChoice;
 
 /// How to stylize an image and finish it. The default is one forward pass over the whole
@@ -27,6 +28,10 @@ pub struct StyleOptions {
     /// in tiles that fit. Default: derived from the device (see
     /// [`crate::Stylizer::memory_budget`]).
     pub max_memory: Option<u64>,
+    /// Brush strokes this many times the network's own size (1 to
+    /// [`crate::MAX_STROKE_SCALE`]): the network runs on the photo shrunk by this factor and
+    /// its result is enlarged back with the photo's edges (see [`crate::stroke_network_size`]).
+    pub stroke_scale: f32,
 }
 
 impl Default for StyleOptions {
@@ -38,6 +43,7 @@ impl Default for StyleOptions {
             tile: None,
             overlap: crate::tiling::DEFAULT_OVERLAP,
             max_memory: None,
+            stroke_scale: 1.0,
         }
     }
 }
@@ -48,19 +54,20 @@ impl StyleOptions {
         self.strength == 1.0 && !self.preserve_colors
     }
 
-    /// Checks the strength (0 to 1), the tile side (at least 8 pixels) and the tile overlap
-    /// (at most [`crate::tiling::MAX_OVERLAP`]).
+    /// Checks the strength (0 to 1), the tile side (at least 8 pixels), the tile overlap
+    /// (at most [`crate::tiling::MAX_OVERLAP`]) and the stroke scale.
     pub fn validate(&self) -> Result<()> {
+        crate::stroke_scale::validate(self.stroke_scale)?;
         if !(0.0..=1.0).contains(&self.strength) {
             return Err(Error::Invalid(format!(
                 "the strength must be between 0 and 1, got {}",
                 self.strength
             )));
         }
-        if let Some(tile) = self.tile.filter(|&t| t < crate::MIN_SIDE) {
+        if let Some(tile) = self.tile.filter(|&t| t < MIN_SIDE) {
             return Err(Error::Invalid(format!(
                 "the tile side must be at least {} pixels, got {tile}",
-                crate::MIN_SIDE
+                MIN_SIDE
             )));
         }
         if self.overlap > crate::tiling::MAX_OVERLAP {

@@ -1,4 +1,4 @@
-//! The compute precision switch: `bf16` runs the convolutions (transform network and VGG16) in
+//! The compute precision switch: `bf16` runs the convolutions (transform network and VGG) in
 //! bfloat16 while weights, instance norm, the losses and the optimizer stay in f32, as PyTorch's
 //! autocast does. It halves the memory traffic of the convs and uses the GPU's bf16 tensor cores.
 

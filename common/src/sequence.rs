@@ -17,6 +17,7 @@ use crate::model::instance_norm::InstanceNorm;
 use crate::model::norm_source::{NormSource, NORM_SITES};
 use crate::model::transformer::TransformerNet;
 use crate::motion;
+use crate::stroke_scale;
 use crate::stylizer::Stylizer;
 
 /// The share of the running statistics kept at each frame (the rest is the new frame's): 0.9
@@ -150,12 +151,28 @@ impl<'a> FrameStylizer<'a> {
     }
 
     /// Stylizes the next frame (any size; the result has the frame's size) and finishes it as
-    /// the options say.
+    /// the options say. With a stroke scale, the network and the ties between frames work on
+    /// the frame shrunk by it.
     pub fn stylize(&mut self, frame: &DynamicImage) -> Result<RgbImage> {
-        let (w, h) = (frame.width(), frame.height());
-        crate::stylizer::check_size(w, h)?;
+        crate::stylizer::check_size(frame.width(), frame.height())?;
         let rgb = crate::to_rgb(frame);
-        let luma = motion::luma(&rgb);
+        let stylized = if self.options.stroke_scale == 1.0 {
+            self.stylize_frame(&rgb)?
+        } else {
+            let small = stroke_scale::shrink(&rgb, self.options.stroke_scale);
+            let out = self.stylize_frame(&small)?;
+            stroke_scale::enlarge(&out, &small, &rgb)
+        };
+        if self.options.is_identity() {
+            return Ok(stylized);
+        }
+        adjust::finish(&rgb, stylized, &self.options)
+    }
+
+    /// The network's result on `rgb`, tied to the frames before it.
+    fn stylize_frame(&mut self, rgb: &RgbImage) -> Result<RgbImage> {
+        let (w, h) = rgb.dimensions();
+        let luma = motion::luma(rgb);
         let previous = self
             .previous
             .take()
@@ -182,7 +199,7 @@ impl<'a> FrameStylizer<'a> {
         } else {
             (0, 0)
         };
-        let xs = rgb_to_tensor(pad_reflect(&rgb, ox, oy), self.stylizer.device())?;
+        let xs = rgb_to_tensor(pad_reflect(rgb, ox, oy), self.stylizer.device())?;
         let ys = self
             .net
             .forward_with(&xs, &mut self.running)?
@@ -196,10 +213,7 @@ impl<'a> FrameStylizer<'a> {
             luma,
             output: stylized.clone(),
         });
-        if self.options.is_identity() {
-            return Ok(stylized);
-        }
-        adjust::finish(&rgb, stylized, &self.options)
+        Ok(stylized)
     }
 }
 

@@ -11,14 +11,11 @@ use crate::error::{Error, Result};
 use crate::io::image::{image_to_tensor, tensor_to_image};
 use crate::io::model_file::{ModelFile, ModelMetadata};
 use crate::model::style_bank::StyleBank;
-use crate::model::transformer::TransformerNet;
+use crate::model::transformer::{TransformerNet, MIN_SIDE};
 use crate::precision::Precision;
+use crate::stroke_scale;
 use crate::style_choice::{Resolved, StyleChoice};
 use crate::tiling::{Tiling, MAX_TILE};
-
-/// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
-/// pixels, and the downsampling halves the size twice).
-pub const MIN_SIDE: u32 = 8;
 
 /// A loaded style model, ready to stylize images in one forward pass each. A multi-style model
 /// stylizes with the style or mix its [`StyleOptions::style`] names.
@@ -166,9 +163,17 @@ impl Stylizer {
     ) -> Result<RgbImage> {
         options.validate()?;
         let net = self.network_for(&options.style)?;
-        let stylized = match tiling {
-            None => stylize_whole(&net, img, &self.device)?,
-            Some(tiling) => stylize_in_tiles(&net, img, &self.device, tiling, progress)?,
+        let run = |img: &DynamicImage, progress: &mut dyn FnMut(usize, usize)| match tiling {
+            None => stylize_whole(&net, img, &self.device),
+            Some(tiling) => stylize_in_tiles(&net, img, &self.device, tiling, progress),
+        };
+        let stylized = if options.stroke_scale == 1.0 {
+            run(img, progress)?
+        } else {
+            let photo = crate::to_rgb(img);
+            let small = stroke_scale::shrink(&photo, options.stroke_scale);
+            let out = run(&DynamicImage::ImageRgb8(small.clone()), progress)?;
+            stroke_scale::enlarge(&out, &small, &photo)
         };
         progress(1, 1);
         if options.is_identity() {
@@ -189,14 +194,17 @@ impl Stylizer {
     }
 
     /// The tiles a `width` x `height` image is stylized in under `options`: those asked for,
-    /// else None when one forward pass fits in the memory budget, else the largest tiles that
-    /// fit. Errors when the options' tile side or overlap is out of bounds.
+    /// else None when one forward pass (at the size the stroke scale gives) fits in the memory
+    /// budget, else the largest tiles that fit. Errors when the options' tile side, overlap or
+    /// stroke scale is out of bounds.
     pub fn tiling_for(
         &self,
         width: u32,
         height: u32,
         options: &StyleOptions,
     ) -> Result<Option<Tiling>> {
+        stroke_scale::validate(options.stroke_scale)?;
+        let (width, height) = stroke_scale::network_size(width, height, options.stroke_scale);
         let budget = options.max_memory.unwrap_or_else(|| self.memory_budget());
         // A third of the budget for one tile's pass, a third for keeping tiles' activations
         // between passes (as many as fit: it saves recomputing them), a third for the image,

@@ -122,25 +122,6 @@ impl OverwriteGuard {
     }
 }
 
-/// A string safe to use in file names (style names come from model metadata).
-pub fn file_name_safe(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() {
-        "stylized".into()
-    } else {
-        cleaned
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,11 +188,5 @@ mod tests {
         guard.claim(&out)?;
         assert!(guard.claim(&out).is_err());
         Ok(())
-    }
-
-    #[test]
-    fn style_names_are_made_file_safe() {
-        assert_eq!(file_name_safe("starry night/v2"), "starry_night_v2");
-        assert_eq!(file_name_safe(""), "stylized");
     }
 }

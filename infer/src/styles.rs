@@ -3,7 +3,7 @@
 
 use fauve::{StyleChoice, Stylizer};
 
-use crate::Args;
+use crate::args::Args;
 
 /// The choice the flags make, checked against the model: a multi-style model without
 /// `--style` or `--mix`, or a name it lacks, is a usage error that lists its styles.

@@ -251,6 +251,7 @@ impl Run<'_> {
         out: &Path,
     ) -> Result<Done> {
         let silent = partial_name(out, "video");
+        let _removed = crate::interrupt::Removed::on_interrupt(&silent);
         let mut encoder = None;
         let mut sink = |_: usize, frame: image::RgbImage| -> Result<()> {
             if encoder.is_none() {
@@ -272,7 +273,8 @@ impl Run<'_> {
             Some(src) => add_audio(&silent, src, out),
             None => None,
         };
-        std::fs::rename(&silent, out).with_context(|| format!("cannot write {}", out.display()))?;
+        fauve::persist_partial(&silent, out)
+            .with_context(|| format!("cannot write {}", out.display()))?;
         Ok(Done {
             frames,
             fps,
@@ -282,20 +284,23 @@ impl Run<'_> {
     }
 }
 
-/// A hidden temporary name beside `out`, with its extension (ffmpeg picks the container by it).
+/// A hidden temporary name beside `out`, with its extension (ffmpeg picks the container by it)
+/// and this process's id (two runs writing the same output never share one).
 fn partial_name(out: &Path, what: &str) -> PathBuf {
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("mp4");
-    out.with_file_name(format!(".{name}.{what}.partial.{ext}"))
+    let pid = std::process::id();
+    out.with_file_name(format!(".{name}.{pid}.{what}.partial.{ext}"))
 }
 
 /// Replaces the silent video at `silent` by one with the audio of `src`; on failure leaves it
 /// silent and returns the reason.
 fn add_audio(silent: &Path, src: &Path, out: &Path) -> Option<String> {
     let muxed = partial_name(out, "audio");
+    let _removed = crate::interrupt::Removed::on_interrupt(&muxed);
     match ffmpeg::mux_audio(silent, src, &muxed) {
         Ok(()) => match std::fs::rename(&muxed, silent) {
             Ok(()) => None,
@@ -305,5 +310,21 @@ fn add_audio(silent: &Path, src: &Path, out: &Path) -> Option<String> {
             "{}; wrote the video without audio",
             fauve::report(e.as_ref())
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two processes writing the same video never share a temporary file (issue 37, 8).
+    #[test]
+    fn the_temporary_name_is_hidden_beside_the_output_and_per_process() {
+        let p = partial_name(Path::new("/videos/out.mkv"), "video");
+        let pid = std::process::id();
+        assert_eq!(
+            p,
+            Path::new(&format!("/videos/.out.mkv.{pid}.video.partial.mkv"))
+        );
     }
 }

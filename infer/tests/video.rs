@@ -1,7 +1,7 @@
 //! `fauve-infer --video` end to end: a folder of frames in, a folder (or, with ffmpeg, a video
 //! file) out; and the messages when it cannot be done.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use fauve_tests::{panning_frames, text, textured_photo, write_generated_model};
@@ -132,28 +132,57 @@ fn video_usage_errors_are_explained() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn have_ffmpeg() -> bool {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// A temporary folder with a generated model and a frames folder `clip` (`write_frames`).
+fn model_and_clip() -> anyhow::Result<(tempfile::TempDir, PathBuf, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let clip = dir.path().join("clip");
+    write_frames(&clip);
+    Ok((dir, model, clip))
 }
 
-/// With ffmpeg: frames to an .mp4 and that .mp4 back to frames (as many, at their size).
-/// Without it: a video file is refused with the install hint, and frames folders still work.
+/// Why the tests that run ffmpeg are ignored by default; `.ci/run` installs ffmpeg and runs
+/// them (`scripts/test.sh --tools`).
+const NEEDS_FFMPEG: &str = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`";
+
+/// Fails the test, saying what to install, when ffmpeg is not on the PATH.
+fn require_ffmpeg() {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "{NEEDS_FFMPEG}");
+}
+
+/// Without ffmpeg on the PATH (an empty PATH here, wherever ffmpeg is installed), a video file
+/// is refused with the install hint.
 #[test]
-fn video_files_go_through_ffmpeg_or_say_how_to_get_it() -> anyhow::Result<()> {
+fn a_video_file_without_ffmpeg_says_how_to_get_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let movie = dir.path().join("clip.mp4");
+    std::fs::write(&movie, b"not really a video")?;
+    let o = Command::new(FAUVE_INFER)
+        .env("PATH", dir.path().join("no-such-folder"))
+        .args(["--device", "cpu", "--model"])
+        .arg(&model)
+        .arg("--video")
+        .arg(&movie)
+        .output()?;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("apt install ffmpeg"), "{}", text(&o));
+    Ok(())
+}
+
+/// Frames to an .mp4 and that .mp4 back to frames (as many, at their size).
+#[test]
+#[ignore = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`"]
+fn video_files_go_through_ffmpeg() -> anyhow::Result<()> {
+    require_ffmpeg();
     let dir = tempfile::tempdir()?;
     let model = write_generated_model(dir.path());
     write_frames(&dir.path().join("clip"));
     let movie = dir.path().join("clip.mp4");
-    if !have_ffmpeg() {
-        std::fs::write(&movie, b"not really a video")?;
-        let o = infer(&model, &["--video".as_ref(), movie.as_os_str()]);
-        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        assert!(text(&o).contains("apt install ffmpeg"), "{}", text(&o));
-        return Ok(());
-    }
     let clip = dir.path().join("clip");
     let o = infer(
         &model,
@@ -205,14 +234,10 @@ fn frames_are_taken_in_number_order() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A frames folder cannot be stylized into itself, nor a video file into itself, however the
-/// output is spelled (as given, `./`, a hard link); the input stays as it was.
+/// A frames folder cannot be stylized into itself; the input stays as it was.
 #[test]
-fn a_video_is_never_written_over_its_input() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let model = write_generated_model(dir.path());
-    let clip = dir.path().join("clip");
-    write_frames(&clip);
+fn a_frames_folder_is_never_written_over_itself() -> anyhow::Result<()> {
+    let (_dir, model, clip) = model_and_clip()?;
     let first = std::fs::read(clip.join("frame000.png"))?;
     let o = infer(
         &model,
@@ -230,22 +255,27 @@ fn a_video_is_never_written_over_its_input() -> anyhow::Result<()> {
         text(&o)
     );
     assert_eq!(std::fs::read(clip.join("frame000.png"))?, first);
+    Ok(())
+}
 
+/// A video file cannot be stylized into itself, however the output is spelled (as given,
+/// `./`, a hard link); the input stays as it was.
+#[test]
+#[ignore = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`"]
+fn a_video_file_is_never_written_over_itself() -> anyhow::Result<()> {
+    require_ffmpeg();
+    let (dir, model, clip) = model_and_clip()?;
     let movie = dir.path().join("clip.mp4");
-    if have_ffmpeg() {
-        let o = infer(
-            &model,
-            &[
-                "--video".as_ref(),
-                clip.as_os_str(),
-                "-o".as_ref(),
-                movie.as_os_str(),
-            ],
-        );
-        assert!(o.status.success(), "{}", text(&o));
-    } else {
-        std::fs::write(&movie, b"stands for a video")?;
-    }
+    let o = infer(
+        &model,
+        &[
+            "--video".as_ref(),
+            clip.as_os_str(),
+            "-o".as_ref(),
+            movie.as_os_str(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
     let before = std::fs::read(&movie)?;
     let hard = dir.path().join("hard.mp4");
     std::fs::hard_link(&movie, &hard)?;
@@ -277,27 +307,19 @@ fn a_video_is_never_written_over_its_input() -> anyhow::Result<()> {
         relative,
     ] {
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        if have_ffmpeg() {
-            assert!(text(&o).contains("is the input video"), "{}", text(&o));
-        }
+        assert!(text(&o).contains("is the input video"), "{}", text(&o));
     }
     assert_eq!(std::fs::read(&movie)?, before);
     Ok(())
 }
 
 /// Audio that the output's container cannot take as is (uncompressed PCM, as cameras record
-/// into .mov, cannot go into .mp4) is re-encoded, and the video keeps every frame. Without
-/// ffmpeg there is nothing to test here (the refusal is tested above).
+/// into .mov, cannot go into .mp4) is re-encoded, and the video keeps every frame.
 #[test]
+#[ignore = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`"]
 fn audio_the_container_cannot_copy_is_reencoded() -> anyhow::Result<()> {
-    if !have_ffmpeg() {
-        eprintln!("ffmpeg is not installed: audio re-encoding not tested");
-        return Ok(());
-    }
-    let dir = tempfile::tempdir()?;
-    let model = write_generated_model(dir.path());
-    let clip = dir.path().join("clip");
-    write_frames(&clip);
+    require_ffmpeg();
+    let (dir, model, clip) = model_and_clip()?;
     let source = dir.path().join("clip.mkv");
     let made = Command::new("ffmpeg")
         .args(["-v", "error", "-framerate", "10", "-i"])
@@ -342,11 +364,9 @@ fn audio_the_container_cannot_copy_is_reencoded() -> anyhow::Result<()> {
 /// Audio that the output cannot hold at all (a GIF has no sound): the stylized video is still
 /// written, without it, and the exit code and message say the audio was lost.
 #[test]
+#[ignore = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`"]
 fn a_video_whose_audio_cannot_be_kept_is_written_silent() -> anyhow::Result<()> {
-    if !have_ffmpeg() {
-        eprintln!("ffmpeg is not installed: the silent fallback not tested");
-        return Ok(());
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir()?;
     let model = write_generated_model(dir.path());
     let source = dir.path().join("clip.mkv");
@@ -393,5 +413,55 @@ fn a_video_whose_audio_cannot_be_kept_is_written_silent() -> anyhow::Result<()> 
         fauve::load_image(&out)?.width() == 64,
         "the GIF is there and readable"
     );
+    Ok(())
+}
+
+/// Ctrl-C while a video file is being encoded: exit 130 and no temporary file left beside the
+/// output (issue 37, finding 8).
+#[test]
+#[ignore = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`"]
+fn ctrl_c_during_a_video_leaves_no_temporary_file() -> anyhow::Result<()> {
+    require_ffmpeg();
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let clip = dir.path().join("clip");
+    std::fs::create_dir_all(&clip)?;
+    let frames = panning_frames(&textured_photo(400, 300), 320, 40, 2, 1.0);
+    for i in 0..200 {
+        frames[i % frames.len()].save(clip.join(format!("frame{i:03}.png")))?;
+    }
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out)?;
+    let mut child = Command::new(FAUVE_INFER)
+        .args(["--device", "cpu", "--model"])
+        .arg(&model)
+        .arg("--video")
+        .arg(&clip)
+        .arg("-o")
+        .arg(out.join("clip.mp4"))
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let partial = |out: &Path| {
+        std::fs::read_dir(out).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".partial.")
+        })
+    };
+    let start = std::time::Instant::now();
+    while !partial(&out) {
+        assert!(start.elapsed().as_secs() < 60, "the encoding never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    let status = child.wait()?;
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(&out)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    assert!(left.is_empty(), "{left:?}");
     Ok(())
 }

@@ -130,11 +130,18 @@ pub fn save(
     pending
         .commit()
         .with_context(|| format!("cannot rename checkpoint into {}", final_path.display()))?;
-    let all = list(dir);
-    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
+    prune(dir, state.step, keep);
+    Ok(final_path)
+}
+
+/// Deletes all but the newest `keep` checkpoints up to `step`, the one just written. Files of
+/// later steps are not this run's past (a resume starts from the newest readable checkpoint),
+/// so they are never what pruning removes.
+fn prune(dir: &Path, step: usize, keep: usize) {
+    let older: Vec<_> = list(dir).into_iter().filter(|(s, _)| *s <= step).collect();
+    for (_, old) in older.iter().take(older.len().saturating_sub(keep.max(1))) {
         let _ = std::fs::remove_file(old);
     }
-    Ok(final_path)
 }
 
 fn read(path: &Path) -> Result<Checkpoint> {
@@ -179,8 +186,12 @@ fn read(path: &Path) -> Result<Checkpoint> {
     })
 }
 
-/// The newest checkpoint in `dir` that reads back whole; damaged ones are reported and passed
-/// over, and leftover temporary files are removed.
+/// Suffix given to a checkpoint that does not read back, so that it stays for inspection but
+/// out of the listing.
+pub const DAMAGED_SUFFIX: &str = ".damaged";
+
+/// The newest checkpoint in `dir` that reads back whole; damaged ones are reported and renamed
+/// aside (`DAMAGED_SUFFIX`), and leftover temporary files are removed.
 pub fn latest(dir: &Path) -> Result<Option<Checkpoint>> {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = entry.path();
@@ -192,8 +203,21 @@ pub fn latest(dir: &Path) -> Result<Option<Checkpoint>> {
     for (_, path) in list(dir).into_iter().rev() {
         match read(&path) {
             Ok(c) => return Ok(Some(c)),
-            Err(e) => eprintln!("warning: skipping damaged checkpoint: {e:#}"),
+            Err(e) => set_aside(&path, &e),
         }
     }
     Ok(None)
+}
+
+/// Reports a damaged checkpoint and renames it out of the listing.
+fn set_aside(path: &Path, e: &anyhow::Error) {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(DAMAGED_SUFFIX);
+    match std::fs::rename(path, &aside) {
+        Ok(()) => eprintln!(
+            "warning: skipping damaged checkpoint (kept as {}): {e:#}",
+            Path::new(&aside).display()
+        ),
+        Err(_) => eprintln!("warning: skipping damaged checkpoint: {e:#}"),
+    }
 }

@@ -64,6 +64,8 @@ train_config! {
         "side of the square training crops, in pixels";
     style_size: Option<usize> = None,
         "resize the style image so its longest side is this many pixels (default: as is)";
+    style_trim: usize = 0,
+        "pixels cut from each side of every painting before style_size applies, to leave out a photographed painting's frame or canvas edge (configs/starry_night_vgg19_cpu.toml trims opencv's Starry Night by 14)";
     batch_size: usize = 4,
         "photos per step";
     epochs: usize = 2,
@@ -267,17 +269,23 @@ pub fn parse_value(raw: &str) -> toml::Value {
 /// Reads a TOML config (None: the defaults) and applies overrides; unknown keys, wrong types
 /// and bad values are errors naming the key.
 pub fn load(path: Option<&Path>, overrides: &toml::Table) -> Result<TrainConfig> {
-    let table = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read config {}", p.display()))?;
-            text.parse::<toml::Table>()
-                .with_context(|| format!("{}: invalid TOML", p.display()))?
-        }
-        None => toml::Table::new(),
+    from_table(read_table(path)?, overrides, &source_name(path))
+}
+
+/// The keys of the TOML config file at `path` (None: none, the defaults).
+pub fn read_table(path: Option<&Path>) -> Result<toml::Table> {
+    let Some(p) = path else {
+        return Ok(toml::Table::new());
     };
-    let source = path.map_or("defaults".into(), |p| p.display().to_string());
-    from_table(table, overrides, &source)
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read config {}", p.display()))?;
+    text.parse::<toml::Table>()
+        .with_context(|| format!("{}: invalid TOML", p.display()))
+}
+
+/// How messages name where a config came from: its file, or the defaults.
+pub fn source_name(path: Option<&Path>) -> String {
+    path.map_or("defaults".into(), |p| p.display().to_string())
 }
 
 /// The config of `table` (read from `source`, a file name for messages) with `overrides`

@@ -12,7 +12,7 @@ use crate::data::{crop_photo, list_images};
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 
 /// Evaluation photos, centre-cropped to the training size, with their content targets (the
-/// photos never change, so their VGG16 features are computed once).
+/// photos never change, so their VGG features are computed once).
 pub struct EvalSet {
     photos: Vec<(PathBuf, Tensor, Tensor)>,
     /// Files that could not be read, with the reason.

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use fauve::{ModelMetadata, StyleEntry};
+use fauve::{Architecture, ModelMetadata, StyleEntry};
 
 use crate::run_inputs::STYLE_KEY;
 use crate::trainable::Trainable;
@@ -22,15 +22,24 @@ const RUN_KEYS: &[&str] = &[
     "epochs",
     "max_minutes",
     "sample_image",
+    "eval_dir",
     "extend",
 ];
 
-/// The training config stored in the model at `path`, less its paintings and run: the VGG
-/// file, layers, weights, sizes and photos a new style is trained with unless flags say
-/// otherwise. A model without one (a converted checkpoint) gives an empty table: the defaults.
+/// Steps an extension trains when neither `steps` nor `epochs` is given: a new style comes
+/// within about 10% of a network trained for it alone in 300 steps and levels off by 600
+/// (docs/multi-style.md), where the photo folder's two epochs could be thousands.
+pub const DEFAULT_STEPS: usize = 600;
+
+/// The training config stored in the model at `path`, less its paintings and run (and the
+/// held-out photos, a path of the base's run): the VGG file, layers, weights, sizes and photos
+/// a new style is trained with unless flags say otherwise, and always the model's own
+/// architecture. A model without a config (a converted checkpoint) gives the defaults.
 pub fn base_config(path: &Path) -> Result<toml::Table> {
-    let meta = fauve::SafetensorsFile::open(path)
-        .and_then(|f| f.metadata())
+    let file = fauve::SafetensorsFile::open(path)
+        .with_context(|| format!("cannot read the model to extend, {}", path.display()))?;
+    let meta = file
+        .metadata()
         .with_context(|| format!("cannot read the model to extend, {}", path.display()))?;
     let training: Option<serde_json::Value> = meta
         .get("training")
@@ -44,7 +53,26 @@ pub fn base_config(path: &Path) -> Result<toml::Table> {
     for key in RUN_KEYS {
         table.remove(*key);
     }
+    if let Some(arch) = architecture_of(&file, &meta) {
+        table.insert("architecture".into(), arch.name().into());
+    }
     Ok(table)
+}
+
+/// The model's architecture: its metadata's, else told by its first conv's width (None when
+/// neither says; loading the model then names the problem).
+fn architecture_of(
+    file: &fauve::SafetensorsFile,
+    meta: &std::collections::HashMap<String, String>,
+) -> Option<Architecture> {
+    match meta.get("architecture") {
+        Some(name) => Architecture::from_metadata_name(name),
+        None => file
+            .shape("conv1.conv2d.weight")
+            .ok()
+            .and_then(|s| s.first().copied())
+            .and_then(Architecture::with_first_width),
+    }
 }
 
 /// An extension's training summary made to describe the whole model: its config lists every

@@ -12,8 +12,10 @@ use fauve_train::trainer::{self, Outcome};
 
 mod cli;
 mod commands;
+mod failure;
 
 use cli::{Cli, Command};
+use failure::Failure;
 
 /// Settings that may change when a run is resumed; the others define the run.
 const RESUMABLE_KEYS: &[&str] = &[
@@ -32,19 +34,6 @@ const RESUMABLE_KEYS: &[&str] = &[
     "device",
 ];
 
-/// A failure and the exit code it gets: 2 for what the user typed or configured, 1 for
-/// anything that went wrong while running.
-pub(crate) enum Failure {
-    Usage(anyhow::Error),
-    Run(anyhow::Error),
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Run(e)
-    }
-}
-
 /// The run's settings and, when resuming, its checkpoint. Errors in what the user gave are
 /// [`Failure::Usage`].
 fn resolve(
@@ -57,9 +46,20 @@ fn resolve(
         )));
     }
     let Some(run_dir) = &cli.resume else {
-        let cfg = match overrides.get("extend").and_then(|v| v.as_str()) {
-            Some(model) => extension_config(cli, model, &overrides)?,
-            None => config::load(cli.config.as_deref(), &overrides).map_err(Failure::Usage)?,
+        let file = config::read_table(cli.config.as_deref()).map_err(Failure::Usage)?;
+        let extend = overrides
+            .get("extend")
+            .or_else(|| file.get("extend"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let cfg = match extend {
+            Some(model) => extension_config(&model, file, &overrides)?,
+            None => config::from_table(
+                file,
+                &overrides,
+                &config::source_name(cli.config.as_deref()),
+            )
+            .map_err(Failure::Usage)?,
         };
         return Ok((cfg, None));
     };
@@ -97,24 +97,22 @@ fn resolve(
     Ok((cfg, Some(ckpt)))
 }
 
-/// The settings of `--extend MODEL`: the model's own training config (less its paintings and
-/// run), then `--config`, then the flags.
+/// The settings of an extension (`--extend MODEL`, or `extend` in the config file): the
+/// model's own training config (less its paintings and run), then the config file's keys
+/// (`file`), then the flags; [`fauve_train::extend::DEFAULT_STEPS`] unless steps or epochs
+/// are given.
 fn extension_config(
-    cli: &Cli,
     model: &str,
+    file: toml::Table,
     overrides: &toml::Table,
 ) -> Result<TrainConfig, Failure> {
     let mut table = fauve_train::extend::base_config(model.as_ref()).map_err(Failure::Usage)?;
     let from_model = !table.is_empty();
-    if let Some(file) = &cli.config {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read config {}", file.display()))
-            .map_err(Failure::Usage)?;
-        let own: toml::Table = text
-            .parse()
-            .with_context(|| format!("{}: invalid TOML", file.display()))
-            .map_err(Failure::Usage)?;
-        table.extend(own);
+    table.extend(file);
+    let given = |k: &str| table.contains_key(k) || overrides.contains_key(k);
+    if !given("steps") && !given("epochs") {
+        let steps = fauve_train::extend::DEFAULT_STEPS as i64;
+        table.insert("steps".into(), toml::Value::Integer(steps));
     }
     let source = format!("{model} (its training config)");
     let cfg = if from_model {

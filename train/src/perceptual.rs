@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use fauve::loss::{gram_matrix, total_variation};
 use fauve::{Preprocess, TapTarget, Vgg};
+use image::DynamicImage;
 
 use crate::config::{default_weights, StyleBalance, TrainConfig};
 
@@ -144,8 +145,8 @@ impl LossWeights {
     }
 }
 
-/// The painting at `path` as the config says: resized to `style_size`, as a `[1, 3, H, W]`
-/// tensor in 0..255.
+/// The painting at `path` as the config says: `style_trim` pixels cut from each side, then
+/// resized to `style_size`, as a `[1, 3, H, W]` tensor in 0..255.
 pub fn load_style(path: &std::path::Path, cfg: &TrainConfig, device: &Device) -> Result<Tensor> {
     let img = fauve::load_image(path).with_context(|| {
         format!(
@@ -153,8 +154,23 @@ pub fn load_style(path: &std::path::Path, cfg: &TrainConfig, device: &Device) ->
             TrainConfig::default().style_image.display()
         )
     })?;
+    let img = trim(img, cfg.style_trim)
+        .with_context(|| format!("cannot trim the style image {}", path.display()))?;
     let img = fauve::resize_for_stylizing(&img, None, cfg.style_size.map(|s| s as u32));
     Ok(fauve::image_to_tensor(&img, device)?)
+}
+
+/// `img` without `by` pixels on each side; an error when less than 16 x 16 would be left.
+fn trim(img: DynamicImage, by: usize) -> Result<DynamicImage> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if by == 0 {
+        return Ok(img);
+    }
+    if w < 2 * by + 16 || h < 2 * by + 16 {
+        anyhow::bail!("`style_trim` {by} leaves less than 16x16 pixels of a {w}x{h} painting");
+    }
+    let by32 = by as u32;
+    Ok(img.crop_imm(by32, by32, (w - 2 * by) as u32, (h - 2 * by) as u32))
 }
 
 impl PerceptualLoss {
@@ -180,7 +196,7 @@ impl PerceptualLoss {
     }
 
     /// Changes the content and style weights (the style targets stay: they are unweighted).
-    pub fn set_balance(&mut self, content: f64, style: f64) {
+    pub fn set_weights(&mut self, content: f64, style: f64) {
         self.weights.content = content;
         self.weights.style = style;
     }
@@ -366,4 +382,29 @@ fn gram_balance(style_grams: &[Tensor]) -> Result<Vec<f64>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A framed painting loses its frame: nothing of the black border is left and each side
+    /// shrinks by twice the trim; a trim that leaves too little is named.
+    #[test]
+    fn trimming_cuts_the_frame_off_each_side() {
+        let framed = image::RgbImage::from_fn(60, 40, |x, y| {
+            if x < 5 || y < 5 || x >= 55 || y >= 35 {
+                image::Rgb([0, 0, 0])
+            } else {
+                image::Rgb([200, 150, 90])
+            }
+        });
+        let out = trim(DynamicImage::ImageRgb8(framed), 5).unwrap().to_rgb8();
+        assert_eq!(out.dimensions(), (50, 30));
+        assert!(out.pixels().all(|p| p.0 == [200, 150, 90]));
+        let err = trim(DynamicImage::new_rgb8(40, 30), 8)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("leaves less than 16x16"), "{err}");
+    }
 }

@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
-use crate::run_inputs::InputHashes;
+use crate::run_inputs::{hash_mismatch, InputHashes};
 use crate::trainable::Trainable;
 
 /// Choices about how to run that are not training settings (not saved with the run).
@@ -43,12 +43,14 @@ fn check_same_base(ckpt: &Checkpoint, inputs: &InputHashes, cfg: &TrainConfig) -
     let then = ckpt.state.inputs.as_ref().and_then(|h| h.extend.as_deref());
     if let (Some(then), Some(now), Some(path)) = (then, inputs.extend.as_deref(), &cfg.extend) {
         if then != now {
-            bail!(
-                "{} is not the model this run started extending (SHA-256 {} then, {} now): the new style was trained against the other model's weights\n\nhint: put the original model back, or start a new run",
-                path.display(),
-                &then[..then.len().min(12)],
-                &now[..now.len().min(12)]
-            );
+            return Err(hash_mismatch(
+                path,
+                "the model this run started extending",
+                then,
+                now,
+                "the new style was trained against the other model's weights",
+                "put the original model back, or start a new run",
+            ));
         }
     }
     Ok(())

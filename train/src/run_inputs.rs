@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::config::TrainConfig;
@@ -25,10 +25,34 @@ pub struct InputHashes {
     pub extend: Option<String>,
 }
 
-/// SHA-256 of the file at `path`, in hex.
+/// SHA-256 of the file at `path`, in hex, read in pieces (a VGG file is hundreds of MB).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The error for `path` not being the file a run or model recorded (`role`, e.g. "the VGG
+/// file MODEL was made with"): both hashes shortened, what would go wrong and what to do. A
+/// recorded hash comes from a file's metadata, so it is shortened by characters, not bytes.
+pub fn hash_mismatch(
+    path: &Path,
+    role: &str,
+    then: &str,
+    now: &str,
+    what: &str,
+    hint: &str,
+) -> anyhow::Error {
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    anyhow::anyhow!(
+        "{} is not {role} (SHA-256 {} then, {} now): {what}\n\nhint: {hint}",
+        path.display(),
+        short(then),
+        short(now)
+    )
 }
 
 impl InputHashes {
@@ -72,13 +96,8 @@ impl InputHashes {
         for (recorded, now, path, kind) in files {
             let Some(recorded) = recorded else { continue };
             if recorded != now {
-                bail!(
-                    "{} is not the {kind} {} was made with (SHA-256 {} then, {} now): {what}\n\nhint: {hint}",
-                    path.display(),
-                    source.display(),
-                    &recorded[..recorded.len().min(12)],
-                    &now[..now.len().min(12)]
-                );
+                let role = format!("the {kind} {} was made with", source.display());
+                return Err(hash_mismatch(&path, &role, recorded, now, what, hint));
             }
         }
         Ok(())

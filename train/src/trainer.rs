@@ -27,6 +27,9 @@ use crate::style_schedule::style_at;
 use crate::tensorboard::Tensorboard;
 use crate::trainable::Trainable;
 
+/// The trained model's file name in the run folder.
+pub const MODEL_FILE: &str = "model.safetensors";
+
 /// How a run ended without an error.
 pub enum Outcome {
     Finished { model: PathBuf },
@@ -429,7 +432,7 @@ impl<'a> Run<'a> {
             let stylizer = Stylizer::from_network(net, ModelMetadata::default(), &self.device);
             let img = stylizer.stylize(&self.sample)?;
             let (file, tag) = if many {
-                let safe = name.replace(|c: char| !c.is_alphanumeric() && c != '_', "-");
+                let safe = fauve::file_name_safe(name);
                 (
                     format!("step-{step:08}-{safe}.png"),
                     format!("sample/{name}"),
@@ -554,7 +557,7 @@ impl<'a> Run<'a> {
         // The checkpoint of the last step checked the weights are finite before this save.
         let tensors = self.net.model_tensors()?;
         let metadata = self.model_metadata(summary, &hashes);
-        let model = self.run_dir.join("model.safetensors");
+        let model = self.run_dir.join(MODEL_FILE);
         fauve::save_model_file(&model, &tensors, &metadata)?;
         eprintln!(
             "done: {} steps in {:.0} s ({:.2} images/s this session; photo decoding {:.1} images/s on {} threads, training waited {:.1} s for data); {} unreadable photo(s) skipped; final losses: content {fc:.4e}, style {fs:.4e}, total {ft:.4e}",
@@ -683,6 +686,24 @@ fn prepare_run_folder(
 ) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let run_dir = cfg.run_dir();
     let ckpt_dir = run_dir.join("checkpoints");
+    let model = run_dir.join(MODEL_FILE);
+    if let Some(base) = cfg
+        .extend
+        .as_deref()
+        .filter(|b| fauve::same_file(b, &model))
+    {
+        bail!(
+            "the model to extend, {}, is this run's own output {}: the run would overwrite it\n\nhint: choose another --run-dir for the extended model",
+            base.display(),
+            model.display()
+        );
+    }
+    if !resuming && model.exists() {
+        bail!(
+            "run folder {} already holds a trained model ({MODEL_FILE}), which a new run would overwrite\n\nhint: choose a new --run-dir, or move the model away to train again here",
+            run_dir.display()
+        );
+    }
     if !resuming && !crate::checkpoint::list(&ckpt_dir).is_empty() {
         bail!(
             "run folder {} already holds checkpoints of an earlier run\n\nhint: continue it with `fauve-train --resume {}`, or choose a new --run-dir",

@@ -12,7 +12,7 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
-use crate::ops::custom_grad::cpu_with_backward;
+use crate::custom_grad::cpu_with_backward;
 
 /// Runs of consecutive source indices: `(dst_start, src_start, len)`.
 fn runs(cols: &[u32]) -> Vec<(usize, usize, usize)> {

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::cpu::matmul::{matmul, Mat};
 use crate::cpu::slice::with_cpu_f32;
-use crate::ops::custom_grad::cpu_with_backward;
+use crate::custom_grad::cpu_with_backward;
 
 /// Rows of G per product: the blocks right of the diagonal are computed, the rest mirrored.
 const BLOCK: usize = 64;

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
 use crate::cpu::sums::{blocked_sum, blocked_sums};
-use crate::ops::custom_grad::cpu_with_backward;
+use crate::custom_grad::cpu_with_backward;
 
 /// Mean and `1/σ` of one plane (biased variance, two passes).
 fn plane_stats(x: &[f32], eps: f64) -> (f32, f32) {

@@ -7,7 +7,7 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
-use crate::ops::custom_grad::cpu_with_backward;
+use crate::custom_grad::cpu_with_backward;
 
 /// Output and the winner (0..4, row-major in the window) of each output pixel, per plane.
 fn forward(x: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
@@ -37,6 +37,15 @@ fn forward(x: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
     (y, arg)
 }
 
+/// Refuses a map smaller than one 2x2 window: pooling it would leave nothing (and a kernel
+/// split over empty output rows cannot run). Every pooling entry point checks here.
+pub fn check_poolable(h: usize, w: usize) -> Result<()> {
+    if h < 2 || w < 2 {
+        candle_core::bail!("max pooling needs at least 2x2 pixels, got {h}x{w}");
+    }
+    Ok(())
+}
+
 /// The gradient of the pooling's `[B, C, H, W]` input (values) for its output's gradient
 /// `g` (values): each placed on its window's winner (`arg`, from the forward).
 pub fn unpool_grad(g: &[f32], arg: &[u8], h: usize, w: usize) -> Vec<f32> {
@@ -59,6 +68,7 @@ pub fn unpool_grad(g: &[f32], arg: &[u8], h: usize, w: usize) -> Vec<f32> {
 /// [`unpool_grad`].
 pub fn pool_with_winners(xs: &Tensor) -> Result<(Tensor, Vec<u8>)> {
     let (b, c, h, w) = xs.dims4()?;
+    check_poolable(h, w)?;
     let (y, arg) = with_cpu_f32(xs, |x| forward(x, h, w))?;
     Ok((
         Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu)?,
@@ -69,6 +79,7 @@ pub fn pool_with_winners(xs: &Tensor) -> Result<(Tensor, Vec<u8>)> {
 /// The CPU kernel: winners recorded forward, gradients placed on them backward.
 pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     let (b, c, h, w) = xs.dims4()?;
+    check_poolable(h, w)?;
     let (y, arg) = with_cpu_f32(xs, |x| forward(x, h, w))?;
     if !xs.track_op() {
         return Tensor::from_vec(y, (b, c, h / 2, w / 2), &Device::Cpu);

@@ -5,7 +5,6 @@ pub(crate) mod conv;
 pub(crate) mod gather;
 pub(crate) mod gram;
 pub(crate) mod instance_norm;
-pub(crate) mod loss_network;
 pub(crate) mod matmul;
 pub(crate) mod max_pool;
 pub(crate) mod slice;

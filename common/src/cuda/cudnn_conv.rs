@@ -659,12 +659,10 @@ mod tests {
     /// within their precision of strict f32. Strict f32 against candle's conv is the shared
     /// test in `ops::conv`, which takes this path on CUDA.
     #[test]
+    #[ignore = "needs a CUDA device: scripts/gpu-check.sh runs it"]
     fn deterministic_and_reduced_precisions_close_to_f32() -> anyhow::Result<()> {
         let dev = crate::test_util::test_device();
-        if !dev.is_cuda() {
-            eprintln!("skipped: FAUVE_TEST_DEVICE is not a CUDA device");
-            return Ok(());
-        }
+        assert!(dev.is_cuda(), "run with FAUVE_TEST_DEVICE=cuda on a GPU");
         let x = Var::randn(0f32, 1., (2, 32, 40, 36), &dev)?;
         let w = Var::randn(0f32, 0.1, (64, 32, 3, 3), &dev)?;
         let conv = |x: &Tensor, w: &Tensor| crate::ops::conv::conv2d(x, w, 1, 2);

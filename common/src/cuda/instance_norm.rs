@@ -1,4 +1,4 @@
-//! The four instance-norm passes of [`crate::ops::instance_norm_passes`] as CUDA kernels
+//! The four instance-norm passes of [`crate::norm_passes`] as CUDA kernels
 //! (common/kernels/instance_norm.cu), each one candle custom op without a gradient of its own:
 //! the composition supplies the backward.
 
@@ -13,9 +13,9 @@ use crate::cuda::launch::{
     alloc_f32, chunks_per_plane, elementwise_config, f32_view, instance_norm_func, wrap,
     REDUCE_THREADS,
 };
-use crate::ops::instance_norm_passes::NormPasses;
+use crate::norm_passes::NormPasses;
 
-/// The kernels, for [`crate::ops::instance_norm_passes::instance_norm_by_passes`].
+/// The kernels, for [`crate::norm_passes::instance_norm_by_passes`].
 pub(crate) struct CudaPasses;
 
 impl NormPasses for CudaPasses {

@@ -65,6 +65,17 @@ impl PendingWrite {
     }
 }
 
+/// Puts a file that another program wrote under a temporary name (`partial`, beside `path`;
+/// ffmpeg's encoding, say) in place as durably as [`atomic_write`]: flushed, renamed over
+/// `path`, the folder flushed.
+pub fn persist_partial(partial: &Path, path: &Path) -> Result<()> {
+    std::fs::File::open(partial)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(partial, e))?;
+    std::fs::rename(partial, path).map_err(|e| Error::io(path, e))?;
+    sync_folder(path)
+}
+
 /// Flushes the folder holding `path` (its list of names) to disk. Only Unix can open a folder
 /// for this; elsewhere the rename is as durable as the file system makes it.
 fn sync_folder(path: &Path) -> Result<()> {
@@ -92,6 +103,20 @@ mod tests {
         atomic_write(&path, b"new")?;
         assert_eq!(std::fs::read(&path)?, b"new");
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_partial_file_is_put_in_place_over_the_old_one() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (partial, path) = (dir.path().join(".v.partial.mp4"), dir.path().join("v.mp4"));
+        std::fs::write(&path, b"old")?;
+        std::fs::write(&partial, b"new")?;
+        persist_partial(&partial, &path)?;
+        assert_eq!(std::fs::read(&path)?, b"new");
+        assert!(!partial.exists());
+        let err = persist_partial(&partial, &path).unwrap_err().to_string();
+        assert!(err.contains(".v.partial.mp4"), "{err}");
         Ok(())
     }
 

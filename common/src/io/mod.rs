@@ -3,11 +3,11 @@
 
 pub(crate) mod atomic_write;
 pub(crate) mod file_identity;
+pub(crate) mod file_name;
 pub(crate) mod image;
 pub(crate) mod model_file;
 #[cfg(feature = "onnx")]
 pub(crate) mod onnx_export;
-pub(crate) mod safetensors_file;
 
 use std::path::Path;
 

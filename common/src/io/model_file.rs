@@ -10,11 +10,11 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::io::atomic_write::atomic_write;
-use crate::io::safetensors_file::SafetensorsFile;
 use crate::model::architecture::Architecture;
 use crate::model::style_bank::StyleBank;
 use crate::model::transformer::TransformerNet;
 use crate::precision::Precision;
+use crate::safetensors_file::SafetensorsFile;
 use crate::style_choice::{Resolved, StyleChoice};
 
 /// Value of the `format` metadata key in files Fauve writes.
@@ -231,10 +231,9 @@ fn styles_from_header(h: &HashMap<String, String>) -> std::result::Result<Vec<St
             styles.len()
         ));
     }
-    for (i, s) in styles.iter().enumerate() {
-        if styles[..i].iter().any(|t| t.name == s.name) {
-            return Err(format!("metadata `{KEY_STYLES}` names `{}` twice", s.name));
-        }
+    let mut seen = std::collections::HashSet::with_capacity(styles.len());
+    if let Some(s) = styles.iter().find(|s| !seen.insert(s.name.as_str())) {
+        return Err(format!("metadata `{KEY_STYLES}` names `{}` twice", s.name));
     }
     Ok(styles)
 }

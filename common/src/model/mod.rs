@@ -7,6 +7,7 @@ pub(crate) mod channel_stats;
 pub(crate) mod instance_norm;
 pub(crate) mod layers;
 pub mod loss;
+pub(crate) mod loss_network;
 pub(crate) mod norm_source;
 pub(crate) mod preprocess;
 pub(crate) mod style_bank;

@@ -16,6 +16,10 @@ use crate::model::layers::{ConvLayer, UpsampleConvLayer};
 use crate::model::norm_source::{NormSource, PerImage};
 use crate::precision::Precision;
 
+/// Smallest image side the network accepts (its 9x9 reflection-padded convs need more than 4
+/// pixels, and the downsampling halves the size twice).
+pub const MIN_SIDE: u32 = 8;
+
 /// `x + IN(conv(ReLU(IN(conv(x)))))`, at the quarter-resolution width, 3x3 kernels.
 #[derive(Debug, Clone)]
 struct ResidualBlock {

@@ -13,11 +13,11 @@ use candle_nn::VarBuilder;
 use super::preprocess::{Preprocess, PREPROCESS_KEY};
 use super::tap_target::TapTarget;
 use super::vgg_layout::{VggNet, NETWORK_KEY};
-use crate::cpu::loss_network::{self, FrozenLayer};
 use crate::error::{Error, Result};
-use crate::io::safetensors_file::SafetensorsFile;
+use crate::model::loss_network::{self, FrozenLayer};
 use crate::ops::conv::{conv2d_bias_frozen, FrozenKernel};
 use crate::precision::Precision;
+use crate::safetensors_file::SafetensorsFile;
 
 /// Johnson et al.'s four layers (content relu2_2, style all four), present in both networks;
 /// [`Vgg::features`] returns them in this order.
@@ -248,7 +248,7 @@ impl Vgg {
     /// convs at `positions` (from [`Vgg::layer`]) against `targets` (one each, see
     /// [`TapTarget::loss`]), differentiable with respect to `xs`. In f32 on the CPU the
     /// network, the losses and the whole backward are one op
-    /// ([`crate::cpu::loss_network`]); elsewhere [`Vgg::taps`] and [`TapTarget::loss`].
+    /// ([`crate::model::loss_network`]); elsewhere [`Vgg::taps`] and [`TapTarget::loss`].
     pub fn tap_losses(
         &self,
         xs: &Tensor,

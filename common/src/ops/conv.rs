@@ -3,7 +3,7 @@
 //! `conv_transpose2d`, which is a plain loop.
 //!
 //! candle's own conv2d backward always computes both gradients: the kernel gradient of the
-//! frozen VGG16 (a third of a training step's arithmetic, thrown away) and the input gradient
+//! frozen VGG (a third of a training step's arithmetic, thrown away) and the input gradient
 //! of the first layer, whose input is data. Here the forward runs as a plain candle conv2d
 //! outside the graph, and [`with_backward`] re-attaches it to its inputs with the selective
 //! backward.
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use candle_core::{Result, Tensor};
 
 pub use crate::cpu::conv::FrozenKernel;
-use crate::ops::custom_grad::with_backward;
+use crate::custom_grad::with_backward;
 
 /// How the conv is computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -194,7 +194,7 @@ impl SelectiveConvGrad {
 
 /// `conv2d(input, kernel)` with zero padding `padding` and stride `stride` (no dilation, one
 /// group), differentiable with respect to whichever of `input` and `kernel` are tracked:
-/// nothing is computed for a constant kernel (frozen VGG16) or a data input.
+/// nothing is computed for a constant kernel (the frozen VGG) or a data input.
 ///
 /// f32 on the CPU runs the project's own kernels ([`crate::cpu::conv`]); with the `cudnn`
 /// feature, f32 and bf16 on CUDA call cuDNN directly (`crate::cuda::cudnn_conv`); other devices

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use candle_core::{Result, Tensor};
 
-use crate::ops::custom_grad::with_backward;
+use crate::custom_grad::with_backward;
 
 /// `φ·φᵀ / n` of `[B, C, N]` features, `[B, C, C]`, differentiable with respect to `φ`.
 pub fn gram(flat: &Tensor, n: f64) -> Result<Tensor> {

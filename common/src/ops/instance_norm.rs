@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use candle_core::{Result, Tensor};
 
-use crate::ops::custom_grad::with_backward;
+use crate::custom_grad::with_backward;
 
 /// PyTorch's default epsilon for `InstanceNorm2d`.
 pub const INSTANCE_NORM_EPS: f64 = 1e-5;
@@ -29,9 +29,7 @@ pub fn instance_norm(
     #[cfg(feature = "cuda")]
     if crate::cuda::kernels_apply(&[xs, weight, bias]) {
         let passes = Arc::new(crate::cuda::instance_norm::CudaPasses);
-        return crate::ops::instance_norm_passes::instance_norm_by_passes(
-            passes, xs, weight, bias, eps, relu,
-        );
+        return crate::norm_passes::instance_norm_by_passes(passes, xs, weight, bias, eps, relu);
     }
     let ys = composed(xs, weight, bias, eps)?;
     if relu {

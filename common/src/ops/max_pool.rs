@@ -11,16 +11,14 @@ use std::sync::Arc;
 
 use candle_core::{Result, Tensor};
 
-use crate::ops::custom_grad::with_backward;
+use crate::custom_grad::with_backward;
 
 /// 2x2 max pooling with stride 2 of `[B, C, H, W]` (odd last rows and columns dropped),
 /// differentiable with PyTorch's gradient.
 pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     let _timing = crate::profile::scope("max_pool2x2", crate::profile::Phase::Forward, xs.device());
     let (_, _, h, w) = xs.dims4()?;
-    if h < 2 || w < 2 {
-        candle_core::bail!("max pooling needs at least 2x2 pixels, got {h}x{w}");
-    }
+    crate::cpu::max_pool::check_poolable(h, w)?;
     if crate::ops::cpu_kernels_apply(&[xs]) {
         crate::cpu::max_pool::max_pool2x2(xs)
     } else {

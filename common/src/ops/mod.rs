@@ -4,12 +4,9 @@
 //! (`crate::cuda::kernels_apply`).
 
 pub mod conv;
-pub(crate) mod custom_grad;
 pub(crate) mod gram;
 pub(crate) mod instance_norm;
 // The four-pass composition the CUDA kernels plug into (tested on the CPU with candle ops).
-#[cfg(any(test, feature = "cuda"))]
-pub(crate) mod instance_norm_passes;
 pub(crate) mod max_pool;
 pub(crate) mod reflection_pad;
 

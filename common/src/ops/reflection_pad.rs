@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 
+use crate::custom_grad::with_backward;
 use crate::error::{Error, Result};
-use crate::ops::custom_grad::with_backward;
 
 /// Source indices for reflecting `len` positions by `pad` on each side, as PyTorch's
 /// `ReflectionPad2d` does (the edge pixel itself is not repeated).

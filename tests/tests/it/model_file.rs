@@ -301,3 +301,42 @@ fn a_multi_style_header_must_list_two_unique_styles_matching_the_tables() -> any
     assert!(with_styles(None).contains("expected [32]"));
     Ok(())
 }
+
+/// A device or stream is read only as far as its header declares: `/dev/zero` (an endless
+/// stream whose header length is 0) is refused at once instead of read until memory runs out
+/// (issue 37, finding 6).
+#[cfg(unix)]
+#[test]
+fn an_endless_stream_is_refused_after_its_header() {
+    let (err, msg) = load_err(std::path::Path::new("/dev/zero"));
+    assert!(matches!(err, Error::NotSafetensors { .. }), "{msg}");
+}
+
+/// A repeated name among many styles is found and named (issue 37, finding 6: the check
+/// compared every pair, 4 s for 50,000 names; it now keeps a set).
+#[test]
+fn style_names_are_checked_for_repeats_in_linear_time() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let names: Vec<String> = (0..50_000).map(|i| format!("style{i}")).collect();
+    let with_repeat = |repeat: bool| -> anyhow::Result<String> {
+        let mut list = names.clone();
+        if repeat {
+            list.push("style7".into());
+        }
+        let styles: Vec<serde_json::Value> = list
+            .iter()
+            .map(|n| serde_json::json!({ "name": n }))
+            .collect();
+        let path = dir.path().join(format!("many-{repeat}.safetensors"));
+        let meta = HashMap::from([
+            ("format".to_string(), "fauve-style-model".to_string()),
+            ("format_version".to_string(), "2".to_string()),
+            ("styles".to_string(), serde_json::to_string(&styles)?),
+        ]);
+        write_safetensors(&path, &generated_transformer(), Some(meta));
+        Ok(load_err(&path).1)
+    };
+    let msg = with_repeat(true)?;
+    assert!(msg.contains("names `style7` twice"), "{msg}");
+    Ok(())
+}

@@ -116,3 +116,31 @@ fn a_layer_the_file_lacks_is_named_with_the_choices() -> anyhow::Result<()> {
     assert!(tiny_vgg19()?.layer("relu3_4").is_ok());
     Ok(())
 }
+
+/// An image too thin for the deepest tap's pools is an error from both the layer-by-layer path
+/// and the CPU's one op, never a panic (issue 37, finding 1: a 16x8 image reached a 2x1 map
+/// before relu5_1's pool).
+#[test]
+fn an_image_too_thin_for_the_pools_is_an_error_on_every_path() -> anyhow::Result<()> {
+    let vgg = tiny_vgg19()?;
+    let dev = test_device();
+    let xs = candle_core::Tensor::rand(0f32, 255., (1, 3, 16, 8), &dev)?;
+    let relu5_1 = vgg.layer("relu5_1")?;
+    let err = vgg.taps(&xs, &[relu5_1]).unwrap_err().to_string();
+    assert!(err.contains("at least 2x2 pixels, got 2x1"), "{err}");
+    let target = TapTarget::Gram(candle_core::Tensor::zeros(
+        (1, 8, 8),
+        candle_core::DType::F32,
+        &dev,
+    )?);
+    for by_ops in [false, true] {
+        let result = if by_ops {
+            vgg.tap_losses_by_ops(&xs, &[relu5_1], std::slice::from_ref(&target))
+        } else {
+            vgg.tap_losses(&xs, &[relu5_1], std::slice::from_ref(&target))
+        };
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("at least 2x2 pixels, got 2x1"), "{err}");
+    }
+    Ok(())
+}

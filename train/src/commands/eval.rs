@@ -11,7 +11,7 @@ use fauve_train::evaluate::EvalSet;
 use fauve_train::perceptual::PerceptualLoss;
 use fauve_train::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Score a model on held-out photos.
 ///

@@ -13,7 +13,7 @@ use fauve_train::perceptual::{LossWeights, PerceptualLoss};
 use fauve_train::preview::{self, LossValues};
 use fauve_train::progress::Progress;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Longest side a preview takes: L-BFGS keeps 2 x 50 f64 copies of the image, about 1.9 GB
 /// for a 4:3 photo at 1024 px (7.5 GB at 2048).
@@ -207,7 +207,7 @@ impl Cells<'_> {
                 ..self.base.clone()
             };
             let w = LossWeights::from_config(&cfg, loss.vgg())?;
-            loss.set_balance(w.content, w.style);
+            loss.set_weights(w.content, w.style);
             let w = loss.weights();
             eprintln!(
                 "preview {}/{}: {} at {}x{} px, {} L-BFGS iterations, content weight {:.4e}, style weight {:.4e}",

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::crop::crop_photo;
 use super::order::EpochPlan;
 use super::photo_set::PhotoSet;
-use super::RowImages;
+use super::row_images::RowImages;
 
 /// Where the data stream stands: the next photo to read is `order(epoch)[position]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

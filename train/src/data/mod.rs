@@ -9,16 +9,14 @@ pub mod hub;
 mod loader;
 mod order;
 mod photo_set;
+mod row_images;
 #[cfg(feature = "parquet")]
 pub mod shard_writer;
 #[cfg(feature = "parquet")]
 mod shards;
 
-/// The encoded images of one row group of a parquet shard, row by row (`None` for a row
-/// without one): what a shard reads and what the photo set decodes.
-pub type RowImages = Vec<Option<Vec<u8>>>;
-
 pub use crop::crop_photo;
 pub use loader::{Batch, BatchLoader, DataPosition, LoaderConfig};
 pub use order::{epoch_order, EpochPlan, SHUFFLE_WINDOW};
 pub use photo_set::{list_images, PhotoSet, Source, PARQUET_EXTENSION};
+pub use row_images::RowImages;

@@ -11,9 +11,9 @@ use anyhow::{bail, Context, Result};
 use image::DynamicImage;
 use sha2::{Digest, Sha256};
 
+use super::row_images::RowImages;
 #[cfg(feature = "parquet")]
 use super::shards::Shard;
-use super::RowImages;
 
 /// The file extension of parquet shards.
 pub const PARQUET_EXTENSION: &str = "parquet";

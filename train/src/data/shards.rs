@@ -11,7 +11,7 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
-use super::RowImages;
+use super::row_images::RowImages;
 
 /// Rows decoded per arrow batch while reading a row group.
 const READ_BATCH_ROWS: usize = 256;

@@ -105,3 +105,49 @@ fn eval_names_what_is_wrong() {
         text(&o)
     );
 }
+
+/// Rewrites the string metadata of the safetensors file at `path` through `edit`, keeping its
+/// tensors' bytes (the header is JSON after its 8-byte little-endian length).
+fn edit_metadata(
+    path: &std::path::Path,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    edit(header["__metadata__"].as_object_mut().unwrap());
+    let mut text = serde_json::to_vec(&header).unwrap();
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&bytes[8 + n..]);
+    std::fs::write(path, out).unwrap();
+}
+
+/// A recorded hash that is not hex (here multi-byte characters where the message cuts it
+/// short) is a mismatch to report, not a panic (issue 37, finding 5).
+#[test]
+fn eval_reports_a_non_hex_recorded_hash_without_panicking() {
+    let s = setup(2);
+    let run = s.run_dir("run");
+    let o = train(&s.args(&run, 1), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let model = run.join("model.safetensors");
+    edit_metadata(&model, |meta| {
+        let mut training: serde_json::Value =
+            serde_json::from_str(meta["training"].as_str().unwrap()).unwrap();
+        training["style_image_sha256"] = "aéééééé".into();
+        meta.insert("training".into(), training.to_string().into());
+    });
+    let o = Command::new(FAUVE_TRAIN)
+        .args(["eval", "--model", model.to_str().unwrap()])
+        .args(["--photos", s.photos.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("SHA-256 aéééééé then"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+}

@@ -11,7 +11,9 @@ use fauve::image::{DynamicImage, Rgb, RgbImage};
 pub use fauve_tests::text;
 use fauve_tests::{fixture, test_photo};
 
+mod checkpoints;
 mod eval;
+mod extend;
 mod full_disk;
 mod inputs;
 mod multi_style;

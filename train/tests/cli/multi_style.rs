@@ -25,7 +25,7 @@ fn dots(s: &Setup) -> PathBuf {
 }
 
 /// A third painting, for extending a two-style model: a red-blue gradient.
-fn third_painting(s: &Setup) -> PathBuf {
+pub fn third_painting(s: &Setup) -> PathBuf {
     let path = s.dir.path().join("third.png");
     RgbImage::from_fn(40, 40, |x, y| Rgb([(x * 6) as u8, 90, (y * 6) as u8]))
         .save(&path)
@@ -34,7 +34,7 @@ fn third_painting(s: &Setup) -> PathBuf {
 }
 
 /// The setup's arguments with both paintings.
-fn two_style_args(s: &Setup, run: &Path, steps: usize) -> Vec<String> {
+pub fn two_style_args(s: &Setup, run: &Path, steps: usize) -> Vec<String> {
     let mut args = s.args(run, steps);
     let list = format!("[\"{}\", \"{}\"]", s.style.display(), dots(s).display());
     args.extend(["--style-images".into(), list]);

@@ -3,7 +3,6 @@
 
 use rayon::prelude::*;
 
-use super::shared_out::SharedOut;
 use crate::cpu::sums::blocked_sum;
 
 /// `y = max(y + bias[c], 0)` (or without the max), in place; `y` is `[B, C, plane]`.
@@ -40,23 +39,18 @@ pub fn mask_and_bias_grad(
         }
     };
     let (masked, sums): (Option<Vec<f32>>, Vec<f64>) = if relu {
-        let mut g: Vec<f32> = Vec::with_capacity(dy.len());
-        let out = SharedOut::new(&mut g);
-        let sums = dy
-            .par_chunks(plane)
+        let mut g = vec![0f32; dy.len()];
+        let sums = g
+            .par_chunks_mut(plane)
+            .zip(dy.par_chunks(plane))
             .zip(y.par_chunks(plane))
-            .enumerate()
-            .map(|(p, (dp, yp))| {
-                // SAFETY: plane p of `g`'s capacity (dy.len() values), written by this task only.
-                let gp = unsafe { std::slice::from_raw_parts_mut(out.get().add(p * plane), plane) };
+            .map(|((gp, dp), yp)| {
                 for ((v, d), o) in gp.iter_mut().zip(dp).zip(yp) {
                     *v = if *o <= 0.0 { 0.0 } else { *d };
                 }
                 plane_sum(gp)
             })
             .collect();
-        // SAFETY: the planes cover all dy.len() values, each written above.
-        unsafe { g.set_len(dy.len()) };
         (Some(g), sums)
     } else if need_bias {
         (None, dy.par_chunks(plane).map(plane_sum).collect())

@@ -39,7 +39,7 @@ use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 use crate::cpu::slice::with_cpu_f32;
-use crate::ops::custom_grad::cpu_with_backward;
+use crate::custom_grad::cpu_with_backward;
 pub use frozen::FrozenKernel;
 pub(crate) use geometry::few_outputs;
 pub use geometry::Reading;
@@ -395,7 +395,7 @@ pub fn conv2d(
 
 /// One `relu(conv2d(zero_pad(input), kernel) + bias)` of a frozen network (stride 1), run
 /// outside the autograd graph, with what its input gradient needs. For a network whose whole
-/// backward is one op ([`crate::cpu::loss_network`]): through candle's backward every layer's
+/// backward is one op ([`crate::model::loss_network`]): through candle's backward every layer's
 /// input gradient costs a zero-filled buffer and an addition over the activation.
 pub struct UntrackedReluConv {
     plan: Plan,

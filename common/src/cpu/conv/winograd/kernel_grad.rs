@@ -6,8 +6,9 @@
 
 use rayon::prelude::*;
 
+use super::layout::Layout;
+use super::scratch::{Buffers, SCRATCH};
 use super::transforms::{input_transform, zip2};
-use super::{Buffers, Layout, SCRATCH};
 use crate::cpu::conv::geometry::ConvGeom;
 use crate::cpu::conv::partial_sums::sum_over_threads;
 use crate::cpu::matmul::{matmul, Mat};

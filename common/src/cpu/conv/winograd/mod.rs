@@ -11,6 +11,8 @@
 //! written by one task, so results are identical from run to run.
 
 mod kernel_grad;
+mod layout;
+mod scratch;
 mod transforms;
 
 use std::cell::RefCell;
@@ -21,14 +23,11 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeom;
 use super::shared_out::SharedOut;
-use crate::cpu::matmul::{matmul_raw, Mat};
+use crate::cpu::matmul::{matmul, Mat};
 pub use kernel_grad::kernel_grad;
+use layout::Layout;
+use scratch::SCRATCH;
 use transforms::{input_transform, kernel_transform, output_transform};
-
-/// Floats of transformed input (or products) per GEMM block, `16 × channels × tiles`: 1 MiB,
-/// which stays in this CPU's 2 MiB L2 beside the GEMM's packed copy (4 MiB blocks ran the 512
-/// channel VGG layers 1.4x slower than im2col).
-const BLOCK_FLOATS: usize = 1 << 18;
 
 /// Fewest input and output channels for Winograd; thinner convs (none in the networks but
 /// VGG's first, with 3 inputs) keep im2col + GEMM, which was not measured against it.
@@ -76,53 +75,6 @@ pub fn applies(g: &ConvGeom, kernel_kept: bool) -> bool {
         && g.cout >= MIN_CHANNELS
         && g.cin * g.cout <= max_pairs
         && ENABLED.load(Ordering::Relaxed)
-}
-
-/// How the output is cut into tiles and bands, and where each padded virtual row and column
-/// of the input comes from.
-struct Layout {
-    /// Tiles across and down.
-    tiles_x: usize,
-    tiles_y: usize,
-    /// Tile rows per band.
-    band: usize,
-    /// Stored row (or -1: zero) of each padded virtual row `0..2·tiles_y + 2`.
-    rows: Vec<isize>,
-    /// Stored column (or -1) of each padded virtual column `0..2·tiles_x + 2`.
-    cols: Vec<isize>,
-}
-
-impl Layout {
-    fn new(g: &ConvGeom) -> Self {
-        let (tiles_x, tiles_y) = (g.wo.div_ceil(2), g.ho.div_ceil(2));
-        let block_tiles = BLOCK_FLOATS / (16 * g.cin.max(g.cout));
-        let band = (block_tiles / tiles_x).clamp(1, tiles_y);
-        // Positions past the padded input (odd output sides) read zeros; their outputs are
-        // not written.
-        let (hp, wp) = (g.ho + 2, g.wo + 2);
-        let map = |n: usize, len: usize, src: &dyn Fn(usize) -> Option<usize>| -> Vec<isize> {
-            (0..n)
-                .map(|q| {
-                    if q < len {
-                        src(q).map_or(-1, |i| i as isize)
-                    } else {
-                        -1
-                    }
-                })
-                .collect()
-        };
-        Self {
-            tiles_x,
-            tiles_y,
-            band,
-            rows: map(2 * tiles_y + 2, hp, &|q| g.src_row(q)),
-            cols: map(2 * tiles_x + 2, wp, &|q| g.src_col(q)),
-        }
-    }
-
-    fn bands(&self) -> usize {
-        self.tiles_y.div_ceil(self.band)
-    }
 }
 
 /// `y = conv(x, w)` for a conv that [`applies`]: `x` is `[batch, cin, h, w]`, `wmat` the kernel
@@ -178,8 +130,7 @@ fn forward_with(g: &ConvGeom, x: &[f32], u: &[f32]) -> Vec<f32> {
                 );
                 let vi = Mat::rows(&buf.v[xi * plane..xi * plane + plane], g.cin, n);
                 let mi = &mut buf.m[xi * g.cout * n..(xi + 1) * g.cout * n];
-                // SAFETY: `mi` is this task's own buffer of `cout × n` floats.
-                unsafe { matmul_raw(mi.as_mut_ptr(), n, ui, vi, false) };
+                matmul(mi, n, ui, vi, false);
             }
             // SAFETY: this task writes output rows [2·ty0, 2·(ty0 + rows)) ∩ [0, ho) of every
             // channel of image b, which no other task writes.
@@ -192,43 +143,10 @@ fn forward_with(g: &ConvGeom, x: &[f32], u: &[f32]) -> Vec<f32> {
     y
 }
 
-/// Each task's scratch: the transformed input `V` (`[16][cin][n]`), the products `M`
-/// (`[16][cout][n]`), the padded input rows of one channel (even columns, then odd ones), their
-/// vertical transform, and the inverse transform's rows.
-#[derive(Default)]
-struct Buffers {
-    v: Vec<f32>,
-    m: Vec<f32>,
-    rows: Vec<f32>,
-    t: Vec<f32>,
-    out: Vec<f32>,
-}
-
 thread_local! {
     /// The calling thread's transformed kernel buffer, reused from one conv to the next (up to
     /// 4 MiB: without a kept transform, Winograd runs at most 256 x 256 channels).
     static KERNEL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// Each thread's scratch, kept from one conv to the next: fresh megabyte buffers for every
-    /// call cost page faults and zero-filling, which made Winograd 2x slower than im2col on
-    /// 32x32 layers.
-    static SCRATCH: RefCell<Buffers> = RefCell::new(Buffers::default());
-}
-
-impl Buffers {
-    /// Grows the buffers to what a task of `g` needs (they never shrink).
-    fn fit(&mut self, g: &ConvGeom, lay: &Layout, block: usize) {
-        let wp = 2 * lay.tiles_x + 2;
-        let grow = |v: &mut Vec<f32>, len: usize| {
-            if v.len() < len {
-                v.resize(len, 0.0);
-            }
-        };
-        grow(&mut self.v, 16 * g.cin * block);
-        grow(&mut self.m, 16 * g.cout * block);
-        grow(&mut self.rows, (2 * lay.band + 2) * wp);
-        grow(&mut self.t, 4 * wp);
-        grow(&mut self.out, 14 * lay.tiles_x);
-    }
 }
 
 #[cfg(test)]

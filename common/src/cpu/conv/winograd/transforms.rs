@@ -4,7 +4,8 @@
 
 use rayon::prelude::*;
 
-use super::{Buffers, Layout};
+use super::layout::Layout;
+use super::scratch::Buffers;
 use crate::cpu::conv::geometry::ConvGeom;
 use crate::cpu::conv::shared_out::SharedOut;
 

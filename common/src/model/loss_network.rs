@@ -17,8 +17,8 @@ use crate::cpu::conv::{FrozenKernel, UntrackedReluConv};
 use crate::cpu::slice::with_cpu_f32;
 use crate::cpu::sums::blocked_sums;
 use crate::cpu::{gram, max_pool};
+use crate::custom_grad::cpu_with_backward;
 use crate::model::tap_target::TapTarget;
-use crate::ops::custom_grad::cpu_with_backward;
 
 /// One 3x3 ReLU conv of the loss network (padding 1), and whether a 2x2 max pool follows.
 pub struct FrozenLayer<'a> {
