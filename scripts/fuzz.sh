@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz every public loader (model and VGG files, images, configs, parquet shards, checkpoints)
-# for MINUTES minutes in all, shared equally by the targets (train/examples/fuzz/). A panic, or
-# an allocation above 1 GiB, is a finding: the input is kept in fuzz-findings/ and the script
-# exits 1. Prints, per target, the inputs tried, accepted and rejected, the peak memory and the
+# for MINUTES minutes in all, shared equally by the targets (train/examples/fuzz/). A panic, an
+# allocation above 1 GiB or more than 1 GiB live at once is a finding: the input is kept in
+# fuzz-findings/ and the script exits 1. Prints, per target, the inputs tried, accepted and rejected, the peak memory and the
 # most frequent reasons for rejection.
 #
 # Usage: scripts/fuzz.sh MINUTES [--targets model,image,...] [--seed N]

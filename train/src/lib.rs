@@ -13,6 +13,7 @@ pub mod loss_network;
 pub mod perceptual;
 pub mod preview;
 pub mod progress;
+pub mod resume_state;
 pub mod run_checks;
 pub mod run_inputs;
 pub mod settings_args;

@@ -20,6 +20,7 @@ use crate::evaluate::EvalSet;
 use crate::init::seeded_init;
 use crate::perceptual::{LossMeans, LossValues, PerceptualLoss};
 use crate::progress::Progress;
+use crate::resume_state::{checkpoint_tensors, restore};
 pub use crate::run_checks::Options;
 use crate::run_checks::{check_architecture, check_new_names, check_resume};
 use crate::run_inputs::{InputHashes, STYLE_KEY, VGG_KEY};
@@ -455,12 +456,7 @@ impl<'a> Run<'a> {
     fn checkpoint(&mut self) -> Result<PathBuf> {
         let last_good = self.last_checkpoint.as_deref();
         ensure_finite(&self.vars, &self.adam, self.state.step, self.cfg, last_good)?;
-        let mut tensors: Vec<(String, Tensor)> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (format!("model/{k}"), v.as_tensor().clone()))
-            .collect();
-        tensors.extend(self.adam.state());
+        let tensors = checkpoint_tensors(&self.vars, &self.adam);
         let path = checkpoint::save(
             &self.ckpt_dir,
             tensors,
@@ -717,28 +713,6 @@ fn prepare_run_folder(
     }
     fauve::atomic_write(&run_dir.join("config.toml"), config_toml.as_bytes())?;
     Ok((run_dir, ckpt_dir, samples_dir))
-}
-
-/// Puts the checkpoint's weights, Adam moments, step and data position in place.
-fn restore(
-    ckpt: &Checkpoint,
-    vars: &HashMap<String, Var>,
-    adam: &mut Adam,
-    state: &mut TrainState,
-    device: &Device,
-) -> Result<()> {
-    for (name, var) in vars {
-        var.set(&ckpt.tensor(&format!("model/{name}"), device)?)
-            .with_context(|| format!("{}: tensor model/{name}", ckpt.path.display()))?;
-    }
-    adam.restore(ckpt.state.step, |k| ckpt.tensor(k, device))?;
-    state.step = ckpt.state.step;
-    state.data = ckpt.state.data;
-    if ckpt.state.data_fingerprint == state.data_fingerprint {
-        // Indices into the same file list; after a change they would name other files.
-        state.bad_files = ckpt.state.bad_files.clone();
-    }
-    Ok(())
 }
 
 /// The line that says what is about to happen (and, when resuming, from where).

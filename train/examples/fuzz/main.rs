@@ -3,7 +3,8 @@
 //! mutated byte by byte (see `mutate.rs`), and model files also come generated from scratch
 //! (random headers over the real tensor names). Each input must end in Ok or a typed error:
 //! a panic is a finding (the input is kept in fuzz-findings/), and so is any allocation above
-//! 1 GiB (the process stops; the input is the target's file in fuzz-findings/work/).
+//! 1 GiB or more than 1 GiB live at once (the process stops, naming the target's input file in
+//! fuzz-findings/work/).
 //!
 //! `scripts/fuzz.sh MINUTES` runs it; here:
 //! `cargo run --release -p fauve-train --example fuzz -- --minutes 6 [--targets model,image]`.
@@ -87,6 +88,7 @@ fn fuzz(target: Target, args: &Args, repo: &Path, budget: Duration) -> Result<Ta
     let seeds = target.seeds(repo, &work)?;
     let file = targets::input_path(target, &work);
     std::fs::create_dir_all(file.parent().context("no folder")?)?;
+    alloc::set_input_path(&file);
     let mut mutator = mutate::Mutator::new(args.seed);
     let mut tally = Tally::default();
     let start = Instant::now();

@@ -5,11 +5,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
 use fauve::image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+use fauve::{Architecture, Precision};
+use fauve_train::adam::Adam;
 use fauve_train::checkpoint::{self, TrainState};
 use fauve_train::config;
 use fauve_train::data::PhotoSet;
+use fauve_train::resume_state;
+use fauve_train::trainable::Trainable;
 
 /// The most a fuzzed image may take decoded: generous for the seeds, far below the cap.
 const IMAGE_BUDGET: u64 = 256 << 20;
@@ -158,10 +162,22 @@ fn run_checkpoint(file: &Path) -> Result<()> {
     };
     let table: toml::Table = ckpt.state.config_toml.parse()?;
     config::from_saved_table(table, &toml::Table::new(), "checkpoint")?;
-    for name in ["model/a", "adam/m/a"] {
-        ckpt.tensor(name, &Device::Cpu)?;
-    }
-    Ok(())
+    // What a resume does with it: the weights and Adam's moments into a fresh network.
+    let (net, mut adam) = checkpoint_network()?;
+    let mut state = ckpt.state.clone();
+    resume_state::restore(&ckpt, net.vars(), &mut adam, &mut state, &Device::Cpu)
+}
+
+/// The network a checkpoint target restores into (the slim one: the smallest real layout).
+fn checkpoint_network() -> Result<(Trainable, Adam)> {
+    let net = Trainable::fresh(Architecture::Slim, 1, Precision::F32, &Device::Cpu)?;
+    let vars: Vec<_> = net
+        .vars()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let adam = Adam::new(vars, 1e-3)?;
+    Ok((net, adam))
 }
 
 /// A model file of the transform network with generated weights.
@@ -175,28 +191,23 @@ fn model_seed(scratch: &Path) -> Result<Vec<u8>> {
     Ok(std::fs::read(path)?)
 }
 
-/// A small checkpoint: two tensors and a config, as `checkpoint::save` writes them.
+/// A checkpoint as the trainer writes it: a slim network's variables and Adam's moments under
+/// their real keys, and a config.
 fn checkpoint_seed(scratch: &Path) -> Result<Vec<u8>> {
     let dir = scratch.join("seed-checkpoint");
-    let a = Tensor::arange(0f32, 16., &Device::Cpu)?.reshape((4, 4))?;
     let state = TrainState {
         step: 1,
         data: Default::default(),
         bad_files: [3, 5].into(),
-        config_toml: "steps = 3\nimage_size = 64\n".into(),
+        config_toml: "steps = 3\nimage_size = 64\narchitecture = \"slim\"\n".into(),
         data_fingerprint: Some("3:abc".into()),
         inputs: None,
     };
-    let m = a.to_dtype(DType::F32)?.affine(0.5, 0.0)?;
-    let path = checkpoint::save(
-        &dir,
-        vec![("model/a".into(), a), ("adam/m/a".into(), m)],
-        &state,
-        1,
-    )?;
+    let (net, adam) = checkpoint_network()?;
+    let tensors = resume_state::checkpoint_tensors(net.vars(), &adam);
+    let path = checkpoint::save(&dir, tensors, &state, 1)?;
     Ok(std::fs::read(path)?)
 }
-
 /// One small picture in every format this build reads, and a PNG whose header claims
 /// 60000x60000 pixels.
 fn image_seeds() -> Result<Vec<Vec<u8>>> {
