@@ -48,8 +48,12 @@ impl Decoder {
         })
     }
 
-    /// The next frame, or None at the end of the video (an error if ffmpeg failed).
-    pub fn next_frame(&mut self) -> Result<Option<DynamicImage>> {
+    /// The next frame, or None at the end of the video (an error if ffmpeg failed). `fits`
+    /// judges the frame's size from its header, before its pixels are read.
+    pub fn next_frame(
+        &mut self,
+        fits: &dyn Fn(u32, u32) -> Result<()>,
+    ) -> Result<Option<DynamicImage>> {
         let at_end = self.out.fill_buf().map(<[u8]>::is_empty).unwrap_or(true);
         if at_end {
             let status = self.child.wait().context("cannot run ffmpeg")?;
@@ -60,6 +64,8 @@ impl Decoder {
         }
         let decoder = PnmDecoder::new(&mut self.out)
             .with_context(|| format!("ffmpeg gave an unreadable frame of {}", self.source))?;
+        let (w, h) = image::ImageDecoder::dimensions(&decoder);
+        fits(w, h).with_context(|| self.source.clone())?;
         let frame = DynamicImage::from_decoder(decoder)
             .with_context(|| format!("ffmpeg gave an unreadable frame of {}", self.source))?;
         Ok(Some(frame))

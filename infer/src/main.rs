@@ -180,8 +180,8 @@ fn run_video(args: &Args, device: &fauve::candle_core::Device) -> Result<ExitCod
     let [input] = args.inputs.as_slice() else {
         usage_error("--video takes one input: a folder of frames or a video file");
     };
-    if args.tile.is_some() || args.max_memory.is_some() {
-        usage_error("--tile and --max-memory do not apply to --video (frames go through whole)");
+    if args.tile.is_some() {
+        usage_error("--tile does not apply to --video (frames go through whole)");
     }
     let stylizer = Stylizer::load(&args.model, device).context("cannot load the model")?;
     let choice = styles::choice(args, &stylizer).unwrap_or_else(|e| usage_error(e));
@@ -191,6 +191,7 @@ fn run_video(args: &Args, device: &fauve::candle_core::Device) -> Result<ExitCod
         strength: args.strength,
         preserve_colors: args.preserve_colors,
         stroke_scale: args.stroke_scale,
+        max_memory: args.max_memory,
         ..StyleOptions::default()
     };
     let video = fauve::VideoOptions {

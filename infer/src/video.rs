@@ -40,10 +40,23 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn next(&mut self) -> Result<Option<DynamicImage>> {
+    /// The next frame, decoded within `budget` bytes, and only if `fits` accepts its size (a
+    /// stream's frame is judged from its header, before its pixels are read).
+    fn next(
+        &mut self,
+        budget: u64,
+        fits: &dyn Fn(u32, u32) -> Result<()>,
+    ) -> Result<Option<DynamicImage>> {
         match self {
-            Source::Files(files) => files.next().map(|f| Ok(fauve::load_image(f)?)).transpose(),
-            Source::Stream(decoder) => decoder.next_frame(),
+            Source::Files(files) => files
+                .next()
+                .map(|f| {
+                    let frame = fauve::load_image_within(f, budget)?;
+                    fits(frame.width(), frame.height()).with_context(|| f.display().to_string())?;
+                    Ok(frame)
+                })
+                .transpose(),
+            Source::Stream(decoder) => decoder.next_frame(fits),
         }
     }
 }
@@ -185,6 +198,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Whether a `w` x `h` frame goes through the network in one pass within `budget` bytes
+    /// (video frames are never tiled: each is tied to the frame before it whole).
+    fn fits_whole(&self, w: u32, h: u32, budget: u64) -> Result<()> {
+        if self.stylizer.tiling_for(w, h, &self.options)?.is_some() {
+            let mb = budget >> 20;
+            bail!(
+                "a frame of {w}x{h} would take more than the memory budget ({mb} MB) in one pass, and video frames are not tiled\n\nhint: --stroke-scale 2 (or more) runs the network on frames shrunk by that factor; --max-memory raises the budget"
+            );
+        }
+        Ok(())
+    }
+
     /// Stylizes every frame of `source` in order, handing each result to `sink`, with a
     /// progress bar named after `label`; returns the frame count and rate.
     fn each_frame(
@@ -195,10 +220,15 @@ impl Run<'_> {
         sink: &mut dyn FnMut(usize, image::RgbImage) -> Result<()>,
     ) -> Result<(usize, f64)> {
         let mut seq = self.stylizer.sequence(self.options.clone(), self.video)?;
+        let budget = self
+            .options
+            .max_memory
+            .unwrap_or_else(|| self.stylizer.memory_budget());
+        let fits = |w: u32, h: u32| self.fits_whole(w, h, budget);
         let mut bar = Bar::new(label);
         let start = Instant::now();
         let mut done = 0;
-        while let Some(frame) = source.next()? {
+        while let Some(frame) = source.next(budget, &fits)? {
             let styled = seq
                 .stylize(&frame)
                 .with_context(|| format!("frame {}", done + 1))?;

@@ -465,3 +465,83 @@ fn ctrl_c_during_a_video_leaves_no_temporary_file() -> anyhow::Result<()> {
     assert!(left.is_empty(), "{left:?}");
     Ok(())
 }
+
+/// `--max-memory` holds for video (issue 37, finding 8): a frame whose one pass would exceed
+/// it is refused with what to do (video frames are never tiled), and `--stroke-scale` makes it
+/// fit by shrinking what the network sees.
+#[test]
+fn a_video_frame_over_the_memory_budget_is_refused() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let clip = dir.path().join("clip");
+    std::fs::create_dir_all(&clip)?;
+    for i in 0..2 {
+        textured_photo(400, 300).save(clip.join(format!("frame{i}.png")))?;
+    }
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        Command::new(FAUVE_INFER)
+            .args(["--device", "cpu", "--model"])
+            .arg(&model)
+            .arg("--video")
+            .arg(&clip)
+            .arg("-o")
+            .arg(&out)
+            .args(["--max-memory", "16M"])
+            .args(extra)
+            .output()
+    };
+    let o = run(&[])?;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("a frame of 400x300 would take more than the memory budget (16 MB)"),
+        "{t}"
+    );
+    assert!(t.contains("hint: --stroke-scale"), "{t}");
+    let o = run(&["--stroke-scale", "2"])?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&out)?.count(), 2);
+    Ok(())
+}
+
+/// A video file's frames are judged from the header ffmpeg writes before each frame's pixels:
+/// a 4000x3000 video under a 64 MB budget is refused at its first frame.
+#[test]
+#[ignore = "needs ffmpeg (apt install ffmpeg): run by `scripts/test.sh --tools`"]
+fn a_video_files_frames_are_refused_from_their_header() -> anyhow::Result<()> {
+    require_ffmpeg();
+    let dir = tempfile::tempdir()?;
+    let model = write_generated_model(dir.path());
+    let big = dir.path().join("big.mkv");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:size=4000x3000:rate=5:duration=0.4",
+        ])
+        .args(["-c:v", "ffv1"])
+        .arg(&big)
+        .output()?;
+    assert!(made.status.success(), "{}", text(&made));
+    let out = dir.path().join("out");
+    let o = Command::new(FAUVE_INFER)
+        .args(["--device", "cpu", "--model"])
+        .arg(&model)
+        .arg("--video")
+        .arg(&big)
+        .arg("-o")
+        .arg(&out)
+        .args(["--max-memory", "64M"])
+        .output()?;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("a frame of 4000x3000 would take more than the memory budget"),
+        "{t}"
+    );
+    Ok(())
+}
