@@ -154,6 +154,18 @@ fn require_ffmpeg() {
     assert!(found, "{NEEDS_FFMPEG}");
 }
 
+/// Makes a test video at `out` with ffmpeg from the lavfi `source` (e.g.
+/// `testsrc=size=64x48:rate=10:duration=0.6`), `extra` arguments going before the output.
+fn make_video(source: &str, extra: &[&str], out: &Path) {
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", source])
+        .args(extra)
+        .arg(out)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(made.status.success(), "{}", text(&made));
+}
+
 /// Without ffmpeg on the PATH (an empty PATH here, wherever ffmpeg is installed), a video file
 /// is refused with the install hint.
 #[test]
@@ -370,16 +382,9 @@ fn a_video_whose_audio_cannot_be_kept_is_written_silent() -> anyhow::Result<()> 
     let dir = tempfile::tempdir()?;
     let model = write_generated_model(dir.path());
     let source = dir.path().join("clip.mkv");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=10:duration=0.6",
-        ])
-        .args([
+    make_video(
+        "testsrc=size=64x48:rate=10:duration=0.6",
+        &[
             "-f",
             "lavfi",
             "-i",
@@ -388,10 +393,9 @@ fn a_video_whose_audio_cannot_be_kept_is_written_silent() -> anyhow::Result<()> 
             "ffv1",
             "-c:a",
             "pcm_s16le",
-        ])
-        .arg(&source)
-        .output()?;
-    assert!(made.status.success(), "{}", text(&made));
+        ],
+        &source,
+    );
     let out = dir.path().join("styled.gif");
     let o = infer(
         &model,
@@ -514,19 +518,11 @@ fn a_video_files_frames_are_refused_from_their_header() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let model = write_generated_model(dir.path());
     let big = dir.path().join("big.mkv");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=gray:size=4000x3000:rate=5:duration=0.4",
-        ])
-        .args(["-c:v", "ffv1"])
-        .arg(&big)
-        .output()?;
-    assert!(made.status.success(), "{}", text(&made));
+    make_video(
+        "color=c=gray:size=4000x3000:rate=5:duration=0.4",
+        &["-c:v", "ffv1"],
+        &big,
+    );
     let out = dir.path().join("out");
     let o = Command::new(FAUVE_INFER)
         .args(["--device", "cpu", "--model"])
