@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use fauve::{Architecture, ModelMetadata, StyleEntry};
+use fauve::{ModelMetadata, StyleEntry};
 
 use crate::run_inputs::STYLE_KEY;
 use crate::trainable::Trainable;
@@ -53,26 +53,11 @@ pub fn base_config(path: &Path) -> Result<toml::Table> {
     for key in RUN_KEYS {
         table.remove(*key);
     }
-    if let Some(arch) = architecture_of(&file, &meta) {
-        table.insert("architecture".into(), arch.name().into());
-    }
+    let architecture = ModelMetadata::of_file(&file)
+        .with_context(|| format!("cannot read the model to extend, {}", path.display()))?
+        .architecture;
+    table.insert("architecture".into(), architecture.name().into());
     Ok(table)
-}
-
-/// The model's architecture: its metadata's, else told by its first conv's width (None when
-/// neither says; loading the model then names the problem).
-fn architecture_of(
-    file: &fauve::SafetensorsFile,
-    meta: &std::collections::HashMap<String, String>,
-) -> Option<Architecture> {
-    match meta.get("architecture") {
-        Some(name) => Architecture::from_metadata_name(name),
-        None => file
-            .shape("conv1.conv2d.weight")
-            .ok()
-            .and_then(|s| s.first().copied())
-            .and_then(Architecture::with_first_width),
-    }
 }
 
 /// An extension's training summary made to describe the whole model: its config lists every

@@ -171,6 +171,21 @@ impl ModelMetadata {
         h
     }
 
+    /// What the model file `file` says about itself, without reading its tensors. A converted
+    /// checkpoint says nothing: its first conv's width then tells the architecture.
+    pub fn of_file(file: &SafetensorsFile) -> Result<Self> {
+        let mut metadata = Self::from_header(file.path(), &file.metadata()?)?;
+        if !metadata.from_fauve {
+            let width = file.shape("conv1.conv2d.weight").ok();
+            let found =
+                width.and_then(|s| s.first().copied().and_then(Architecture::with_first_width));
+            if let Some(a) = found {
+                metadata.architecture = a;
+            }
+        }
+        Ok(metadata)
+    }
+
     fn from_header(path: &Path, h: &HashMap<String, String>) -> Result<Self> {
         if h.get(KEY_FORMAT).map(String::as_str) != Some(FORMAT_NAME) {
             return Ok(Self::default());
@@ -253,16 +268,7 @@ impl ModelFile {
     /// with an error naming the file and the first offending key.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let file = SafetensorsFile::open(path)?;
-        let mut metadata = ModelMetadata::from_header(path, &file.metadata()?)?;
-        if !metadata.from_fauve {
-            // A converted checkpoint says nothing about itself: its first conv's width tells.
-            let width = file.shape("conv1.conv2d.weight").ok();
-            let found =
-                width.and_then(|s| s.first().copied().and_then(Architecture::with_first_width));
-            if let Some(a) = found {
-                metadata.architecture = a;
-            }
-        }
+        let metadata = ModelMetadata::of_file(&file)?;
         let mut tensors = HashMap::new();
         let shapes = metadata.architecture.parameter_shapes(metadata.n_styles());
         for (key, shape) in shapes {
